@@ -1,0 +1,17 @@
+// Every check netconform runs. Adding a check is one file plus one line here.
+import type { CheckDefinition } from './types.js';
+import { sysctlCheck } from './pod-network/sysctl.js';
+
+export const CHECKS: readonly CheckDefinition[] = validateRegistry([
+  sysctlCheck,
+]);
+
+function validateRegistry(checks: CheckDefinition[]): CheckDefinition[] {
+  const seen = new Set<string>();
+  for (const c of checks) {
+    if (!/^[a-z0-9-]+\.[a-z0-9-]+$/.test(c.id)) throw new Error(`check id "${c.id}" is not of the form area.name`);
+    if (seen.has(c.id)) throw new Error(`check id "${c.id}" is registered twice`);
+    seen.add(c.id);
+  }
+  return checks;
+}

@@ -1,0 +1,58 @@
+// A bundle is a directory of standard tool output (see DESIGN.md), so any node can be
+// checked without the agent installed. Every file is optional: a missing one leaves its
+// facet absent and the checks that need it skip. A malformed one is an InputError.
+import { existsSync, readFileSync, statSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { InputError } from '../../common/errors.js';
+import type { NodeSnapshot } from '../snapshot.js';
+import { formatSysctlText, parseSysctlText } from './sysctl.js';
+
+export const BUNDLE_FILES = {
+  node: 'node.txt',
+  capturedAt: 'captured-at.txt',
+  sysctl: 'sysctl.txt',
+} as const;
+
+export function readBundleFile(dir: string, name: string): string | undefined {
+  const path = join(dir, name);
+  if (!existsSync(path)) return undefined;
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new InputError(path, `cannot read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+}
+
+export function readBundle(dir: string, nodeOverride?: string): NodeSnapshot {
+  let st;
+  try {
+    st = statSync(dir);
+  } catch (err) {
+    throw new InputError(dir, (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'bundle directory does not exist' : `cannot read bundle directory: ${(err as Error).message}`);
+  }
+  if (!st.isDirectory()) throw new InputError(dir, 'not a directory (--from takes a bundle directory written by `netconform-agent capture`)');
+
+  const nodeText = readBundleFile(dir, BUNDLE_FILES.node)?.trim();
+  const capturedAt = readBundleFile(dir, BUNDLE_FILES.capturedAt)?.trim() || st.mtime.toISOString();
+  const sysctlText = readBundleFile(dir, BUNDLE_FILES.sysctl);
+  return {
+    node: nodeOverride || nodeText || 'unknown-node',
+    capturedAt,
+    source: 'bundle',
+    ...(sysctlText !== undefined ? { sysctls: parseSysctlText(sysctlText, join(dir, BUNDLE_FILES.sysctl)) } : {}),
+  };
+}
+
+/** Writes a snapshot's facets as bundle files (the inverse of readBundle). */
+export function writeBundle(dir: string, snapshot: NodeSnapshot): string[] {
+  mkdirSync(dir, { recursive: true });
+  const written: string[] = [];
+  const put = (name: string, text: string): void => {
+    writeFileSync(join(dir, name), text);
+    written.push(name);
+  };
+  put(BUNDLE_FILES.node, snapshot.node + '\n');
+  put(BUNDLE_FILES.capturedAt, snapshot.capturedAt + '\n');
+  if (snapshot.sysctls) put(BUNDLE_FILES.sysctl, formatSysctlText(snapshot.sysctls));
+  return written;
+}

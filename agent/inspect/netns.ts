@@ -1,0 +1,36 @@
+// Inspecting another network namespace (a lab node, or a debug session on a host): the
+// kernel answers netlink and /proc/sys for the caller's namespace, so the agent runs a copy
+// of itself inside the target (`ip netns exec`) and reads back the snapshot as JSON.
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { InputError } from '../../common/errors.js';
+import type { NodeSnapshot } from '../snapshot.js';
+import type { LiveOptions } from './live.js';
+
+function agentEntry(): { script: string; nodeArgs: string[] } {
+  const self = fileURLToPath(import.meta.url);
+  if (self.endsWith('.ts')) {
+    // Running from source (tests): the child needs the TypeScript loader too.
+    return { script: fileURLToPath(new URL('../main.ts', import.meta.url)), nodeArgs: ['--import', 'tsx'] };
+  }
+  return { script: fileURLToPath(new URL('../main.js', import.meta.url)), nodeArgs: [] };
+}
+
+export function inspectNetns(netns: string, opts: LiveOptions): Promise<NodeSnapshot> {
+  const { script, nodeArgs } = agentEntry();
+  const args = ['netns', 'exec', netns, process.execPath, ...nodeArgs, script, 'snapshot',
+    '--node', opts.node, '--cni-conf-dir', opts.cniConfDir, '--cni-bin-dir', opts.cniBinDir];
+  return new Promise((resolve, reject) => {
+    execFile('ip', args, { maxBuffer: 512 * 1024 * 1024, cwd: process.cwd() }, (err, stdout, stderr) => {
+      if (err) {
+        reject(new InputError(`netns ${netns}`, `inspection failed: ${stderr.trim().split('\n').pop() || err.message}`));
+        return;
+      }
+      try {
+        resolve(JSON.parse(stdout) as NodeSnapshot);
+      } catch (e) {
+        reject(new InputError(`netns ${netns}`, `inspection returned invalid JSON: ${(e as Error).message}`));
+      }
+    });
+  });
+}

@@ -1,0 +1,53 @@
+// Scan output: JSON for machines (the DESIGN.md contract), a table for people.
+import type { ScanResult } from '../scan.js';
+import { SEVERITY_RANK, type Finding, type Severity } from '../../common/findings.js';
+import { UsageError } from '../../common/errors.js';
+
+export function formatScanJson(result: ScanResult): string {
+  return JSON.stringify(result, null, 2) + '\n';
+}
+
+export function renderTable(headers: readonly string[], rows: readonly (readonly string[])[], maxWidth = 80): string {
+  const widths = headers.map((h, i) => Math.min(maxWidth, Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length))));
+  const line = (cells: readonly string[]): string =>
+    cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd();
+  return [line(headers), ...rows.map(line)].join('\n') + '\n';
+}
+
+export function formatScanTable(result: ScanResult, opts: { all?: boolean } = {}): string {
+  const out: string[] = [];
+  out.push(`node ${result.node}  scanned ${result.scannedAt}  proxy-mode ${result.proxyMode}${result.cni ? `  cni ${result.cni}` : ''}\n\n`);
+  out.push(renderTable(
+    ['CHECK', 'STATUS', 'PASS', 'FAIL', 'WARN', 'SKIP'],
+    result.checks.map((c) => [c.id, c.status.toUpperCase(), String(c.passed), String(c.failed), String(c.warned), String(c.skipped)]),
+  ));
+  const shown = result.findings.filter((f) => opts.all || f.status !== 'pass');
+  if (shown.length > 0) {
+    out.push('\n');
+    out.push(renderTable(
+      ['STATUS', 'SEVERITY', 'CHECK', 'SUBJECT', 'MESSAGE'],
+      shown.map((f) => [f.status.toUpperCase(), f.severity, f.check, f.subject, f.message]),
+    ));
+  }
+  const count = (s: string): number => result.findings.filter((f) => f.status === s).length;
+  out.push(`\n${count('pass')} passed, ${count('fail')} failed, ${count('warn')} warnings, ${count('skip')} skipped, ${count('error')} errors\n`);
+  return out.join('');
+}
+
+/** `--fail-on`: a status (`fail`, `warn`), a minimum severity of failing findings, or `none`. */
+export type FailOn = { readonly kind: 'status'; readonly status: 'fail' | 'warn' } | { readonly kind: 'severity'; readonly min: Severity } | { readonly kind: 'none' };
+
+export function parseFailOn(value: string): FailOn {
+  if (value === 'fail' || value === 'warn') return { kind: 'status', status: value };
+  if (value === 'none') return { kind: 'none' };
+  if (value in SEVERITY_RANK) return { kind: 'severity', min: value as Severity };
+  throw new UsageError(`"${value}" is not one of fail, warn, none, critical, high, medium, low, info`, '--fail-on');
+}
+
+export function breaches(findings: readonly Finding[], failOn: FailOn): boolean {
+  switch (failOn.kind) {
+    case 'none': return false;
+    case 'status': return findings.some((f) => f.status === 'fail' || f.status === 'error' || (failOn.status === 'warn' && f.status === 'warn'));
+    case 'severity': return findings.some((f) => (f.status === 'fail' || f.status === 'error') && SEVERITY_RANK[f.severity] >= SEVERITY_RANK[failOn.min]);
+  }
+}

@@ -1,0 +1,30 @@
+// NodeSnapshot: everything the agent read from one node, as plain JSON-serialisable data.
+// Live inspection and bundle reading both produce it, so every check runs identically on
+// both. A facet that could not be read is absent (undefined): the checks that need it skip.
+import type { LinkFacts, RouteFacts } from './inspect/network.js';
+import type { CniFacts } from './inspect/cni.js';
+import type { DataplaneFacts } from './dataplane/facts.js';
+
+export interface NodeSnapshot {
+  readonly node: string;
+  /** RFC 3339 time the facts were read. */
+  readonly capturedAt: string;
+  readonly source: 'live' | 'bundle';
+  /** `sysctl -a` as key → value (keys with dots, e.g. `net.ipv4.ip_forward`). */
+  readonly sysctls?: Readonly<Record<string, string>>;
+  readonly links?: readonly LinkFacts[];
+  readonly routes?: readonly RouteFacts[];
+  readonly cni?: CniFacts;
+  readonly dataplane?: DataplaneFacts;
+}
+
+export type Facet = 'sysctls' | 'links' | 'routes' | 'cni' | 'dataplane';
+
+/** Where each facet comes from in a bundle, for skip reasons people can act on. */
+export const FACET_SOURCES: Record<Facet, string> = {
+  sysctls: 'sysctl.txt (sysctl -a)',
+  links: 'ip-link.json and ip-addr.json (ip -j -d link show; ip -j addr show)',
+  routes: 'ip-route.json (ip -j route show table all)',
+  cni: 'cni/ (copy of /etc/cni/net.d) and cni-bin.txt',
+  dataplane: 'iptables-save.txt, nft.json or ipvsadm.txt',
+};

@@ -1,0 +1,21 @@
+// `netconform psa …`: Pod Security Admission views. Sub-commands live in their own modules.
+import { UsageError } from '../common/errors.js';
+import type { Command } from './main.js';
+
+const SUBCOMMANDS: Record<string, Command> = {
+};
+
+export const psaCommand: Command = {
+  summary: 'Pod Security Admission: ' + (Object.keys(SUBCOMMANDS).join(', ') || 'sub-commands'),
+  async run(argv) {
+    const [name, ...rest] = argv;
+    if (name === undefined || name === '-h' || name === '--help') {
+      const width = Math.max(8, ...Object.keys(SUBCOMMANDS).map((k) => k.length));
+      process.stdout.write(`Usage: netconform psa <command> [flags]\n\nCommands:\n${Object.entries(SUBCOMMANDS).map(([n, c]) => `  ${n.padEnd(width)}  ${c.summary}`).join('\n')}\n`);
+      return 0;
+    }
+    const sub = SUBCOMMANDS[name];
+    if (!sub) throw new UsageError(`unknown psa command "${name}" (see netconform psa --help)`);
+    return sub.run(rest);
+  },
+};

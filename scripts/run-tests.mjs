@@ -1,0 +1,28 @@
+// Runs the ava suite with the TAP reporter, passes its output through, and ends with the
+// one line CI reads: "N passed, N failed, N skipped". Extra args go to ava (file filters).
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+
+const avaArgs = ['ava', '--tap', ...process.argv.slice(2)];
+if (process.env.CI) avaArgs.push('--concurrency', '2');
+const child = spawn('npx', avaArgs, { stdio: ['ignore', 'pipe', 'inherit'] });
+let passed = 0, failed = 0, skipped = 0, todo = 0;
+const rl = createInterface({ input: child.stdout });
+rl.on('line', (line) => {
+  process.stdout.write(line + '\n');
+  if (/^ok \d+/.test(line)) {
+    if (/# SKIP/i.test(line)) skipped++;
+    else if (/# TODO/i.test(line)) todo++;
+    else passed++;
+  } else if (/^not ok \d+/.test(line)) {
+    if (/# TODO/i.test(line)) todo++;
+    else failed++;
+  }
+});
+child.on('close', (code) => {
+  // A crash outside any test (an uncaught exception in a file) makes ava exit non-zero
+  // without a "not ok" line: count it so the summary never reads green.
+  if (code !== 0 && failed === 0) failed = 1;
+  process.stdout.write(`\n${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}\n`);
+  process.exit(code === 0 && failed === 0 ? 0 : 1);
+});
