@@ -1,0 +1,31 @@
+import test from 'ava';
+import { createLabNode, listNetns, run } from './lab/lab.js';
+
+test.serial('a lab node builds a bridge with pods that reach each other, and leaves nothing behind', async (t) => {
+  const before = await listNetns(true);
+  const lab = await createLabNode({ pods: 2 });
+  t.teardown(() => lab.destroy());
+  const during = await listNetns(true);
+  t.true(during.includes(lab.netns));
+  t.is(during.length, before.length + 3);
+
+  const link = JSON.parse(await lab.exec('ip', ['-j', '-d', 'link', 'show', 'cbr0'])) as Array<{ operstate: string; linkinfo: { info_kind: string } }>;
+  t.is(link[0]!.linkinfo.info_kind, 'bridge');
+  const addr = await lab.exec('ip', ['-4', '-o', 'addr', 'show', 'dev', 'cbr0']);
+  t.regex(addr, /inet 10\.244\.1\.1\/24/);
+  t.is((await lab.exec('sysctl', ['-n', 'net.ipv4.ip_forward'])).trim(), '1');
+  // Traffic between two pods of the lab node, inside namespaces this test made.
+  const ping = await lab.execPod(0, 'ping', ['-c', '1', '-W', '2', lab.pods[1]!.ip]).catch((e: Error) => e.message);
+  t.regex(ping, /1 received|1 packets received/);
+
+  await lab.destroy();
+  t.deepEqual(await listNetns(true), before);
+  // The host namespace holds none of the lab's links.
+  t.notRegex(await run('ip', ['-o', 'link']), new RegExp(lab.pods[0]!.hostVeth));
+});
+
+test.serial('a lab that fails half way through removes what it already made', async (t) => {
+  const before = await listNetns(true);
+  await t.throwsAsync(createLabNode({ pods: 1, routes: ['10.99.0.0/24 via 203.0.113.1'] }));
+  t.deepEqual(await listNetns(true), before);
+});
