@@ -1,0 +1,42 @@
+// The collector's HTTP side: /metrics, /healthz, /readyz, plus routes other inputs add
+// (the audit webhook has its own listener; see the audit module).
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Registry } from 'prom-client';
+import type { Logger } from '../common/log.js';
+
+export type Route = (req: IncomingMessage, res: ServerResponse) => void | Promise<void>;
+
+export function createHttpServer(deps: { registry: Registry; ready: () => boolean; log: Logger; routes?: Record<string, Route> }): Server {
+  const { registry, ready, log } = deps;
+  const routes: Record<string, Route> = {
+    '/metrics': async (_req, res) => {
+      const body = await registry.metrics();
+      res.writeHead(200, { 'Content-Type': registry.contentType });
+      res.end(body);
+    },
+    '/healthz': (_req, res) => {
+      res.writeHead(200, { 'Content-Type': 'text/plain' });
+      res.end('ok\n');
+    },
+    '/readyz': (_req, res) => {
+      const ok = ready();
+      res.writeHead(ok ? 200 : 503, { 'Content-Type': 'text/plain' });
+      res.end(ok ? 'ready\n' : 'not ready\n');
+    },
+    ...deps.routes,
+  };
+  return createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0]!;
+    const route = routes[path];
+    if (!route) {
+      res.writeHead(404, { 'Content-Type': 'text/plain' });
+      res.end('not found\n');
+      return;
+    }
+    Promise.resolve(route(req, res)).catch((err: unknown) => {
+      log.error('http handler failed', { path, err: err instanceof Error ? err.message : String(err) });
+      if (!res.headersSent) res.writeHead(500);
+      res.end();
+    });
+  });
+}
