@@ -1,0 +1,37 @@
+// One list of each kind, parsed once: the cluster context for a single `scan --kubeconfig`.
+// It is the watcher's first step without the watch, through the same parser.
+import { parseClusterObjects, type ClusterContext, type ClusterOptions } from '../../common/cluster.js';
+import { NETWORK_KINDS, collectionPath, resourceKindsNamed, trimObject } from './kinds.js';
+import { loadKubeConfig } from './config.js';
+import { listAll, statusCodeOf } from './rest.js';
+
+/** What `agent scan` reads: the network kinds plus Pods. */
+export const AGENT_KINDS: readonly string[] = [...NETWORK_KINDS, 'Pod'];
+
+export interface LoadClusterOptions extends ClusterOptions {
+  /** Kinds to list (default AGENT_KINDS). */
+  readonly kinds?: readonly string[];
+}
+
+/**
+ * Lists every kind once through `kubeconfigPath` (in-cluster when undefined) and builds the
+ * ClusterContext. Optional kinds that the server does not serve are left out; any other
+ * failure rejects with an error that names the resource path.
+ */
+export async function loadClusterFromApi(kubeconfigPath: string | undefined, opts: LoadClusterOptions = {}): Promise<ClusterContext> {
+  const kc = loadKubeConfig(kubeconfigPath);
+  const kinds = resourceKindsNamed(opts.kinds ?? AGENT_KINDS);
+  const lists = await Promise.all(
+    kinds.map(async (k) => {
+      try {
+        const list = await listAll(kc, collectionPath(k));
+        return list.items.map((item) => (typeof item === 'object' && item !== null && !Array.isArray(item) ? trimObject(k, item as Record<string, unknown>) : item));
+      } catch (err) {
+        if (k.optional && statusCodeOf(err) === 404) return [];
+        throw err;
+      }
+    }),
+  );
+  const { kinds: _kinds, ...clusterOpts } = opts;
+  return parseClusterObjects(lists.flat(), clusterOpts);
+}
