@@ -11,7 +11,8 @@ import { readClusterFile, type ClusterContext } from '../common/cluster.js';
 import { VERSION } from '../common/version.js';
 import { inspectLive, type LiveOptions } from './inspect/live.js';
 import { inspectNetns } from './inspect/netns.js';
-import { readBundle, writeBundle } from './inspect/bundle.js';
+import { readBundle } from './inspect/bundle.js';
+import { captureBundle } from './inspect/capture.js';
 import type { NodeSnapshot } from './snapshot.js';
 import { scanSnapshot } from './scan.js';
 import { formatScanJson, formatScanTable, parseFailOn, breaches } from './report/format.js';
@@ -129,7 +130,8 @@ async function captureCommand(argv: string[]): Promise<number> {
   const out = str(p, 'out');
   if (!out) throw new UsageError('is required (the bundle directory to write)', '--out');
   const snapshot = await inspectNode(p);
-  const files = writeBundle(out, snapshot);
+  const netns = str(p, 'netns');
+  const files = await captureBundle(out, snapshot, netns ? { netns } : {});
   process.stderr.write(`wrote ${files.length} files to ${out}: ${files.join(', ')}\n`);
   return EXIT_OK;
 }

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { InputError } from '../../common/errors.js';
 import type { NodeSnapshot } from '../snapshot.js';
 import { formatSysctlText, parseSysctlText } from './sysctl.js';
+import { readNetworkBundle, writeNetworkBundle } from './bundle-network.js';
 
 export const BUNDLE_FILES = {
   node: 'node.txt',
@@ -40,6 +41,7 @@ export function readBundle(dir: string, nodeOverride?: string): NodeSnapshot {
     capturedAt,
     source: 'bundle',
     ...(sysctlText !== undefined ? { sysctls: parseSysctlText(sysctlText, join(dir, BUNDLE_FILES.sysctl)) } : {}),
+    ...readNetworkBundle(dir, readBundleFile),
   };
 }
 
@@ -54,5 +56,6 @@ export function writeBundle(dir: string, snapshot: NodeSnapshot): string[] {
   put(BUNDLE_FILES.node, snapshot.node + '\n');
   put(BUNDLE_FILES.capturedAt, snapshot.capturedAt + '\n');
   if (snapshot.sysctls) put(BUNDLE_FILES.sysctl, formatSysctlText(snapshot.sysctls));
+  written.push(...writeNetworkBundle(dir, snapshot));
   return written;
 }

@@ -1,6 +1,9 @@
-// Reads the node the agent runs on (its own network namespace).
+// Reads the node the agent runs on (its own network namespace): sysctls from /proc/sys,
+// links/addresses/routes over rtnetlink, CNI config and plugin binaries from their dirs.
 import type { NodeSnapshot } from '../snapshot.js';
 import { readSysctlsLive } from './sysctl.js';
+import { readNetworkLive } from './netlink.js';
+import { readCniLive } from './cni.js';
 
 export interface LiveOptions {
   readonly node: string;
@@ -10,10 +13,14 @@ export interface LiveOptions {
 }
 
 export async function inspectLive(opts: LiveOptions, now = new Date()): Promise<NodeSnapshot> {
+  const { links, routes } = await readNetworkLive();
   return {
     node: opts.node,
     capturedAt: now.toISOString(),
     source: 'live',
     sysctls: readSysctlsLive(opts.procSys),
+    links,
+    routes,
+    cni: readCniLive(opts.cniConfDir, opts.cniBinDir),
   };
 }
