@@ -83,7 +83,8 @@ function installExitHooks(): void {
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     process.once(sig, () => {
       for (const ns of live) deleteNetnsSync(ns);
-      process.exit(130);
+      // A program with its own handler (the demo) finishes its shutdown itself.
+      if (process.listenerCount(sig) === 0) process.exit(130);
     });
   }
 }

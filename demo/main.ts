@@ -1,0 +1,111 @@
+// The demo: a lab node on this machine's kernel, a collector and an agent on loopback,
+// the first findings printed, and everything left running until Ctrl-C cleans it up.
+import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { createLabNode, cleanupStaleLabs, type LabNode } from '../test/lab/lab.js';
+
+const dist = fileURLToPath(new URL('..', import.meta.url));
+const bin = (name: string): string => `${dist}${name}/main.js`;
+
+function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.once('error', () => resolve(false));
+    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
+  });
+}
+
+async function pickPort(preferred: number): Promise<number> {
+  if (await portFree(preferred)) return preferred;
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const p = (s.address() as { port: number }).port;
+      s.close(() => resolve(p));
+    });
+  });
+}
+
+function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [bin('cli'), ...args], (error, out, err) => resolve({ code: error ? Number(error.code ?? 1) : 0, out, err }));
+  });
+}
+
+const say = (line: string): void => {
+  process.stdout.write(line + '\n');
+};
+
+async function main(): Promise<void> {
+  if (process.getuid?.() !== 0) {
+    say('The demo builds network namespaces and needs root: run it as root.');
+    process.exit(2);
+  }
+  await cleanupStaleLabs();
+  say('netconform demo — building a lab node (network namespaces on this kernel) …');
+  const lab: LabNode = await createLabNode({ pods: 3, podCIDR: '10.244.1.0/24', uplinkAddress: '192.0.2.10/24' });
+  const children: ChildProcess[] = [];
+  let cleaning = false;
+  const cleanup = async (code: number): Promise<never> => {
+    if (cleaning) process.exit(code);
+    cleaning = true;
+    say('\nstopping agent and collector, removing the lab node …');
+    for (const c of children.reverse()) c.kill('SIGTERM');
+    await Promise.all(children.map((c) => new Promise((r) => (c.exitCode !== null ? r(null) : c.once('exit', r)))));
+    await lab.destroy();
+    say('done: nothing left behind.');
+    process.exit(code);
+  };
+  process.on('SIGINT', () => void cleanup(0));
+  process.on('SIGTERM', () => void cleanup(0));
+
+  try {
+    const grpcPort = await pickPort(9443);
+    const httpPort = await pickPort(8080);
+    const collectorAddr = `127.0.0.1:${grpcPort}`;
+    say(`  node ${lab.nodeName}: netns ${lab.netns}, bridge ${lab.bridge} ${lab.gateway}/${lab.podCIDR.split('/')[1]}, pods ${lab.pods.map((p) => p.ip).join(', ')}`);
+    const logOpts = { stdio: ['ignore', 'ignore', 'inherit'] as ['ignore', 'ignore', 'inherit'] };
+    const logLevel = process.env['NETCONFORM_LOG_LEVEL'] ?? 'warn';
+    children.push(spawn(process.execPath, [bin('collector'), '--grpc-listen', collectorAddr, '--http-listen', `127.0.0.1:${httpPort}`, '--log-level', logLevel], logOpts));
+    // Start the agent once the collector answers, so the demo's log stays quiet.
+    const ready = Date.now() + 20_000;
+    while ((await cli(['nodes', '--collector', collectorAddr])).code !== 0) {
+      if (Date.now() > ready) throw new Error(`the collector did not start on ${collectorAddr}`);
+      await new Promise((res) => setTimeout(res, 200));
+    }
+    children.push(spawn(process.execPath, [bin('agent'), 'run', '--collector', collectorAddr, '--netns', lab.netns, '--node', lab.nodeName, '--interval', '30s', '--log-level', logLevel], logOpts));
+    for (const c of children) c.once('exit', (code) => {
+      if (!cleaning) {
+        say(`a demo process exited unexpectedly (code ${code}); see the log above`);
+        void cleanup(1);
+      }
+    });
+
+    say(`  collector on ${collectorAddr}, agent scanning the lab node every 30s`);
+    say('waiting for the first report …');
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      const r = await cli(['nodes', '--collector', collectorAddr, '--output', 'json']);
+      if (r.code === 0 && (JSON.parse(r.out) as { nodes: Array<{ lastReportAt: string }> }).nodes.some((n) => n.lastReportAt)) break;
+      if (Date.now() > deadline) throw new Error('no report from the agent within 60 s');
+      await new Promise((res) => setTimeout(res, 300));
+    }
+    say('');
+    say(`$ netconform nodes --collector ${collectorAddr}`);
+    process.stdout.write((await cli(['nodes', '--collector', collectorAddr])).out);
+    say('');
+    say(`$ netconform findings --collector ${collectorAddr}`);
+    process.stdout.write((await cli(['findings', '--collector', collectorAddr])).out);
+    say('');
+    say(`metrics:  http://127.0.0.1:${httpPort}/metrics`);
+    say(`queries:  node dist/cli/main.js findings --collector ${collectorAddr}`);
+    say(`one-shot: node dist/agent/main.js scan --netns ${lab.netns} --node ${lab.nodeName}`);
+    say('Running. Press Ctrl-C to stop and clean up.');
+  } catch (err) {
+    say(`demo failed: ${err instanceof Error ? err.message : String(err)}`);
+    await cleanup(1);
+  }
+}
+
+void main();

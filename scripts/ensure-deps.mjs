@@ -1,0 +1,66 @@
+// Makes a fresh Debian machine ready to run netconform's demo and tests: the Debian
+// packages it shells out to, and the npm dependencies. Says exactly what is missing
+// when it cannot install it itself (not root, no apt-get).
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+
+/** command → Debian package that provides it. */
+export const NEEDED = {
+  ip: 'iproute2',
+  iptables: 'iptables',
+  'iptables-legacy': 'iptables',
+  nft: 'nftables',
+  ipset: 'ipset',
+  ipvsadm: 'ipvsadm',
+  conntrack: 'conntrack',
+  ping: 'iputils-ping',
+  openssl: 'openssl',
+  prometheus: 'prometheus',
+  promtool: 'prometheus',
+  sysctl: 'procps',
+};
+
+function have(cmd) {
+  return spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0
+    || existsSync(`/usr/sbin/${cmd}`) || existsSync(`/sbin/${cmd}`);
+}
+
+export function ensureDebianPackages(commands = Object.keys(NEEDED)) {
+  const missing = [...new Set(commands.filter((c) => !have(c)).map((c) => NEEDED[c]))];
+  if (missing.length === 0) return;
+  const isRoot = process.getuid?.() === 0;
+  if (!isRoot || !have('apt-get')) {
+    console.error(`netconform needs these Debian packages: ${missing.join(' ')}\n  install them with: sudo apt-get update && sudo apt-get install -y ${missing.join(' ')}`);
+    process.exit(2);
+  }
+  console.error(`installing Debian packages: ${missing.join(' ')}`);
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  execFileSync('apt-get', ['update', '-qq'], { stdio: 'inherit', env });
+  execFileSync('apt-get', ['install', '-y', '-qq', ...missing], { stdio: ['ignore', 'ignore', 'inherit'], env });
+}
+
+export function ensureNodeModules() {
+  const lock = readFileSync(`${root}/package-lock.json`);
+  const stamp = `${root}/node_modules/.netconform-lock-hash`;
+  const hash = createHash('sha256').update(lock).digest('hex');
+  if (existsSync(stamp) && readFileSync(stamp, 'utf8') === hash) return;
+  console.error('installing npm dependencies (npm ci)');
+  execFileSync('npm', ['ci', '--no-audit', '--no-fund'], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
+  writeFileSync(stamp, hash);
+}
+
+export function requireRoot(what) {
+  if (process.getuid?.() !== 0) {
+    console.error(`${what} builds network namespaces and needs root: run it as root (sudo -E npm run …)`);
+    process.exit(2);
+  }
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  ensureDebianPackages();
+  ensureNodeModules();
+}
