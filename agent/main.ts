@@ -17,6 +17,7 @@ import type { NodeSnapshot } from './snapshot.js';
 import { scanSnapshot } from './scan.js';
 import { formatScanJson, formatScanTable, parseFailOn, breaches } from './report/format.js';
 import { runAgent } from './run.js';
+import { loadClusterFromApi } from '../collector/kube/load.js';
 
 const NODE_FLAGS: Options = {
   node: { type: 'string' },
@@ -46,10 +47,11 @@ Commands:
 
 Run 'netconform-agent <command> --help' for its flags.
 `,
-  scan: `Usage: netconform-agent scan [--from DIR] [--cluster FILE] [--node NAME] [--format table|json] [--fail-on LEVEL]
+  scan: `Usage: netconform-agent scan [--from DIR] [--cluster FILE | --kubeconfig FILE] [--node NAME] [--format table|json] [--fail-on LEVEL]
 
   --from DIR            scan a bundle directory instead of the live node
   --cluster FILE        cluster context: output of 'kubectl get nodes,services,endpointslices -A -o yaml' (or json)
+  --kubeconfig FILE     cluster context: read from the API server this kubeconfig points at
   --service-cidr CIDR   the cluster's Service CIDR (repeatable; not visible in API objects before ServiceCIDR)
   --cluster-cidr CIDR   the cluster-wide pod CIDR (kube-proxy --cluster-cidr)
   --node NAME           node name (default: node.txt of the bundle, $NODE_NAME, or the hostname)
@@ -104,9 +106,23 @@ export function clusterFromFlags(p: Parsed): ClusterContext | undefined {
   return readClusterFile(file, { serviceCIDRs, ...(clusterCIDR ? { clusterCIDR } : {}) });
 }
 
+/** `--kubeconfig` reads the context from the API server (one list of each kind); else as clusterFromFlags. */
+async function scanClusterFromFlags(p: Parsed): Promise<ClusterContext | undefined> {
+  const kubeconfig = str(p, 'kubeconfig');
+  if (kubeconfig === undefined) return clusterFromFlags(p);
+  if (str(p, 'cluster') !== undefined) throw new UsageError('--cluster and --kubeconfig cannot be combined');
+  const clusterCIDR = str(p, 'cluster-cidr');
+  return loadClusterFromApi(kubeconfig, {
+    serviceCIDRs: (p.values['service-cidr'] as string[] | undefined) ?? [],
+    ...(clusterCIDR ? { clusterCIDR } : {}),
+    onSkip: (reason) => process.stderr.write(`netconform-agent: skipping API object: ${reason}\n`),
+  });
+}
+
 async function scanCommand(argv: string[]): Promise<number> {
   const p = parseFlags(argv, {
     ...NODE_FLAGS, ...CLUSTER_FLAGS,
+    kubeconfig: { type: 'string' },
     from: { type: 'string' },
     format: { type: 'string' },
     'fail-on': { type: 'string' },
@@ -117,7 +133,7 @@ async function scanCommand(argv: string[]): Promise<number> {
   const failOn = parseFailOn(str(p, 'fail-on') ?? 'fail');
   const from = str(p, 'from');
   if (from !== undefined && str(p, 'netns')) throw new UsageError('--from and --netns cannot be combined');
-  const cluster = clusterFromFlags(p);
+  const cluster = await scanClusterFromFlags(p);
   const snapshot = from !== undefined ? readBundle(from, str(p, 'node')) : await inspectNode(p);
   const result = scanSnapshot(snapshot, cluster);
   process.stdout.write(format === 'json' ? formatScanJson(result) : formatScanTable(result, { all: bool(p, 'all') }));
