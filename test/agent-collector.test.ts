@@ -85,3 +85,26 @@ test('the query CLI says clearly when no collector is listening', async (t) => {
   t.is(r.code, 2);
   t.regex(r.stderr, new RegExp(`^netconform: cannot reach the collector at 127\\.0\\.0\\.1:${port} \\((UNAVAILABLE|DEADLINE_EXCEEDED)\\); is it running\\?`));
 });
+
+test('the collector pushes its cluster context to a connecting agent, which rescans with it', async (t) => {
+  const { mkdtempSync, writeFileSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const lab = await createLabNode({ pods: 1 });
+  t.teardown(() => lab.destroy());
+  const dir = mkdtempSync(join(tmpdir(), 'nc-ctx-'));
+  const file = join(dir, 'cluster.yaml');
+  writeFileSync(file, [
+    'apiVersion: v1', 'kind: List', 'items:',
+    '- apiVersion: v1', '  kind: Node', `  metadata: { name: ${lab.nodeName} }`, '  spec: { podCIDR: 10.244.1.0/24, podCIDRs: [10.244.1.0/24] }',
+    '- apiVersion: v1', '  kind: Service', '  metadata: { name: web, namespace: shop }', '  spec: { clusterIP: 10.96.0.10, ports: [{ name: http, port: 80, protocol: TCP }], selector: { app: web } }',
+  ].join('\n') + '\n');
+  const collector = await startCollectorProcess(['--cluster', file, '--service-cidr', '10.96.0.0/12']);
+  t.teardown(() => collector.stop('SIGKILL'));
+  const agent = startProgram('agent', ['run', '--collector', collector.address, '--netns', lab.netns, '--node', lab.nodeName, '--interval', '1h']);
+  t.teardown(() => agent.stop('SIGKILL'));
+  const got = await agent.waitForLog((l) => l.msg === 'cluster context received', 30_000, 'context');
+  t.is(got['services'], 1);
+  t.is(got['nodes'], 1);
+  await agent.waitForLog((l) => l.msg === 'scan complete' && l['why'] === 'cluster context changed' || (l.msg === 'scan complete' && l['why'] === 'coalesced trigger'), 30_000, 'rescan with context');
+});
