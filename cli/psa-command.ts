@@ -1,8 +1,12 @@
 // `netconform psa …`: Pod Security Admission views. Sub-commands live in their own modules.
 import { UsageError } from '../common/errors.js';
 import type { Command } from './main.js';
+import { psaCheckCommand } from './psa-check.js';
+import { psaWhatifCommand } from './psa-whatif.js';
 
 const SUBCOMMANDS: Record<string, Command> = {
+  check: psaCheckCommand,
+  whatif: psaWhatifCommand,
 };
 
 export const psaCommand: Command = {

@@ -1,0 +1,109 @@
+// `netconform psa whatif`: before changing a namespace's Pod Security label, show what the
+// proposed level:version would reject there — per namespace, grouped by workload — and the
+// labels we recommend, from a cluster file or from the API server.
+import { readFileSync } from 'node:fs';
+import { bool, choice, parseFlags, str } from '../common/cli.js';
+import { parseClusterObjects, parseClusterText, type ClusterContext } from '../common/cluster.js';
+import { EXIT_FINDINGS, EXIT_OK, InputError, UsageError } from '../common/errors.js';
+import { renderTable } from '../agent/report/format.js';
+import { loadClusterFromApi } from '../collector/kube/load.js';
+import { whatIf, type WhatIfReport } from '../psa/whatif.js';
+import { kubernetesMinorFlag, levelFlag, PSA_FLAG_HELP, versionFlag } from './psa-check.js';
+import type { Command } from './main.js';
+
+const HELP = `Usage: netconform psa whatif --level L [--version V] [--namespace N] [--cluster FILE | --kubeconfig FILE]
+
+For each namespace: its Pod Security labels today, which pods and workload templates the
+proposed level would reject (grouped by the workload that owns them, with the API server's
+message), and a recommended label set — the strictest level that rejects nothing, pinned to
+a version, with audit and warn one level stricter.
+
+  --cluster FILE              output of kubectl get namespaces,pods,deployments,replicasets,statefulsets,
+                              daemonsets,jobs,cronjobs,replicationcontrollers -A -o yaml ("-" for stdin)
+  --kubeconfig FILE           read the same from the API server (default: in-cluster)
+  --namespace N               only this namespace
+${PSA_FLAG_HELP}
+
+Exit codes: 0 nothing would be rejected, 1 something would, 2 usage or unreadable input.
+`;
+
+/** Kinds whatif lists from the API server. */
+const WHATIF_KINDS = ['Namespace', 'Pod', 'ReplicationController', 'Deployment', 'ReplicaSet', 'StatefulSet', 'DaemonSet', 'Job', 'CronJob'];
+
+function readCluster(file: string): ClusterContext {
+  const shown = file === '-' ? '<stdin>' : file;
+  let text: string;
+  try {
+    text = file === '-' ? readFileSync(0, 'utf8') : readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new InputError(shown, `cannot read cluster file: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  return parseClusterObjects(parseClusterText(text, shown));
+}
+
+export function formatWhatIfTable(report: WhatIfReport): string {
+  const out: string[] = [];
+  out.push(`proposed ${report.proposed.level}:${report.proposed.version}` +
+    (report.proposed.level === 'privileged' ? '' : ` (evaluated as policy ${report.proposed.evaluatedVersion})`) +
+    `; recommendations pinned to ${report.pinnedVersion}\n`);
+  for (const ns of report.namespaces) {
+    out.push(`\nnamespace ${ns.namespace}\n`);
+    out.push(`  labels now   enforce=${ns.current.enforce} audit=${ns.current.audit} warn=${ns.current.warn}\n`);
+    for (const e of ns.labelErrors) out.push(`  label error  ${e.message}\n`);
+    out.push(`  ${ns.proposed} would reject ${ns.rejectedPods} of ${ns.pods} pods, ${ns.rejectedWorkloads} of ${ns.workloads} workloads\n`);
+    if (ns.rejected.length > 0) {
+      const rows: string[][] = [];
+      for (const w of ns.rejected) {
+        w.rejections.forEach((r, i) => {
+          const what = [r.pods > 0 ? `${r.pods} pod${r.pods === 1 ? '' : 's'}` : '', r.template ? 'template' : ''].filter(Boolean).join(' + ');
+          const text = r.message.slice(r.message.indexOf(': ') + 2);
+          rows.push(i === 0 ? [`${w.kind}/${w.name}`, `${w.rejectedPods}/${w.pods}`, what, text] : ['', '', what, text]);
+        });
+      }
+      out.push(renderTable(['WORKLOAD', 'PODS', 'REJECTED', 'WHY'], rows, 50).replace(/^/gm, '  '));
+    }
+    const rec = Object.entries(ns.recommended).map(([k, v]) => `${k}=${v}`);
+    out.push(`  recommended  ${rec.join(' ')}\n`);
+  }
+  for (const u of report.unreadable) out.push(`\nunreadable ${u.kind} ${u.namespace}/${u.name}: ${u.error}\n`);
+  return out.join('');
+}
+
+export const psaWhatifCommand: Command = {
+  summary: 'what a stricter Pod Security label would reject, per namespace and workload',
+  async run(argv) {
+    const p = parseFlags(argv, {
+      level: { type: 'string' },
+      version: { type: 'string' },
+      'kubernetes-version': { type: 'string' },
+      namespace: { type: 'string', short: 'n' },
+      cluster: { type: 'string' },
+      kubeconfig: { type: 'string' },
+      output: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    });
+    if (bool(p, 'help')) {
+      process.stdout.write(HELP);
+      return EXIT_OK;
+    }
+    const level = levelFlag(str(p, 'level'));
+    const version = versionFlag(str(p, 'version'));
+    const kubernetesMinor = kubernetesMinorFlag(str(p, 'kubernetes-version'));
+    const output = choice(str(p, 'output'), ['table', 'json'] as const, '--output', 'table');
+    const file = str(p, 'cluster');
+    if (file !== undefined && str(p, 'kubeconfig') !== undefined) throw new UsageError('--cluster and --kubeconfig cannot be combined');
+    const cluster = file !== undefined
+      ? readCluster(file)
+      : await loadClusterFromApi(str(p, 'kubeconfig') ?? process.env['KUBECONFIG'], { kinds: WHATIF_KINDS });
+    const namespace = str(p, 'namespace');
+    const report = whatIf(
+      { namespaces: cluster.namespaces, objects: cluster.workloads },
+      { level, version, kubernetesMinor, ...(namespace !== undefined ? { namespace } : {}) },
+    );
+    if (namespace !== undefined && report.namespaces.length === 0) {
+      process.stderr.write(`netconform psa whatif: namespace "${namespace}" has no Namespace object and no pods or workloads in the input\n`);
+    }
+    process.stdout.write(output === 'json' ? JSON.stringify(report, null, 2) + '\n' : formatWhatIfTable(report));
+    return report.namespaces.some((n) => n.rejected.length > 0) ? EXIT_FINDINGS : EXIT_OK;
+  },
+};
