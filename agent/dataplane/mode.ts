@@ -1,15 +1,74 @@
-// Which kube-proxy mode is programmed on the node, judged from its dataplane facts.
+// Which kube-proxy mode(s) are programmed on the node, judged from the rule model: iptables
+// (nat KUBE-SERVICES dispatching to KUBE-SVC/SVL/EXT/FW chains), nftables (`ip kube-proxy`
+// table with Service map entries) or IPVS (virtual servers). Feeds the report's proxyMode
+// and the service-routing.mode check.
 import type { NodeSnapshot } from '../snapshot.js';
+import { dataplaneOf, type Dataplane } from './load.js';
+import type { Ruleset } from './model.js';
 
 export type ProxyMode = 'iptables' | 'ipvs' | 'nftables' | 'none' | 'unknown';
+export type ProgrammedMode = Exclude<ProxyMode, 'none' | 'unknown'>;
+
+export interface ModeFacts {
+  /** Modes whose rules exist at all. */
+  readonly present: readonly ProgrammedMode[];
+  /** Modes whose rules catch Service traffic (dispatch to endpoints). */
+  readonly catching: readonly ProgrammedMode[];
+  /** Per mode, a short count people can check (`12 Service dispatch rules`). */
+  readonly detail: Readonly<Partial<Record<ProgrammedMode, string>>>;
+}
+
+const SERVICE_CHAIN = /^KUBE-(SVC|SVL|EXT|FW)-/;
+
+function iptablesDispatch(rs: Ruleset | undefined): { present: boolean; dispatch: number } {
+  const nat = rs?.tables.find((t) => t.name === 'nat');
+  if (!nat) return { present: false, dispatch: 0 };
+  let dispatch = 0;
+  for (const chainName of ['KUBE-SERVICES', 'KUBE-NODEPORTS']) {
+    for (const r of nat.chains.get(chainName)?.rules ?? []) {
+      if ((r.verdict.kind === 'jump' || r.verdict.kind === 'goto') && SERVICE_CHAIN.test(r.verdict.target)) dispatch++;
+    }
+  }
+  let svcChains = 0;
+  for (const name of nat.chains.keys()) if (name.startsWith('KUBE-SVC-') || name.startsWith('KUBE-SVL-')) svcChains++;
+  return { present: dispatch > 0 || svcChains > 0, dispatch };
+}
+
+export function modeFacts(dp: Dataplane): ModeFacts {
+  const present: ProgrammedMode[] = [];
+  const catching: ProgrammedMode[] = [];
+  const detail: Partial<Record<ProgrammedMode, string>> = {};
+  const v4 = iptablesDispatch(dp.iptables);
+  const v6 = iptablesDispatch(dp.ip6tables);
+  if (v4.present || v6.present) {
+    present.push('iptables');
+    detail.iptables = `${v4.dispatch + v6.dispatch} Service dispatch rules in nat KUBE-SERVICES/KUBE-NODEPORTS`;
+    if (v4.dispatch + v6.dispatch > 0) catching.push('iptables');
+  }
+  const kp = dp.nftables?.tables.filter((t) => t.name === 'ip kube-proxy' || t.name === 'ip6 kube-proxy') ?? [];
+  if (kp.length > 0) {
+    present.push('nftables');
+    let elements = 0;
+    for (const t of kp) elements += (t.sets.get('service-ips')?.elements.length ?? 0) + (t.sets.get('service-nodeports')?.elements.length ?? 0);
+    detail.nftables = `${elements} elements in @service-ips/@service-nodeports`;
+    if (elements > 0) catching.push('nftables');
+  }
+  if (dp.ipvs && dp.ipvs.length > 0) {
+    present.push('ipvs');
+    catching.push('ipvs');
+    detail.ipvs = `${dp.ipvs.length} IPVS virtual servers`;
+  }
+  return { present, catching, detail };
+}
 
 export function detectProxyMode(snapshot: NodeSnapshot): ProxyMode {
-  const dp = snapshot.dataplane;
+  let dp: Dataplane | undefined;
+  try {
+    dp = dataplaneOf(snapshot);
+  } catch {
+    return 'unknown'; // a parse error is reported by the checks, with file and line
+  }
   if (!dp) return 'unknown';
-  // Replaced by the rule-model based detection (issue: dataplane core).
-  if (dp.nftJson && dp.nftJson.includes('"kube-proxy"')) return 'nftables';
-  if (dp.ipvsadm && dp.ipvsadm.trim() !== '') return 'ipvs';
-  const ipt = (dp.iptables?.nft ?? '') + (dp.iptables?.legacy ?? '');
-  if (ipt.includes('KUBE-SERVICES')) return 'iptables';
-  return 'none';
+  const f = modeFacts(dp);
+  return f.catching[0] ?? f.present[0] ?? 'none';
 }

@@ -1,0 +1,54 @@
+// Principle (seed, Services): a Service is a durable IP:port that every node routes to the
+// Service's ready endpoints, evenly. For every Service port this traces a packet from a pod
+// on this node to ClusterIP:port through the node's kube-proxy dataplane (iptables, nftables
+// or IPVS) and compares the DNAT targets and their probabilities with the endpoints kube-proxy
+// should use; a Service without endpoints must be rejected.
+import type { CheckDefinition, CheckResult } from '../types.js';
+import { dataplaneOf } from '../../dataplane/load.js';
+import { expectedServicePorts } from '../../dataplane/expected.js';
+import { modeFacts } from '../../dataplane/mode.js';
+import { familyOf, judge, nodeView, observeIpvs, podSource, traceEnv, traceService } from '../../dataplane/routing.js';
+import type { TraceEnv } from '../../dataplane/tracer.js';
+import { canonicalIp } from '../../dataplane/addr.js';
+
+export const clusterIPCheck: CheckDefinition = {
+  id: 'service-routing.clusterip',
+  title: 'Every Service ClusterIP:port reaches exactly its ready endpoints, evenly',
+  needs: ['dataplane'],
+  needsCluster: true,
+  run(snapshot, cluster) {
+    const dp = dataplaneOf(snapshot)!;
+    const view = nodeView(snapshot, cluster);
+    const useIpvs = modeFacts(dp).catching.includes('ipvs') && !modeFacts(dp).catching.some((m) => m !== 'ipvs');
+    const envs = new Map<4 | 6, TraceEnv>();
+    const envFor = (f: 4 | 6): TraceEnv => {
+      let e = envs.get(f);
+      if (!e) envs.set(f, (e = traceEnv(dp, view, f)));
+      return e;
+    };
+    const results: CheckResult[] = [];
+    for (const exp of expectedServicePorts(cluster!, snapshot.node)) {
+      if (exp.topologySkip) {
+        results.push({ status: 'skip', severity: 'info', subject: exp.subject, message: `skipped: ${exp.topologySkip}` });
+        continue;
+      }
+      for (const ip of exp.clusterIPs) {
+        const family = familyOf(ip);
+        if (family === 6 && !useIpvs && !dp.ip6tables && !dp.nftables?.tables.some((t) => t.family === 6)) continue; // no IPv6 rules read
+        const path = `ClusterIP ${family === 6 ? `[${ip}]` : ip}:${exp.port.port}/${exp.port.protocol}`;
+        const observed = useIpvs
+          ? observeIpvs(dp.ipvs ?? [], ip, exp.port.protocol, exp.port.port)
+          : traceService(envFor(family), podSource(view, exp.internal, family), ip, exp.port.protocol, exp.port.port, view.podIif);
+        const extra: Record<string, unknown> = {};
+        if (useIpvs && view.kubeIpvs0 && !view.kubeIpvs0.includes(canonicalIp(ip))) extra['kubeIpvs0'] = `ClusterIP ${ip} is not bound to kube-ipvs0`;
+        const r = judge({ expected: exp, endpoints: exp.internal, emptyVerdict: exp.internalEmpty, observed, path, ipvs: useIpvs, extra });
+        if (r.status === 'pass' && extra['kubeIpvs0']) {
+          results.push({ ...r, status: 'fail', severity: 'high', message: `${path}: the virtual server exists but the ClusterIP is not on kube-ipvs0, so IPVS never sees the traffic` });
+        } else {
+          results.push(r);
+        }
+      }
+    }
+    return results;
+  },
+};

@@ -1,0 +1,73 @@
+// What kube-proxy should program for each Service port on this node, computed from the API
+// objects the way kube-proxy's CategorizeEndpoints does: ready endpoints, else serving-and-
+// terminating ones (separately for the cluster and the local set); internalTrafficPolicy=Local
+// restricts ClusterIP traffic and externalTrafficPolicy=Local restricts NodePort/external
+// traffic to this node's endpoints. Headless and ExternalName Services get no rules.
+import type { ClusterContext, EndpointInfo, ServiceInfo, ServicePortInfo } from '../../common/cluster.js';
+import { hostPort, parseIp } from './addr.js';
+
+export interface ExpectedServicePort {
+  readonly service: ServiceInfo;
+  readonly port: ServicePortInfo;
+  /** `namespace/name:port/PROTOCOL`. */
+  readonly subject: string;
+  /** kube-proxy's service port name `ns/name:portName` (chain hashes, comments). */
+  readonly spn: string;
+  readonly clusterIPs: readonly string[];
+  /** Endpoints (`ip:port`) for ClusterIP traffic. */
+  readonly internal: readonly string[];
+  /** Endpoints for NodePort/external traffic from outside the cluster. */
+  readonly external: readonly string[];
+  /** What happens to ClusterIP traffic when `internal` is empty: REJECT, or DROP when endpoints exist elsewhere. */
+  readonly internalEmpty: 'reject' | 'drop';
+  readonly externalEmpty: 'reject' | 'drop';
+  readonly affinity: boolean;
+  /** Set when kube-proxy may filter by topology hints, which netconform does not model. */
+  readonly topologySkip?: string;
+}
+
+const ep = (e: EndpointInfo): string => hostPort(e.address, e.port);
+
+function usable(eps: readonly EndpointInfo[]): EndpointInfo[] {
+  const ready = eps.filter((e) => e.ready);
+  return ready.length > 0 ? ready : eps.filter((e) => e.serving && e.terminating);
+}
+
+export function serviceSubject(svc: ServiceInfo, port: ServicePortInfo): string {
+  return `${svc.namespace}/${svc.name}:${port.port}/${port.protocol}`;
+}
+
+/** Service ports kube-proxy programs, with their expected endpoints on `nodeName`. */
+export function expectedServicePorts(cluster: ClusterContext, nodeName: string): ExpectedServicePort[] {
+  const out: ExpectedServicePort[] = [];
+  for (const svc of cluster.services) {
+    if (svc.type === 'ExternalName') continue;
+    const clusterIPs = svc.clusterIPs.filter((ip) => ip !== 'None' && ip !== '' && parseIp(ip) !== undefined);
+    if (clusterIPs.length === 0) continue; // headless
+    for (const port of svc.ports) {
+      const all = port.endpoints;
+      const cluster = usable(all);
+      const local = usable(all.filter((e) => e.nodeName === nodeName));
+      const anyEndpoints = cluster.length > 0;
+      const readyHinted = all.filter((e) => e.ready);
+      const topologySkip = readyHinted.length > 0 && readyHinted.every((e) => e.hasHints)
+        ? 'every ready endpoint carries topology hints; kube-proxy may then use only the endpoints hinted for this node\'s zone, which netconform does not model'
+        : undefined;
+      const internal = svc.internalTrafficPolicy === 'Local' ? local : cluster;
+      const external = svc.externalTrafficPolicy === 'Local' ? local : cluster;
+      out.push({
+        service: svc, port,
+        subject: serviceSubject(svc, port),
+        spn: `${svc.namespace}/${svc.name}${port.name ? `:${port.name}` : ''}`,
+        clusterIPs,
+        internal: internal.map(ep).sort(),
+        external: external.map(ep).sort(),
+        internalEmpty: anyEndpoints ? 'drop' : 'reject',
+        externalEmpty: anyEndpoints ? 'drop' : 'reject',
+        affinity: svc.sessionAffinity === 'ClientIP',
+        ...(topologySkip ? { topologySkip } : {}),
+      });
+    }
+  }
+  return out;
+}

@@ -1,0 +1,429 @@
+// Parses `iptables-save` / `ip6tables-save` output (and iptables-restore input, which is what
+// kube-proxy writes) into the rule model. One pass over the lines; each rule is tokenised on
+// spaces with double-quote handling, then read as core options, `-m module` + its options,
+// and `-j target` + its options. A module or option the model does not evaluate is kept
+// verbatim as an `unknown` match: nothing is dropped.
+import { InputError } from '../../common/errors.js';
+import { parsePrefix, type Prefix } from './addr.js';
+import type { Action, Backend, BaseChainInfo, Chain, ChainType, Hook, Match, Rule, Ruleset, Table, Verdict } from './model.js';
+import { protoName } from './model.js';
+
+/** Built-in chains per table: hook and the priority iptables registers them with. */
+const BUILTIN: Record<string, Record<string, [Hook, number]>> = {
+  raw: { PREROUTING: ['prerouting', -300], OUTPUT: ['output', -300] },
+  mangle: {
+    PREROUTING: ['prerouting', -150], INPUT: ['input', -150], FORWARD: ['forward', -150],
+    OUTPUT: ['output', -150], POSTROUTING: ['postrouting', -150],
+  },
+  nat: { PREROUTING: ['prerouting', -100], INPUT: ['input', 100], OUTPUT: ['output', -100], POSTROUTING: ['postrouting', 100] },
+  filter: { INPUT: ['input', 0], FORWARD: ['forward', 0], OUTPUT: ['output', 0] },
+  security: { INPUT: ['input', 50], FORWARD: ['forward', 50], OUTPUT: ['output', 50] },
+};
+
+interface Token {
+  readonly text: string;
+  readonly quoted: boolean;
+}
+
+/** Splits on spaces; a double-quoted run (with `\"` escapes) is one token. */
+export function tokenize(line: string): Token[] {
+  const out: Token[] = [];
+  const parts = line.split(' ');
+  for (let i = 0; i < parts.length; i++) {
+    const p = parts[i]!;
+    if (p === '') continue;
+    if (p.charCodeAt(0) !== 34 /* " */) {
+      out.push({ text: p, quoted: false });
+      continue;
+    }
+    // Quoted: join parts until one ends with an unescaped quote.
+    let acc = p;
+    while (!(acc.length >= 2 && acc.endsWith('"') && !acc.endsWith('\\"')) && i + 1 < parts.length) acc += ' ' + parts[++i]!;
+    const inner = acc.length >= 2 && acc.endsWith('"') ? acc.slice(1, -1) : acc.slice(1);
+    out.push({ text: inner.includes('\\') ? inner.replace(/\\(.)/g, '$1') : inner, quoted: true });
+  }
+  return out;
+}
+
+export interface IptablesParseOptions {
+  readonly backend: Backend;
+  readonly family: 4 | 6;
+  /** File name for errors and rule origins. */
+  readonly file: string;
+}
+
+export function parseIptablesSave(text: string, opts: IptablesParseOptions): Ruleset {
+  const tables: Table[] = [];
+  let table: Table | undefined;
+  let lineNo = 0;
+  let pos = 0;
+  const len = text.length;
+  while (pos < len) {
+    let end = text.indexOf('\n', pos);
+    if (end < 0) end = len;
+    let line = text.slice(pos, end);
+    pos = end + 1;
+    lineNo++;
+    if (line.length === 0) continue;
+    if (line.charCodeAt(line.length - 1) === 13) line = line.slice(0, -1);
+    const c0 = line.charCodeAt(0);
+    if (c0 === 35 /* # */) continue;
+    if (c0 === 42 /* * */) {
+      const name = line.slice(1).trim();
+      const existing = tables.find((t) => t.name === name);
+      table = existing ?? { backend: opts.backend, family: opts.family, name, chains: new Map(), sets: new Map() };
+      if (!existing) tables.push(table);
+      continue;
+    }
+    if (line === 'COMMIT') { table = undefined; continue; }
+    if (c0 === 58 /* : */) {
+      if (!table) throw new InputError(opts.file, 'chain declaration outside a table (missing "*table" line)', lineNo);
+      const sp = line.indexOf(' ');
+      const name = sp < 0 ? line.slice(1) : line.slice(1, sp);
+      const policy = sp < 0 ? '-' : line.slice(sp + 1, line.indexOf(' ', sp + 1) < 0 ? undefined : line.indexOf(' ', sp + 1));
+      if (!table.chains.has(name)) table.chains.set(name, { name, ...baseInfo(table.name, name, policy), rules: [] });
+      continue;
+    }
+    let body = line;
+    if (c0 === 91 /* [ */) {
+      // `-c` counters: `[pkts:bytes] -A CHAIN …`.
+      const close = line.indexOf('] ');
+      if (close < 0) throw new InputError(opts.file, 'unterminated counter prefix', lineNo);
+      body = line.slice(close + 2);
+    }
+    if (body.startsWith('-A ') || body.startsWith('-I ')) {
+      if (!table) throw new InputError(opts.file, 'rule outside a table (missing "*table" line)', lineNo);
+      const rest = body.slice(3);
+      const sp = rest.indexOf(' ');
+      const chainName = sp < 0 ? rest : rest.slice(0, sp);
+      let chain = table.chains.get(chainName);
+      if (!chain) {
+        // iptables-restore requires the declaration; tolerate its absence for built-ins.
+        const info = baseInfo(table.name, chainName, 'ACCEPT');
+        if (!info.base) throw new InputError(opts.file, `rule for undeclared chain "${chainName}"`, lineNo);
+        chain = { name: chainName, ...info, rules: [] };
+        table.chains.set(chainName, chain);
+      }
+      const rule = parseRule(sp < 0 ? '' : rest.slice(sp + 1), {
+        table: table.name, chain: chainName, index: chain.rules.length + 1, text: body, origin: `${opts.file}:${lineNo}`,
+      }, opts, lineNo, table.chains);
+      if (body.charCodeAt(1) === 73 /* I */) {
+        chain.rules.unshift(rule);
+        chain.rules.forEach((r, i) => ((r as { index: number }).index = i + 1));
+      } else {
+        chain.rules.push(rule);
+      }
+      continue;
+    }
+    if (line.trim() === '') continue;
+    throw new InputError(opts.file, `unrecognised line "${line.length > 60 ? line.slice(0, 60) + '…' : line}"`, lineNo);
+  }
+  return { backend: opts.backend, tables };
+}
+
+function baseInfo(table: string, chain: string, policy: string): { base?: BaseChainInfo } {
+  const b = BUILTIN[table]?.[chain];
+  if (!b) return {};
+  const type: ChainType = table === 'nat' ? 'nat' : 'filter';
+  return { base: { hook: b[0], priority: b[1], type, policy: policy === 'DROP' ? 'drop' : 'accept' } };
+}
+
+interface RuleHead {
+  readonly table: string;
+  readonly chain: string;
+  readonly index: number;
+  readonly text: string;
+  readonly origin: string;
+}
+
+/** Core options and the module/target option that takes N values. */
+const TWO_VALUE_OPTS = new Set(['--match-set', '--tcp-flags']);
+const ZERO_VALUE_OPTS = new Set([
+  '--rcheck', '--set', '--update', '--remove', '--reap', '--rsource', '--rdest', '--random', '--random-fully',
+  '--persistent', '--syn', '--limit-iface-in', '--limit-iface-out', '--return-nomatch', '--physdev-is-in',
+  '--physdev-is-out', '--physdev-is-bridged', '--checksum-fill', '--log-uid', '--log-tcp-options', '--log-ip-options',
+]);
+
+interface ModOpt {
+  readonly name: string;
+  readonly neg: boolean;
+  readonly values: string[];
+}
+
+function parseRule(rest: string, head: RuleHead, opts: IptablesParseOptions, lineNo: number, chains: ReadonlyMap<string, Chain>): Rule {
+  const tokens = tokenize(rest);
+  const matches: Match[] = [];
+  let verdict: Verdict = { kind: 'continue' };
+  const actions: Action[] = [];
+  let neg = false;
+  let lastModule: string | undefined;
+  let i = 0;
+  const bad = (why: string): never => {
+    throw new InputError(opts.file, why, lineNo);
+  };
+  const value = (): string => {
+    const t = tokens[++i];
+    if (!t) bad(`option "${tokens[i - 1]!.text}" needs a value`);
+    return t!.text;
+  };
+  const isOptionStart = (t: Token): boolean => !t.quoted && (t.text === '!' || (t.text.charCodeAt(0) === 45 && t.text.length > 1 && !/^-\d/.test(t.text)));
+  /** Reads `--opt value…` pairs until the next core option, `-m` or `-j`. */
+  const readModuleOpts = (initialNeg = false): ModOpt[] => {
+    const out: ModOpt[] = [];
+    let n = initialNeg;
+    while (i + 1 < tokens.length) {
+      const t = tokens[i + 1]!;
+      if (t.text === '!' && !t.quoted) {
+        const after = tokens[i + 2];
+        if (!after || !after.text.startsWith('--')) break;
+        n = true; i++;
+        continue;
+      }
+      if (t.quoted || !t.text.startsWith('--')) break;
+      i++;
+      const name = t.text;
+      const values: string[] = [];
+      const want = TWO_VALUE_OPTS.has(name) ? 2 : ZERO_VALUE_OPTS.has(name) ? 0 : 1;
+      for (let k = 0; k < want && i + 1 < tokens.length; k++) {
+        if (isOptionStart(tokens[i + 1]!)) break;
+        values.push(tokens[++i]!.text);
+      }
+      out.push({ name, neg: n, values });
+      n = false;
+    }
+    return out;
+  };
+
+  for (; i < tokens.length; i++) {
+    const t = tokens[i]!;
+    const tx = t.text;
+    if (tx === '!' && !t.quoted) { neg = true; continue; }
+    switch (tx) {
+      case '-s': case '--source': case '-d': case '--destination': {
+        const v = value();
+        const prefixes: Prefix[] = [];
+        for (const part of v.split(',')) {
+          const p = parsePrefix(part);
+          if (!p) bad(`"${part}" is not an address or prefix`);
+          prefixes.push(p!);
+        }
+        matches.push({ kind: 'addr', field: tx === '-s' || tx === '--source' ? 'src' : 'dst', prefixes, neg });
+        break;
+      }
+      case '-p': case '--protocol':
+        matches.push({ kind: 'proto', proto: protoName(value()), neg });
+        break;
+      case '-i': case '--in-interface': case '-o': case '--out-interface':
+        matches.push({ kind: 'iface', dir: tx === '-i' || tx === '--in-interface' ? 'in' : 'out', name: value(), neg });
+        break;
+      case '-m': case '--match': {
+        lastModule = value();
+        matches.push(...moduleMatches(lastModule, readModuleOpts()));
+        break;
+      }
+      case '-j': case '--jump': case '-g': case '--goto': {
+        const target = value();
+        const topts = readModuleOpts();
+        const r = targetVerdict(target, topts, tx === '-g' || tx === '--goto', chains);
+        verdict = r.verdict;
+        if (r.action) actions.push(r.action);
+        break;
+      }
+      case '-f': case '--fragment':
+        matches.push({ kind: 'unknown', text: `${neg ? '! ' : ''}-f` });
+        break;
+      case '-c': case '--set-counters':
+        i += 2;
+        break;
+      default:
+        // kube-proxy's restore input interleaves core options between a module and its
+        // options (`-m tcp -p tcp -d X --dport 80`): a stray `--opt` belongs to the last module.
+        if (tx.startsWith('--') && lastModule !== undefined) {
+          i--;
+          matches.push(...moduleMatches(lastModule, readModuleOpts(neg)));
+        } else {
+          bad(`unexpected "${tx}" in rule`);
+        }
+    }
+    neg = false;
+  }
+  return { ...head, matches, actions, verdict };
+}
+
+const optText = (mod: string, o: readonly ModOpt[]): string =>
+  `-m ${mod}${o.map((x) => ` ${x.neg ? '! ' : ''}${x.name}${x.values.map((v) => (v.includes(' ') ? ` "${v}"` : ` ${v}`)).join('')}`).join('')}`;
+
+function parsePorts(v: string): [number, number][] {
+  return v.split(',').map((r) => {
+    const [a, b] = r.split(':');
+    const lo = Number(a);
+    return [lo, b === undefined ? lo : Number(b)] as [number, number];
+  });
+}
+
+function parseMark(v: string): { value: number; mask: number } {
+  const [a, b] = v.split('/');
+  return { value: Number(a) >>> 0, mask: b === undefined ? 0xffffffff : Number(b) >>> 0 };
+}
+
+function moduleMatches(mod: string, o: readonly ModOpt[]): Match[] {
+  const unknown = (subset: readonly ModOpt[] = o): Match => ({ kind: 'unknown', text: optText(mod, subset) });
+  const out: Match[] = [];
+  switch (mod) {
+    case 'tcp': case 'udp': case 'sctp': case 'udplite':
+      for (const x of o) {
+        if (x.name === '--dport' || x.name === '--destination-port') out.push({ kind: 'port', field: 'dport', ranges: parsePorts(x.values[0] ?? ''), neg: x.neg });
+        else if (x.name === '--sport' || x.name === '--source-port') out.push({ kind: 'port', field: 'sport', ranges: parsePorts(x.values[0] ?? ''), neg: x.neg });
+        else out.push(unknown([x]));
+      }
+      return out;
+    case 'multiport':
+      for (const x of o) {
+        if (x.name === '--dports' || x.name === '--destination-ports') out.push({ kind: 'port', field: 'dport', ranges: parsePorts(x.values[0] ?? ''), neg: x.neg });
+        else if (x.name === '--sports' || x.name === '--source-ports') out.push({ kind: 'port', field: 'sport', ranges: parsePorts(x.values[0] ?? ''), neg: x.neg });
+        else out.push(unknown([x]));
+      }
+      return out;
+    case 'comment':
+      return [{ kind: 'comment', text: o[0]?.values[0] ?? '' }];
+    case 'nfacct':
+      // xt_nfacct counts and always matches.
+      return [{ kind: 'counter', text: optText(mod, o) }];
+    case 'conntrack': case 'state':
+      for (const x of o) {
+        if (x.name === '--ctstate' || x.name === '--state') out.push({ kind: 'ctstate', states: (x.values[0] ?? '').toUpperCase().split(','), neg: x.neg });
+        else out.push(unknown([x]));
+      }
+      return out;
+    case 'mark':
+      for (const x of o) {
+        if (x.name === '--mark') out.push({ kind: 'mark', ...parseMark(x.values[0] ?? '0'), neg: x.neg });
+        else out.push(unknown([x]));
+      }
+      return out;
+    case 'addrtype': {
+      // --limit-iface-in/out restrict the address lookup to one interface; the tracer
+      // checks against all node addresses, which is exact for kube-proxy's usage (LOCAL).
+      for (const x of o) {
+        if (x.name === '--src-type' || x.name === '--dst-type') {
+          out.push({ kind: 'addrtype', field: x.name === '--src-type' ? 'src' : 'dst', types: (x.values[0] ?? '').toUpperCase().split(','), neg: x.neg });
+        } else if (x.name !== '--limit-iface-in' && x.name !== '--limit-iface-out') {
+          out.push(unknown([x]));
+        }
+      }
+      return out;
+    }
+    case 'set':
+      for (const x of o) {
+        if (x.name === '--match-set') {
+          const dirs = (x.values[1] ?? '').split(',').map((d) => (d === 'src' ? 'src' : 'dst') as 'src' | 'dst');
+          out.push({ kind: 'ipset', name: x.values[0] ?? '', dirs, neg: x.neg });
+        } else {
+          out.push(unknown([x]));
+        }
+      }
+      return out;
+    case 'statistic': {
+      const mode = o.find((x) => x.name === '--mode')?.values[0];
+      const p = o.find((x) => x.name === '--probability');
+      if (mode === 'random' && p && !p.neg && o.length === 2) return [{ kind: 'random', probability: Number(p.values[0]) }];
+      return [unknown()];
+    }
+    case 'recent': {
+      const name = o.find((x) => x.name === '--name')?.values[0] ?? 'DEFAULT';
+      const op = o.find((x) => ['--rcheck', '--update', '--set', '--remove'].includes(x.name));
+      const seconds = Number(o.find((x) => x.name === '--seconds')?.values[0] ?? 0);
+      const understood = new Set(['--name', '--rcheck', '--update', '--set', '--remove', '--seconds', '--reap', '--mask', '--rsource']);
+      if (!op || op.neg || o.some((x) => !understood.has(x.name))) return [unknown()];
+      return [{ kind: 'recent', name, op: op.name.slice(2) as 'rcheck' | 'update' | 'set' | 'remove', seconds }];
+    }
+    case 'iprange':
+      for (const x of o) {
+        if (x.name === '--src-range' || x.name === '--dst-range') {
+          // A range as the prefixes covering it would be exact but long; kube-proxy never
+          // writes iprange, so only single-address and CIDR-aligned ranges are modelled.
+          const [a, b] = (x.values[0] ?? '').split('-');
+          const pa = a ? parsePrefix(a) : undefined;
+          if (pa && (b === undefined || b === a)) out.push({ kind: 'addr', field: x.name === '--src-range' ? 'src' : 'dst', prefixes: [pa], neg: x.neg });
+          else out.push(unknown([x]));
+        } else {
+          out.push(unknown([x]));
+        }
+      }
+      return out;
+    default:
+      return [unknown()];
+  }
+}
+
+/** Targets that change nothing the tracer looks at and continue with the next rule. */
+const PASSIVE_TARGETS = new Set(['LOG', 'NFLOG', 'ULOG', 'CHECKSUM', 'TRACE', 'AUDIT']);
+
+function targetVerdict(target: string, o: readonly ModOpt[], isGoto: boolean, chains: ReadonlyMap<string, Chain>): { verdict: Verdict; action?: Action } {
+  const text = `-j ${target}${o.map((x) => ` ${x.name}${x.values.map((v) => ` ${v}`).join('')}`).join('')}`;
+  const opt = (n: string): string | undefined => o.find((x) => x.name === n)?.values[0];
+  switch (target) {
+    case 'ACCEPT': return { verdict: { kind: 'accept' } };
+    case 'DROP': return { verdict: { kind: 'drop' } };
+    case 'REJECT': return { verdict: { kind: 'reject' } };
+    case 'RETURN': return { verdict: { kind: 'return' } };
+    case 'MASQUERADE': return { verdict: { kind: 'masquerade' } };
+    case 'SNAT': return { verdict: { kind: 'snat', to: opt('--to-source') ?? '' } };
+    case 'DNAT': {
+      const to = opt('--to-destination');
+      if (!to) return { verdict: { kind: 'unknown', text } };
+      return { verdict: { kind: 'dnat', to: splitNat(to) } };
+    }
+    case 'MARK': {
+      let m: { value: number; mask: number } | undefined;
+      const xmark = opt('--set-xmark');
+      const set = opt('--set-mark');
+      const or = opt('--or-mark');
+      const xor = opt('--xor-mark');
+      const and = opt('--and-mark');
+      if (xmark !== undefined) m = parseMark(xmark);
+      else if (set !== undefined) { const p = parseMark(set); m = { value: p.value, mask: p.mask === 0xffffffff ? 0xffffffff : p.mask }; }
+      else if (or !== undefined) { const v = Number(or) >>> 0; m = { value: v, mask: v }; }
+      else if (xor !== undefined) m = { value: Number(xor) >>> 0, mask: 0 };
+      else if (and !== undefined) m = { value: 0, mask: (~Number(and)) >>> 0 };
+      if (!m) return { verdict: { kind: 'unknown', text } };
+      return { verdict: { kind: 'continue' }, action: { kind: 'mark', value: m.value, mask: m.mask } };
+    }
+    default:
+      if (PASSIVE_TARGETS.has(target)) return { verdict: { kind: 'continue' } };
+      // A user chain (declared before the rules in iptables-save output); an undeclared
+      // bare name is taken as a chain too, and the tracer reports it if it does not exist.
+      if (chains.has(target) || (o.length === 0 && !isBuiltinTargetName(target))) {
+        return { verdict: isGoto ? { kind: 'goto', target } : { kind: 'jump', target } };
+      }
+      return { verdict: { kind: 'unknown', text } };
+  }
+}
+
+/** Extension targets that look like chain names but are not (their options may be empty). */
+function isBuiltinTargetName(t: string): boolean {
+  return ['NOTRACK', 'CT', 'CONNMARK', 'TPROXY', 'NFQUEUE', 'QUEUE', 'REDIRECT', 'TCPMSS', 'TEE', 'CLASSIFY', 'DSCP', 'TOS', 'TTL', 'HMARK', 'CONNSECMARK', 'SECMARK', 'IDLETIMER', 'LED', 'RATEEST', 'SYNPROXY', 'NETMAP', 'CLUSTERIP', 'ECN', 'HL', 'MIRROR', 'SAME', 'TARPIT'].includes(t);
+}
+
+function splitNat(to: string): { addr: string; port?: number } {
+  if (to.startsWith('[')) {
+    const end = to.indexOf(']');
+    const port = to.slice(end + 1).startsWith(':') ? Number(to.slice(end + 2).split('-')[0]) : undefined;
+    return port === undefined ? { addr: to.slice(1, end) } : { addr: to.slice(1, end), port };
+  }
+  const colon = to.indexOf(':');
+  if (colon < 0 || to.indexOf(':', colon + 1) >= 0) return { addr: to.split('-')[0]! };
+  return { addr: to.slice(0, colon).split('-')[0]!, port: Number(to.slice(colon + 1).split('-')[0]) };
+}
+
+/** Which chains in a ruleset look like kube-proxy's (used to pick the iptables backend). */
+export function kubeProxyChainCount(rs: Ruleset): number {
+  let n = 0;
+  for (const t of rs.tables) for (const name of t.chains.keys()) if (name.startsWith('KUBE-')) n++;
+  return n;
+}
+
+/** True when a chain exists in any table of the ruleset. */
+export function hasChain(rs: Ruleset, table: string, chain: string): Chain | undefined {
+  return rs.tables.find((t) => t.name === table)?.chains.get(chain);
+}

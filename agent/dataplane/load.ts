@@ -1,0 +1,72 @@
+// Turns a snapshot's raw dataplane facts into the rule model once per snapshot (the four
+// service-routing checks share it), choosing the iptables backend kube-proxy writes to.
+import type { NodeSnapshot } from '../snapshot.js';
+import type { DataplaneFacts } from './facts.js';
+import { parseIptablesSave, kubeProxyChainCount } from './iptables-save.js';
+import { parseNftJson } from './nft-json.js';
+import { parseIpsetSave } from './ipset.js';
+import { parseIpvsadm } from './ipvs.js';
+import type { IpvsVirtualServer, NamedSet, Ruleset, Table } from './model.js';
+
+export interface Dataplane {
+  /** The IPv4 iptables backend in use (the one holding kube-proxy's chains). */
+  readonly iptables?: Ruleset;
+  readonly ip6tables?: Ruleset;
+  /** Both iptables backends hold kube-proxy chains (stale rules from a backend switch). */
+  readonly bothIptablesBackends: boolean;
+  /** Native nftables tables (iptables-nft's own tables excluded). */
+  readonly nftables?: Ruleset;
+  readonly ipsets: ReadonlyMap<string, NamedSet>;
+  readonly ipvs?: readonly IpvsVirtualServer[];
+}
+
+const cache = new WeakMap<DataplaneFacts, Dataplane>();
+
+/** The parsed dataplane of a snapshot, or undefined when it has no dataplane facet. */
+export function dataplaneOf(snapshot: NodeSnapshot): Dataplane | undefined {
+  const facts = snapshot.dataplane;
+  if (!facts) return undefined;
+  let dp = cache.get(facts);
+  if (!dp) {
+    dp = loadDataplane(facts);
+    cache.set(facts, dp);
+  }
+  return dp;
+}
+
+function pickBackend(pair: DataplaneFacts['iptables'], family: 4 | 6, prefix: string): { rs?: Ruleset; both: boolean } {
+  if (!pair) return { both: false };
+  const nft = pair.nft !== undefined ? parseIptablesSave(pair.nft, { backend: 'iptables-nft', family, file: `${prefix}-save.txt` }) : undefined;
+  const legacy = pair.legacy !== undefined ? parseIptablesSave(pair.legacy, { backend: 'iptables-legacy', family, file: `${prefix}-legacy-save.txt` }) : undefined;
+  const nNft = nft ? kubeProxyChainCount(nft) : 0;
+  const nLegacy = legacy ? kubeProxyChainCount(legacy) : 0;
+  const both = nNft > 0 && nLegacy > 0;
+  if (legacy && nLegacy > nNft) return { rs: legacy, both };
+  if (nft) return { rs: nft, both };
+  return legacy ? { rs: legacy, both } : { both };
+}
+
+export function loadDataplane(facts: DataplaneFacts): Dataplane {
+  const v4 = pickBackend(facts.iptables, 4, 'iptables');
+  const v6 = pickBackend(facts.ip6tables, 6, 'ip6tables');
+  const nftables = facts.nftJson !== undefined
+    ? parseNftJson(facts.nftJson, { file: 'nft.json', skipXtablesTables: facts.iptables?.nft !== undefined || facts.ip6tables?.nft !== undefined })
+    : undefined;
+  return {
+    ...(v4.rs ? { iptables: v4.rs } : {}),
+    ...(v6.rs ? { ip6tables: v6.rs } : {}),
+    bothIptablesBackends: v4.both || v6.both,
+    ...(nftables ? { nftables } : {}),
+    ipsets: facts.ipsetSave !== undefined ? parseIpsetSave(facts.ipsetSave, 'ipset-save.txt') : new Map(),
+    ...(facts.ipvsadm !== undefined ? { ipvs: parseIpvsadm(facts.ipvsadm, 'ipvsadm.txt') } : {}),
+  };
+}
+
+/** Every table the kernel evaluates for packets of a family. */
+export function tablesFor(dp: Dataplane, family: 4 | 6): Table[] {
+  const out: Table[] = [];
+  const ipt = family === 4 ? dp.iptables : dp.ip6tables;
+  if (ipt) out.push(...ipt.tables);
+  if (dp.nftables) out.push(...dp.nftables.tables.filter((t) => t.family === family || t.name.startsWith('inet ')));
+  return out;
+}
