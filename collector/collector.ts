@@ -14,6 +14,13 @@ import { createAgentService, type AgentStreams } from './agent-service.js';
 import { createQueryService } from './query-service.js';
 import { createHttpServer, type Route } from './http.js';
 import type { FindingHistory } from './history.js';
+import type { NodeReport, NodeSink } from './nodes.js';
+
+/** An extra gRPC service served next to AgentService and QueryService (e.g. PsaQueryService). */
+export interface ExtraService {
+  readonly definition: grpc.ServiceDefinition;
+  readonly handlers: grpc.UntypedServiceImplementation;
+}
 
 export interface CollectorOptions {
   readonly grpcListen: string;
@@ -23,6 +30,14 @@ export interface CollectorOptions {
   readonly nodeRetentionMs: number;
   readonly staticContext?: ClusterContext;
   readonly routes?: Record<string, Route>;
+  /** Use this metrics registry (so other modules can register on it first); default: a new one. */
+  readonly metricsRegistry?: Registry;
+  /** Reports known from before a restart (the store): restored, marked stale, before anything listens. */
+  readonly restore?: readonly NodeReport[];
+  /** More sinks (the store), added after the restore and before anything listens. */
+  readonly sinks?: readonly NodeSink[];
+  readonly history?: FindingHistory;
+  readonly services?: readonly ExtraService[];
 }
 
 export interface Collector {
@@ -45,13 +60,18 @@ export function splitHostPort(listen: string, flag: string): { host: string; por
 export async function startCollector(opts: CollectorOptions): Promise<Collector> {
   const { log } = opts;
   const registry = new NodeRegistry();
-  const metricsRegistry = createMetricsRegistry();
+  const metricsRegistry = opts.metricsRegistry ?? createMetricsRegistry();
   const metrics = new NodeMetrics(metricsRegistry);
   registry.addSink(metrics);
+  if (opts.restore?.length) {
+    registry.restore(opts.restore);
+    log.info('restored last known reports (stale until their agents report)', { nodes: opts.restore.length });
+  }
+  for (const s of opts.sinks ?? []) registry.addSink(s);
   const hub = new ContextHub();
   if (opts.staticContext) hub.publish(opts.staticContext);
 
-  let history: FindingHistory | undefined;
+  let history: FindingHistory | undefined = opts.history;
   const contract = loadContract();
   const { handlers, streams } = createAgentService({ registry, metrics, hub, log });
   const grpcServer = new grpc.Server({
@@ -67,6 +87,7 @@ export async function startCollector(opts: CollectorOptions): Promise<Collector>
     registry,
     history: { openedAt: (n, c, s) => history?.openedAt(n, c, s) },
   }));
+  for (const svc of opts.services ?? []) grpcServer.addService(svc.definition, svc.handlers);
   const g = splitHostPort(opts.grpcListen, '--grpc-listen');
   const grpcPort = await new Promise<number>((resolve, reject) => {
     grpcServer.bindAsync(`${g.host.includes(':') ? `[${g.host}]` : g.host}:${g.port}`, grpc.ServerCredentials.createInsecure(), (err, port) => (err ? reject(new Error(`--grpc-listen ${opts.grpcListen}: ${err.message}`)) : resolve(port)));

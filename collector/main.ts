@@ -7,6 +7,7 @@ import { parseDuration } from '../common/duration.js';
 import { readClusterFile } from '../common/cluster.js';
 import { VERSION } from '../common/version.js';
 import { startCollector } from './collector.js';
+import { STORE_AUDIT_FLAGS, STORE_AUDIT_HELP, preparePsaStore, storeAuditOptions } from './audit/attach.js';
 
 const HELP = `netconform-collector ${VERSION} — receives netconform agent reports, serves queries and metrics
 
@@ -20,7 +21,7 @@ Usage: netconform-collector [flags]
   --node-retention DURATION forget a node (and its metric series) disconnected this long (default 24h)
   --log-level LEVEL         debug, info, warn, error (default info)
   -h, --help                this help
-
+${STORE_AUDIT_HELP}
 Shuts down cleanly on SIGTERM/SIGINT within 5 s.
 `;
 
@@ -35,6 +36,7 @@ async function main(argv: string[]): Promise<number> {
     'log-level': { type: 'string' },
     help: { type: 'boolean', short: 'h' },
     version: { type: 'boolean' },
+    ...STORE_AUDIT_FLAGS,
   });
   if (bool(p, 'help')) {
     process.stdout.write(HELP);
@@ -50,16 +52,26 @@ async function main(argv: string[]): Promise<number> {
   const staticContext = clusterFile
     ? readClusterFile(clusterFile, { serviceCIDRs: strList(p, 'service-cidr'), ...(clusterCIDR ? { clusterCIDR } : {}), onSkip: (reason) => log.warn('cluster object skipped', { file: clusterFile, reason }) })
     : undefined;
+  const psa = preparePsaStore(storeAuditOptions(p), log);
   const collector = await startCollector({
+    ...psa.collectorOptions,
     grpcListen: str(p, 'grpc-listen') ?? '0.0.0.0:9443',
     httpListen: str(p, 'http-listen') ?? '0.0.0.0:8080',
     nodeRetentionMs: parseDuration(str(p, 'node-retention') ?? '24h', '--node-retention'),
     log,
     ...(staticContext ? { staticContext } : {}),
   });
+  try {
+    await psa.start(collector);
+  } catch (err) {
+    await collector.stop();
+    await psa.stop();
+    throw err;
+  }
   await onShutdown(async (signal) => {
     log.info('shutting down', { signal });
     await collector.stop();
+    await psa.stop();
     log.info('stopped');
   });
   return EXIT_OK;

@@ -1,0 +1,62 @@
+// Prometheus metrics for the PSA pipeline, registered on the collector's registry. Counters
+// move only for events that were newly stored, so an API server retry never counts twice;
+// after a restart they start from 0 like every Prometheus counter. Labels stay bounded:
+// namespace, level, version (latest | v1.N), mode, PSS control id (or `unknown`), source, reason.
+import { Counter, Gauge, type Registry } from 'prom-client';
+import type { AuditRecord, RejectReason } from './event.js';
+import type { AuditSource } from '../store/audit-events.js';
+
+export class PsaMetrics {
+  readonly violations: Counter<'namespace' | 'level' | 'version' | 'mode'>;
+  readonly controlViolations: Counter<'namespace' | 'level' | 'control'>;
+  readonly exemptions: Counter<'namespace'>;
+  readonly namespaceMode: Gauge<'namespace' | 'mode' | 'level' | 'version'>;
+  readonly received: Counter<'source'>;
+  readonly rejected: Counter<'reason'>;
+  readonly lastEvent: Gauge<string>;
+  private lastEventMs = 0;
+
+  constructor(registry: Registry) {
+    const registers = [registry];
+    this.violations = new Counter({ name: 'netconform_psa_violations_total', help: 'Pod Security violations seen in audit events: audit-violations annotations (mode audit) and enforce denials (mode enforce).', labelNames: ['namespace', 'level', 'version', 'mode'], registers });
+    this.controlViolations = new Counter({ name: 'netconform_psa_control_violations_total', help: 'Violated Pod Security controls, once per event and control (audit violations and enforce denials).', labelNames: ['namespace', 'level', 'control'], registers });
+    this.exemptions = new Counter({ name: 'netconform_psa_exemptions_total', help: 'Pod requests exempted from Pod Security (exempt annotation).', labelNames: ['namespace'], registers });
+    this.namespaceMode = new Gauge({ name: 'netconform_psa_namespace_mode', help: 'Constant 1: the level and version each namespace applies in each mode, as the API server reads its labels.', labelNames: ['namespace', 'mode', 'level', 'version'], registers });
+    this.received = new Counter({ name: 'netconform_audit_events_received_total', help: 'Audit events newly stored, by input (duplicates and rejected events excluded).', labelNames: ['source'], registers });
+    this.rejected = new Counter({ name: 'netconform_audit_events_rejected_total', help: 'Audit events (or whole bodies) refused, by reason.', labelNames: ['reason'], registers });
+    this.lastEvent = new Gauge({ name: 'netconform_audit_last_event_timestamp_seconds', help: 'Event time (stageTimestamp) of the newest audit event stored; a silent pipeline stops moving it.', registers });
+  }
+
+  /** Counts newly stored events (call after the commit). */
+  stored(records: readonly AuditRecord[], source: AuditSource): void {
+    if (records.length === 0) return;
+    this.received.inc({ source }, records.length);
+    let newest = this.lastEventMs;
+    for (const r of records) {
+      if (r.timeMs > newest) newest = r.timeMs;
+      const p = r.psa;
+      if (!p) continue;
+      const namespace = r.namespace;
+      if (p.exempt) this.exemptions.inc({ namespace });
+      for (const [mode, v] of [['audit', p.auditViolations], ['enforce', p.denial]] as const) {
+        if (!v) continue;
+        this.violations.inc({ namespace, level: v.level, version: v.version, mode });
+        // Once per event and control, even when a control is listed twice.
+        const seen = new Set<string>();
+        for (const c of v.controls) {
+          if (seen.has(c.control)) continue;
+          seen.add(c.control);
+          this.controlViolations.inc({ namespace, level: v.level, control: c.control });
+        }
+      }
+    }
+    if (newest > this.lastEventMs) {
+      this.lastEventMs = newest;
+      this.lastEvent.set(newest / 1000);
+    }
+  }
+
+  reject(reason: RejectReason, n = 1): void {
+    this.rejected.inc({ reason }, n);
+  }
+}
