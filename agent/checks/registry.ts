@@ -1,9 +1,11 @@
 // Every check netconform runs. Adding a check is one file plus one line here.
 import type { CheckDefinition } from './types.js';
 import { sysctlCheck } from './pod-network/sysctl.js';
+import { SERVICE_ROUTING_CHECKS } from './service-routing/index.js';
 
 export const CHECKS: readonly CheckDefinition[] = validateRegistry([
   sysctlCheck,
+  ...SERVICE_ROUTING_CHECKS,
 ]);
 
 function validateRegistry(checks: CheckDefinition[]): CheckDefinition[] {

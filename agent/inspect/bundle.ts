@@ -7,6 +7,7 @@ import { InputError } from '../../common/errors.js';
 import type { NodeSnapshot } from '../snapshot.js';
 import { formatSysctlText, parseSysctlText } from './sysctl.js';
 import { readNetworkBundle, writeNetworkBundle } from './bundle-network.js';
+import { readDataplaneBundle, writeDataplaneBundle } from './dataplane.js';
 
 export const BUNDLE_FILES = {
   node: 'node.txt',
@@ -42,6 +43,7 @@ export function readBundle(dir: string, nodeOverride?: string): NodeSnapshot {
     source: 'bundle',
     ...(sysctlText !== undefined ? { sysctls: parseSysctlText(sysctlText, join(dir, BUNDLE_FILES.sysctl)) } : {}),
     ...readNetworkBundle(dir, readBundleFile),
+    ...readDataplaneBundle(dir, readBundleFile),
   };
 }
 
@@ -57,5 +59,6 @@ export function writeBundle(dir: string, snapshot: NodeSnapshot): string[] {
   put(BUNDLE_FILES.capturedAt, snapshot.capturedAt + '\n');
   if (snapshot.sysctls) put(BUNDLE_FILES.sysctl, formatSysctlText(snapshot.sysctls));
   written.push(...writeNetworkBundle(dir, snapshot));
+  written.push(...writeDataplaneBundle(dir, snapshot.dataplane));
   return written;
 }

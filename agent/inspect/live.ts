@@ -4,6 +4,7 @@ import type { NodeSnapshot } from '../snapshot.js';
 import { readSysctlsLive } from './sysctl.js';
 import { readNetworkLive } from './netlink.js';
 import { readCniLive } from './cni.js';
+import { readDataplaneLive } from './dataplane.js';
 
 export interface LiveOptions {
   readonly node: string;
@@ -13,7 +14,7 @@ export interface LiveOptions {
 }
 
 export async function inspectLive(opts: LiveOptions, now = new Date()): Promise<NodeSnapshot> {
-  const { links, routes } = await readNetworkLive();
+  const [{ links, routes }, dataplane] = await Promise.all([readNetworkLive(), readDataplaneLive()]);
   return {
     node: opts.node,
     capturedAt: now.toISOString(),
@@ -22,5 +23,6 @@ export async function inspectLive(opts: LiveOptions, now = new Date()): Promise<
     links,
     routes,
     cni: readCniLive(opts.cniConfDir, opts.cniBinDir),
+    ...(dataplane ? { dataplane } : {}),
   };
 }

@@ -1,0 +1,8 @@
+// The service-routing checks, in the order they are reported.
+import type { CheckDefinition } from '../types.js';
+import { proxyModeCheck } from './mode.js';
+import { clusterIPCheck } from './clusterip.js';
+import { nodePortCheck } from './nodeport.js';
+import { staleRulesCheck } from './stale-rules.js';
+
+export const SERVICE_ROUTING_CHECKS: readonly CheckDefinition[] = [proxyModeCheck, clusterIPCheck, nodePortCheck, staleRulesCheck];
