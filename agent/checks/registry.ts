@@ -1,10 +1,20 @@
 // Every check netconform runs. Adding a check is one file plus one line here.
 import type { CheckDefinition } from './types.js';
 import { sysctlCheck } from './pod-network/sysctl.js';
+import { bridgeCheck } from './pod-network/bridge.js';
+import { podCidrCheck } from './pod-network/pod-cidr.js';
+import { cidrCapacityCheck } from './pod-network/cidr-capacity.js';
+import { routesCheck } from './pod-network/routes.js';
+import { cniConfigCheck } from './cni/config.js';
 import { SERVICE_ROUTING_CHECKS } from './service-routing/index.js';
 
 export const CHECKS: readonly CheckDefinition[] = validateRegistry([
   sysctlCheck,
+  bridgeCheck,
+  podCidrCheck,
+  cidrCapacityCheck,
+  routesCheck,
+  cniConfigCheck,
   ...SERVICE_ROUTING_CHECKS,
 ]);
 
