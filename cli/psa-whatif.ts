@@ -7,6 +7,7 @@ import { parseClusterObjects, parseClusterText, type ClusterContext } from '../c
 import { EXIT_FINDINGS, EXIT_OK, InputError, UsageError } from '../common/errors.js';
 import { renderTable } from '../agent/report/format.js';
 import { loadClusterFromApi } from '../collector/kube/load.js';
+import { LEVEL_LABEL, VERSION_LABEL } from '../psa/namespace-labels.js';
 import { whatIf, type WhatIfReport } from '../psa/whatif.js';
 import { kubernetesMinorFlag, levelFlag, PSA_FLAG_HELP, versionFlag } from './psa-check.js';
 import type { Command } from './main.js';
@@ -60,10 +61,12 @@ export function formatWhatIfTable(report: WhatIfReport): string {
           rows.push(i === 0 ? [`${w.kind}/${w.name}`, `${w.rejectedPods}/${w.pods}`, what, text] : ['', '', what, text]);
         });
       }
-      out.push(renderTable(['WORKLOAD', 'PODS', 'REJECTED', 'WHY'], rows, 50).replace(/^/gm, '  '));
+      out.push(renderTable(['WORKLOAD', 'PODS', 'REJECTED', 'WHY'], rows, 50).trimEnd().replace(/^/gm, '  ') + '\n');
     }
-    const rec = Object.entries(ns.recommended).map(([k, v]) => `${k}=${v}`);
-    out.push(`  recommended  ${rec.join(' ')}\n`);
+    const rec = ns.recommended;
+    const pair = (mode: 'enforce' | 'audit' | 'warn'): string => `${mode}=${rec[LEVEL_LABEL[mode]]}:${rec[VERSION_LABEL[mode]]}`;
+    out.push(`  recommended  ${pair('enforce')} ${pair('audit')} ${pair('warn')}\n`);
+    out.push(`               kubectl label --overwrite ns ${ns.namespace} ${Object.entries(rec).map(([k, v]) => `${k}=${v}`).join(' ')}\n`);
   }
   for (const u of report.unreadable) out.push(`\nunreadable ${u.kind} ${u.namespace}/${u.name}: ${u.error}\n`);
   return out.join('');
