@@ -71,7 +71,7 @@ export function lintNamespace(ns: NamespaceInfo, exempt: ReadonlySet<string> = n
     const v = policy[m].version;
     if (!policy.labelled[m].version) {
       issues.push({ status: 'warn', severity: 'medium', rule: 'unpinned-version', message: `${m}=${policy[m].level} has no ${m}-version label, so it means latest: a cluster upgrade changes the policy silently; pin it (e.g. ${m}-version=v1.N)` });
-    } else if (v === 'latest') {
+    } else if (v === 'latest' && !policy.errors.some((e) => e.label === VERSION_LABEL[m])) {
       issues.push({ status: 'warn', severity: 'medium', rule: 'unpinned-version', message: `${m}-version=latest: a cluster upgrade changes the ${m} policy silently; pin a version` });
     }
   }

@@ -1,0 +1,131 @@
+import test from 'ava';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { openStore, StoreError } from '../collector/store/store.js';
+import { MIGRATIONS } from '../collector/store/migrations.js';
+import { ReportStore } from '../collector/store/reports.js';
+import { AuditEventStore } from '../collector/store/audit-events.js';
+import { startRetention } from '../collector/store/retention.js';
+import { NodeRegistry, type NodeReport } from '../collector/nodes.js';
+import { createLogger } from '../common/log.js';
+import { parseAuditEvent, type AuditRecord } from '../collector/audit/event.js';
+import type { Finding } from '../common/findings.js';
+
+const log = createLogger({ component: 'test' }, 'silent');
+
+function tmpDb(t: { teardown(fn: () => void): void }): string {
+  const dir = mkdtempSync(join(tmpdir(), 'netconform-store-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  return join(dir, 'sub', 'netconform.db');
+}
+
+const f = (check: string, subject: string, status: Finding['status'] = 'fail'): Finding => ({ check, status, severity: 'high', subject, message: `${check} ${subject}`, evidence: { rule: '-A X -j MASQUERADE' } });
+const report = (node: string, sequence: number, findings: Finding[], receivedAt: string): NodeReport => ({
+  node, sequence, bootId: 'boot-1', scannedAt: receivedAt, receivedAt, proxyMode: 'iptables', cni: 'bridge', agentVersion: '0.1.0',
+  checks: [{ id: 'no-nat.pod-to-pod', status: 'fail', passed: 1, failed: findings.length, warned: 0, skipped: 0, errored: 0 }],
+  findings,
+});
+
+test('opening creates the file, runs migrations once, and uses WAL with synchronous=FULL', (t) => {
+  const path = tmpDb(t);
+  const s = openStore(path);
+  t.is(s.schemaVersion, MIGRATIONS.at(-1)!.version);
+  t.is(String(s.db.pragma('journal_mode', { simple: true })), 'wal');
+  t.is(Number(s.db.pragma('synchronous', { simple: true })), 2); // FULL
+  s.close();
+  const again = openStore(path);
+  t.is(Number(again.db.pragma('user_version', { simple: true })), MIGRATIONS.at(-1)!.version);
+  again.close();
+});
+
+test('a database from a newer collector is refused with a clear message', (t) => {
+  const path = tmpDb(t);
+  openStore(path).close();
+  const raw = new Database(path);
+  raw.pragma('user_version = 999');
+  raw.close();
+  const err = t.throws(() => openStore(path), { instanceOf: StoreError });
+  t.regex(err!.message, /^--db .*: the database schema is version 999, newer than this collector understands/);
+});
+
+test('reports persist with their findings; history opens and closes per node+check+subject', (t) => {
+  const path = tmpDb(t);
+  let s = openStore(path);
+  let rs = new ReportStore(s);
+  rs.reportAccepted(report('n1', 1, [f('no-nat.pod-to-pod', 'a'), f('no-nat.pod-to-pod', 'b')], '2026-11-29T10:00:00.000Z'));
+  t.is(rs.openedAt('n1', 'no-nat.pod-to-pod', 'a'), '2026-11-29T10:00:00.000Z');
+  rs.reportAccepted(report('n1', 2, [f('no-nat.pod-to-pod', 'b'), f('no-nat.pod-to-pod', 'c')], '2026-11-29T10:05:00.000Z'));
+  t.is(rs.openedAt('n1', 'no-nat.pod-to-pod', 'a'), undefined); // closed
+  t.is(rs.openedAt('n1', 'no-nat.pod-to-pod', 'b'), '2026-11-29T10:00:00.000Z'); // still open since the first report
+  t.is(rs.openedAt('n1', 'no-nat.pod-to-pod', 'c'), '2026-11-29T10:05:00.000Z');
+  s.close();
+
+  // After a restart: same picture, from disk.
+  s = openStore(path);
+  rs = new ReportStore(s);
+  t.is(rs.openedAt('n1', 'no-nat.pod-to-pod', 'b'), '2026-11-29T10:00:00.000Z');
+  const [r] = rs.loadReports();
+  t.is(r!.sequence, 2);
+  t.deepEqual(r!.findings.map((x) => x.subject), ['b', 'c']);
+  t.deepEqual(r!.findings[0]!.evidence, { rule: '-A X -j MASQUERADE' });
+  t.deepEqual(r!.checks[0]!.id, 'no-nat.pod-to-pod');
+  const h = rs.history('n1');
+  t.deepEqual(h.map((x) => [x.subject, x.closedAt]).sort(), [['a', '2026-11-29T10:05:00.000Z'], ['b', null], ['c', null]]);
+
+  // Restored into a registry, the node is stale until its agent reports again.
+  const reg = new NodeRegistry();
+  reg.restore(rs.loadReports());
+  t.true(reg.get('n1')!.stale);
+  t.is(reg.acceptReport({ ...r!, receivedAt: new Date().toISOString() }), 'duplicate');
+  t.false(reg.get('n1')!.stale);
+
+  // A node the registry forgets is forgotten in the store too.
+  rs.nodeRemoved('n1');
+  t.deepEqual(rs.loadReports(), []);
+  t.is(rs.openedAt('n1', 'no-nat.pod-to-pod', 'b'), undefined);
+  s.close();
+});
+
+function rec(id: string, stage: string, ns: string, timeMs: number): AuditRecord {
+  const r = parseAuditEvent({
+    auditID: id, stage, verb: 'create', objectRef: { resource: 'pods', namespace: ns, name: `p-${id}` },
+    user: { username: 'u' }, responseStatus: { code: 201 }, stageTimestamp: new Date(timeMs).toISOString(),
+    annotations: { 'pod-security.kubernetes.io/audit-violations': 'would violate PodSecurity "restricted:v1.30": runAsUser=0 (pod must not set runAsUser=0)' },
+  });
+  if (!r.ok) throw new Error(r.message);
+  return r.record;
+}
+
+test('audit events dedupe on auditID+stage across and inside batches', (t) => {
+  const s = openStore(':memory:');
+  t.teardown(() => s.close());
+  const ev = new AuditEventStore(s);
+  const now = Date.now();
+  t.is(ev.insertBatch([rec('a', 'ResponseComplete', 'x', now), rec('a', 'RequestReceived', 'x', now), rec('a', 'ResponseComplete', 'x', now)], 'webhook').length, 2);
+  t.is(ev.insertBatch([rec('a', 'ResponseComplete', 'x', now), rec('b', 'ResponseComplete', 'x', now)], 'webhook').length, 1);
+  t.is(ev.count(), 3);
+  const sum = ev.summary();
+  t.deepEqual(sum.namespaces.map((n) => [n.namespace, n.auditViolations]), [['x', 2]]);
+  t.deepEqual(sum.controls.map((c) => [c.control, c.count]), [['runAsUser', 2]]);
+});
+
+test('retention prunes old events and closed history in small chunks, keeps the rest', async (t) => {
+  const s = openStore(':memory:');
+  t.teardown(() => s.close());
+  const ev = new AuditEventStore(s);
+  const now = Date.now();
+  const day = 86_400_000;
+  const old = Array.from({ length: 25 }, (_, i) => rec(`old-${i}`, 'ResponseComplete', 'x', now - 40 * day));
+  ev.insertBatch([...old, rec('new', 'ResponseComplete', 'x', now - day)], 'log');
+  const rs = new ReportStore(s);
+  rs.reportAccepted(report('n1', 1, [f('c', 'a')], new Date(now - 45 * day).toISOString()));
+  rs.reportAccepted(report('n1', 2, [], new Date(now - 44 * day).toISOString()));
+  const r = startRetention({ store: s, events: ev, retentionMs: 30 * day, log, chunk: 10 });
+  t.teardown(() => r.stop());
+  t.deepEqual(await r.pruneNow(now), { events: 25, history: 1 });
+  t.is(ev.count(), 1);
+  t.true(ev.has('new', 'ResponseComplete'));
+  t.is((s.db.prepare('SELECT count(*) AS n FROM audit_event_controls').get() as { n: number }).n, 1);
+});
