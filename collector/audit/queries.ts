@@ -41,7 +41,10 @@ export function createPsaQueryService(deps: { events: AuditEventStore; labels: N
         callback(null, {
           namespaces: s.namespaces.map((n) => ({ ...n, auditViolations: String(n.auditViolations), enforceDenials: String(n.enforceDenials), exemptions: String(n.exemptions), errors: String(n.errors), lastEventAt: iso(n.lastEventMs) })),
           controls: s.controls.map((c) => ({ ...c, count: String(c.count) })),
-          recent: s.recent.map((r) => ({ ...r, controls: [...r.controls], time: iso(r.timeMs) })),
+          recent: s.recent.map((r) => ({
+            time: iso(r.timeMs), namespace: r.namespace, pod: r.pod, user: r.user, mode: r.mode, level: r.level, version: r.version,
+            controls: [...r.controls], responseCode: r.responseCode, verb: r.verb, auditId: r.auditID, source: r.source,
+          })),
           modes: lints.map(modeToWire),
           eventsStored: String(s.eventsStored),
           lastEventAt: iso(s.lastEventMs),
