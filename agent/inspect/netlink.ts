@@ -45,6 +45,8 @@ export async function readNetworkLive(): Promise<NetworkFacts> {
       if (index === undefined) continue;
       const info = l.attrs.linkinfo ? parseLinkInfo(l.attrs.linkinfo) : {};
       const iflink = l.attrs.link && l.attrs.link.length >= 4 ? l.attrs.link.readUInt32LE(0) : 0;
+      // A peer in another namespace may have the same ifindex as this link (each netns counts from 1).
+      const hasPeer = iflink !== 0 && (iflink !== index || l.attrs.linkNetnsid !== undefined);
       const master = l.attrs.master !== undefined ? names.get(l.attrs.master) ?? `if${l.attrs.master}` : undefined;
       links.push({
         index,
@@ -56,8 +58,8 @@ export async function readNetworkLive(): Promise<NetworkFacts> {
         mtu: l.attrs.mtu ?? 0,
         promiscuous: l.data.flags?.promisc === true,
         ...(master !== undefined ? { master } : {}),
-        ...(iflink !== 0 && iflink !== index ? { peerIndex: iflink } : {}),
-        ...(l.attrs.linkNetnsid !== undefined && iflink !== 0 && iflink !== index ? { peerNetnsId: l.attrs.linkNetnsid } : {}),
+        ...(hasPeer ? { peerIndex: iflink } : {}),
+        ...(hasPeer && l.attrs.linkNetnsid !== undefined ? { peerNetnsId: l.attrs.linkNetnsid } : {}),
         ...(info.hairpin !== undefined ? { hairpin: info.hairpin } : {}),
         addresses: (addrsByIndex.get(index) ?? []).sort(compareAddresses),
       });

@@ -34,7 +34,7 @@ export const bridgeCheck: CheckDefinition = {
       }
       return [{
         status: 'fail', severity: 'critical', subject: name,
-        message: `${what}, yet ${podVeths.length} pod veth${podVeths.length === 1 ? '' : 's'} exist — pods have no bridge to reach their gateway; ${who}`,
+        message: `${what}, yet ${podVeths.length} pod veth${podVeths.length === 1 ? ' exists' : 's exist'} — pods have no bridge to reach their gateway; ${who}`,
         evidence: { bridge: name, origin: br.origin, podVeths: podVeths.map((l) => l.name) },
       }];
     }

@@ -81,6 +81,13 @@ export const routesCheck: CheckDefinition = {
           });
           continue;
         }
+        const devs = r.nexthops ? r.nexthops.map((h) => h.dev) : [r.dev];
+        const tunnel = devs.map((d) => links.find((l) => l.name === d)).find((l) => l !== undefined && TUNNEL_KINDS.has(l.kind));
+        if (tunnel) {
+          // Overlays route to the remote tunnel endpoint (flannel: via 10.244.3.0 dev flannel.1 onlink).
+          results.push({ status: 'pass', severity: 'info', subject: other.name, message: `${ct} of ${other.name} is routed into overlay device ${tunnel.name} (${tunnel.kind}): ${routeText(r)}`, evidence });
+          continue;
+        }
         if (gateways.length > 0) {
           const wrong = gateways.filter((g) => !theirs.includes(g));
           const owner = (g: string): NodeInfo | undefined => (cluster?.nodes ?? []).find((n) => n.name !== other.name && addressesOf(n).includes(g));
@@ -102,9 +109,7 @@ export const routesCheck: CheckDefinition = {
           }
           continue;
         }
-        const dev = links.find((l) => l.name === r.dev);
-        const through = dev && TUNNEL_KINDS.has(dev.kind) ? `overlay device ${dev.name} (${dev.kind})` : `device ${r.dev ?? '?'}`;
-        results.push({ status: 'pass', severity: 'info', subject: other.name, message: `${ct} of ${other.name} is routed into ${through}: ${routeText(r)}`, evidence });
+        results.push({ status: 'pass', severity: 'info', subject: other.name, message: `${ct} of ${other.name} is routed into device ${r.dev ?? '?'}: ${routeText(r)}`, evidence });
       }
     }
     return results;
