@@ -115,6 +115,21 @@ function podName(objectRef: Obj | undefined, event: Obj): { name: string; source
 
 const POD_VERBS = new Set(['create', 'update', 'patch']);
 
+/**
+ * Replicas of one workload produce identical annotation texts (container names, not pod
+ * names, appear in them), so parsed results are memoised; bounded, cleared when full.
+ */
+const PARSE_CACHE_MAX = 4096;
+const auditCache = new Map<string, PodSecurityViolations | undefined>();
+const denialCache = new Map<string, PodSecurityViolations | undefined>();
+function memo(cache: Map<string, PodSecurityViolations | undefined>, text: string, parse: (t: string) => PodSecurityViolations | undefined): PodSecurityViolations | undefined {
+  if (cache.has(text)) return cache.get(text);
+  const v = parse(text);
+  if (cache.size >= PARSE_CACHE_MAX) cache.clear();
+  cache.set(text, v);
+  return v;
+}
+
 /** Validates one event and extracts what the collector records. */
 export function parseAuditEvent(item: unknown): EventResult {
   if (!isObj(item)) return { ok: false, reason: 'not_an_object', message: 'event is not a JSON object' };
@@ -157,8 +172,8 @@ export function parseAuditEvent(item: unknown): EventResult {
     const exempt = psaAnnotation(ann, 'exempt');
     const error = psaAnnotation(ann, 'error');
     const message = optStr(status, 'message') ?? '';
-    const deniedFacts = responseCode === 403 ? parseEnforceDenial(message) : undefined;
-    const auditFacts = auditText ? parseAuditViolations(auditText) : undefined;
+    const deniedFacts = responseCode === 403 ? memo(denialCache, message, parseEnforceDenial) : undefined;
+    const auditFacts = auditText ? memo(auditCache, auditText, parseAuditViolations) : undefined;
     if (enforcePolicy || auditText || exempt || error || deniedFacts) {
       psa = {
         enforcePolicy,

@@ -1,10 +1,13 @@
 // One path for every audit input (webhook batches, log replay): validate each event,
 // store the good ones in one transaction, then count what was new. A bad event is
 // counted and skipped; it never costs the rest of its batch.
+// Group commit: batches that arrive while a commit is pending (concurrent API server
+// POSTs) are committed together, one transaction and one fsync; each caller is answered
+// only after that commit.
 import type { Logger } from '../../common/log.js';
 import { parseAuditEvent, type AuditRecord, type RejectReason } from './event.js';
 import type { PsaMetrics } from './metrics.js';
-import type { AuditEventStore, AuditSource } from '../store/audit-events.js';
+import type { AuditEventStore, AuditSource, BatchIn } from '../store/audit-events.js';
 
 export interface IngestResult {
   readonly accepted: number;
@@ -29,19 +32,63 @@ export class AuditIngest {
     this.sinks.push(sink);
   }
 
+  private pending: { batch: BatchIn; rejected: Rejected[]; resolve: (r: IngestResult) => void; reject: (e: unknown) => void }[] = [];
+  private scheduled = false;
+
   /** Stores the valid items durably (throws only when the store cannot write). */
   ingest(items: readonly unknown[], source: AuditSource): IngestResult {
+    const { batch, rejected } = this.validate(items, source);
+    const [inserted] = this.events.insertBatches([batch]);
+    return this.finish(batch, inserted!, rejected);
+  }
+
+  /** Like ingest, but shares the commit with other batches queued in the same turn. */
+  ingestGrouped(items: readonly unknown[], source: AuditSource): Promise<IngestResult> {
+    const { batch, rejected } = this.validate(items, source);
+    return new Promise((resolve, reject) => {
+      this.pending.push({ batch, rejected, resolve, reject });
+      if (!this.scheduled) {
+        this.scheduled = true;
+        setImmediate(() => this.flush());
+      }
+    });
+  }
+
+  private flush(): void {
+    this.scheduled = false;
+    const group = this.pending;
+    this.pending = [];
+    let inserted: AuditRecord[][];
+    try {
+      inserted = this.events.insertBatches(group.map((g) => g.batch));
+    } catch (err) {
+      for (const g of group) g.reject(err);
+      return;
+    }
+    group.forEach((g, i) => g.resolve(this.finish(g.batch, inserted[i]!, g.rejected)));
+  }
+
+  private validate(items: readonly unknown[], source: AuditSource): { batch: BatchIn; rejected: Rejected[] } {
     const records: AuditRecord[] = [];
-    const rejected: { index: number; reason: RejectReason; message: string }[] = [];
+    const rejected: Rejected[] = [];
     for (let i = 0; i < items.length; i++) {
       const r = parseAuditEvent(items[i]);
       if (r.ok) records.push(r.record);
       else rejected.push({ index: i, reason: r.reason, message: r.message });
     }
-    const inserted = this.events.insertBatch(records, source);
-    for (const s of this.sinks) s.stored(inserted, source);
-    for (const r of rejected) this.metrics.reject(r.reason);
-    if (rejected.length) this.log.warn('audit events rejected', { source, count: rejected.length, first: rejected[0]!.message });
-    return { accepted: records.length, inserted: inserted.length, duplicates: records.length - inserted.length, rejected };
+    return { batch: { records, source }, rejected };
   }
+
+  private finish(batch: BatchIn, inserted: readonly AuditRecord[], rejected: readonly Rejected[]): IngestResult {
+    for (const s of this.sinks) s.stored(inserted, batch.source);
+    for (const r of rejected) this.metrics.reject(r.reason);
+    if (rejected.length) this.log.warn('audit events rejected', { source: batch.source, count: rejected.length, first: rejected[0]!.message });
+    return { accepted: batch.records.length, inserted: inserted.length, duplicates: batch.records.length - inserted.length, rejected };
+  }
+}
+
+interface Rejected {
+  readonly index: number;
+  readonly reason: RejectReason;
+  readonly message: string;
 }

@@ -27,29 +27,43 @@ export class PsaMetrics {
     this.lastEvent = new Gauge({ name: 'netconform_audit_last_event_timestamp_seconds', help: 'Event time (stageTimestamp) of the newest audit event stored; a silent pipeline stops moving it.', registers });
   }
 
-  /** Counts newly stored events (call after the commit). */
+  /** Counts newly stored events (call after the commit); one inc per label set per batch. */
   stored(records: readonly AuditRecord[], source: AuditSource): void {
     if (records.length === 0) return;
     this.received.inc({ source }, records.length);
     let newest = this.lastEventMs;
+    const violations = new Map<string, number>();
+    const controls = new Map<string, number>();
+    const exemptions = new Map<string, number>();
+    const add = (m: Map<string, number>, k: string): void => {
+      m.set(k, (m.get(k) ?? 0) + 1);
+    };
     for (const r of records) {
       if (r.timeMs > newest) newest = r.timeMs;
       const p = r.psa;
       if (!p) continue;
-      const namespace = r.namespace;
-      if (p.exempt) this.exemptions.inc({ namespace });
+      if (p.exempt) add(exemptions, r.namespace);
       for (const [mode, v] of [['audit', p.auditViolations], ['enforce', p.denial]] as const) {
         if (!v) continue;
-        this.violations.inc({ namespace, level: v.level, version: v.version, mode });
+        add(violations, `${r.namespace}\u0000${v.level}\u0000${v.version}\u0000${mode}`);
         // Once per event and control, even when a control is listed twice.
-        const seen = new Set<string>();
+        const seen: string[] = [];
         for (const c of v.controls) {
-          if (seen.has(c.control)) continue;
-          seen.add(c.control);
-          this.controlViolations.inc({ namespace, level: v.level, control: c.control });
+          if (seen.includes(c.control)) continue;
+          seen.push(c.control);
+          add(controls, `${r.namespace}\u0000${v.level}\u0000${c.control}`);
         }
       }
     }
+    for (const [k, n] of violations) {
+      const [namespace, level, version, mode] = k.split('\u0000') as [string, string, string, string];
+      this.violations.inc({ namespace, level, version, mode }, n);
+    }
+    for (const [k, n] of controls) {
+      const [namespace, level, control] = k.split('\u0000') as [string, string, string];
+      this.controlViolations.inc({ namespace, level, control }, n);
+    }
+    for (const [namespace, n] of exemptions) this.exemptions.inc({ namespace }, n);
     if (newest > this.lastEventMs) {
       this.lastEventMs = newest;
       this.lastEvent.set(newest / 1000);

@@ -124,7 +124,7 @@ export async function startAuditWebhook(opts: AuditWebhookOptions): Promise<Audi
     }
     let result;
     try {
-      result = ingest.ingest(list.items, 'webhook');
+      result = await ingest.ingestGrouped(list.items, 'webhook');
     } catch (err) {
       // The store could not commit: nothing of this batch is acknowledged, the API server retries.
       log.error('audit batch not stored', { err: err instanceof Error ? err.message : String(err), events: list.items.length });

@@ -1,7 +1,9 @@
 // Audit events in the store. insertBatch writes a whole batch in one transaction and
 // returns only the events that were new: (audit_id, stage) is unique, so an API server
 // retry, a replayed log or a duplicate inside one batch inserts nothing and counts nothing.
-// The summary queries behind `netconform psa` read from here.
+// The summary queries behind `netconform psa` read from here. Violated controls are kept in
+// the event row (a JSON array of check ids) next to the verbatim annotation and status
+// message: one row per event keeps a 400-event batch one short transaction.
 import type { Statement } from 'better-sqlite3';
 import type { AuditRecord } from '../audit/event.js';
 import type { Store } from './store.js';
@@ -55,19 +57,28 @@ export interface PsaSummary {
   readonly lastEventMs: number;
 }
 
+/** Check ids of an event's controls; a reason without a known id is kept as `?<reason>`. */
+function controlsJson(v: { controls: readonly { control: string; reason: string }[] } | undefined): string | null {
+  if (!v) return null;
+  return JSON.stringify(v.controls.map((c) => (c.control === 'unknown' ? `?${c.reason}` : c.control)));
+}
+
+export interface BatchIn {
+  readonly records: readonly AuditRecord[];
+  readonly source: AuditSource;
+}
+
 export class AuditEventStore {
   private readonly insertEvent: Statement;
-  private readonly insertControl: Statement;
-  private readonly insertMany: (records: readonly AuditRecord[], source: AuditSource, receivedMs: number) => AuditRecord[];
+  private readonly insertMany: (batches: readonly BatchIn[], receivedMs: number) => AuditRecord[][];
 
   constructor(private readonly store: Store) {
     const { db } = store;
     this.insertEvent = db.prepare(`INSERT OR IGNORE INTO audit_events (audit_id, stage, source, received_ms, event_ms, verb, resource, subresource,
         namespace, name, name_source, username, response_code, psa, enforce_policy, audit_level, audit_version, audit_violations,
-        exempt, psa_error, denied_level, denied_version, denial_message)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
-    this.insertControl = db.prepare('INSERT INTO audit_event_controls (event_id, mode, ord, control, reason, detail, containers) VALUES (?, ?, ?, ?, ?, ?, ?)');
-    this.insertMany = db.transaction((records: readonly AuditRecord[], source: AuditSource, receivedMs: number) => {
+        exempt, psa_error, denied_level, denied_version, denial_message, audit_controls, denied_controls)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+    this.insertMany = db.transaction((batches: readonly BatchIn[], receivedMs: number) => batches.map(({ records, source }) => {
       const inserted: AuditRecord[] = [];
       for (const r of records) {
         const p = r.psa;
@@ -75,24 +86,26 @@ export class AuditEventStore {
           r.auditID, r.stage, source, receivedMs, r.timeMs, r.verb, r.resource, r.subresource, r.namespace, r.name, r.nameSource, r.user, r.responseCode,
           p ? 1 : 0, p?.enforcePolicy || null, p?.auditViolations?.level ?? null, p?.auditViolations?.version ?? null, p?.auditViolations?.raw ?? null,
           p?.exempt || null, p?.error || null, p?.denial?.level ?? null, p?.denial?.version ?? null, p?.denial?.raw ?? null,
+          controlsJson(p?.auditViolations), controlsJson(p?.denial),
         );
-        if (res.changes === 0) continue; // seen before: a retry or a duplicate
-        inserted.push(r);
-        if (!p) continue;
-        const id = res.lastInsertRowid;
-        let ord = 0;
-        for (const c of p.auditViolations?.controls ?? []) this.insertControl.run(id, 'audit', ord++, c.control, c.reason, c.detail, JSON.stringify(c.containers));
-        ord = 0;
-        for (const c of p.denial?.controls ?? []) this.insertControl.run(id, 'enforce', ord++, c.control, c.reason, c.detail, JSON.stringify(c.containers));
+        if (res.changes !== 0) inserted.push(r); // 0: seen before (a retry or a duplicate)
       }
       return inserted;
-    });
+    }));
+  }
+
+  /**
+   * Stores several batches in one transaction (one fsync): group commit for concurrent
+   * posters. Committed on return; returns, per batch, the records that were new.
+   */
+  insertBatches(batches: readonly BatchIn[], receivedMs = Date.now()): AuditRecord[][] {
+    if (batches.every((b) => b.records.length === 0)) return batches.map(() => []);
+    return this.insertMany(batches, receivedMs);
   }
 
   /** Stores a batch atomically (committed on return); returns the records that were new. */
   insertBatch(records: readonly AuditRecord[], source: AuditSource, receivedMs = Date.now()): AuditRecord[] {
-    if (records.length === 0) return [];
-    return this.insertMany(records, source, receivedMs);
+    return this.insertBatches([{ records, source }], receivedMs)[0]!;
   }
 
   count(): number {
@@ -116,26 +129,29 @@ export class AuditEventStore {
         max(event_ms) AS last
       FROM audit_events WHERE ${where} GROUP BY namespace ORDER BY namespace`).all(params) as { namespace: string; a: number; d: number; x: number; e: number; last: number }[])
       .map((r) => ({ namespace: r.namespace, auditViolations: r.a, enforceDenials: r.d, exemptions: r.x, errors: r.e, lastEventMs: r.last }));
-    const controls = (db.prepare(`SELECT e.namespace AS namespace, c.mode AS mode,
-        CASE c.mode WHEN 'audit' THEN e.audit_level ELSE e.denied_level END AS level, c.control AS control, c.reason AS reason, count(*) AS n
-      FROM audit_event_controls c JOIN audit_events e ON e.id = c.event_id
-      WHERE ${where.replace(/\b(psa|event_ms|namespace)\b/g, 'e.$1')}
-      GROUP BY 1, 2, 3, 4, 5 ORDER BY n DESC, 1, 4`).all(params) as { namespace: string; mode: 'audit' | 'enforce'; level: string; control: string; reason: string; n: number }[])
-      .map((r) => ({ namespace: r.namespace, mode: r.mode, level: r.level, control: r.control, reason: r.reason, count: r.n }));
+    const controls = (db.prepare(`SELECT namespace, mode, level, value AS control, count(*) AS n FROM (
+        SELECT e.namespace AS namespace, 'audit' AS mode, e.audit_level AS level, j.value AS value
+          FROM audit_events e, json_each(e.audit_controls) j WHERE ${where} AND e.audit_controls IS NOT NULL
+        UNION ALL
+        SELECT e.namespace, 'enforce', e.denied_level, j.value
+          FROM audit_events e, json_each(e.denied_controls) j WHERE ${where} AND e.denied_controls IS NOT NULL)
+      GROUP BY 1, 2, 3, 4 ORDER BY n DESC, 1, 4`).all(params) as { namespace: string; mode: 'audit' | 'enforce'; level: string; control: string; n: number }[])
+      .map((r) => ({
+        namespace: r.namespace, mode: r.mode, level: r.level,
+        control: r.control.startsWith('?') ? 'unknown' : r.control, reason: r.control.startsWith('?') ? r.control.slice(1) : '', count: r.n,
+      }));
     const recentRows = db.prepare(`SELECT id, audit_id, source, event_ms, verb, namespace, name, username, response_code, enforce_policy,
-        audit_level, audit_version, exempt, psa_error, denied_level, denied_version, denial_message, audit_violations
+        audit_level, audit_version, exempt, psa_error, denied_level, denied_version, denial_message, audit_violations, audit_controls, denied_controls
       FROM audit_events WHERE ${where} ORDER BY event_ms DESC, id DESC LIMIT @limit`).all({ ...params, limit }) as RecentRow[];
-    const controlsOf = db.prepare('SELECT mode, control, reason FROM audit_event_controls WHERE event_id = ? ORDER BY mode, ord');
     const recent = recentRows.map((r) => {
-      const cs = controlsOf.all(r.id) as { mode: string; control: string; reason: string }[];
       const mode: RecentPsaEvent['mode'] = r.denial_message ? 'enforce' : r.audit_violations ? 'audit' : r.exempt ? 'exempt' : r.psa_error ? 'error' : 'allowed';
       const [pl, pv] = (r.enforce_policy ?? '').split(':');
       const level = mode === 'enforce' ? r.denied_level ?? '' : mode === 'audit' ? r.audit_level ?? '' : pl ?? '';
       const version = mode === 'enforce' ? r.denied_version ?? '' : mode === 'audit' ? r.audit_version ?? '' : pv ?? '';
-      const wanted = mode === 'enforce' ? 'enforce' : 'audit';
+      const ids = parseIds(mode === 'enforce' ? r.denied_controls : r.audit_controls);
       return {
         timeMs: r.event_ms, namespace: r.namespace, pod: r.name, user: r.username, mode, level, version,
-        controls: cs.filter((c) => c.mode === wanted).map((c) => (c.control === 'unknown' ? c.reason : c.control)),
+        controls: ids.map((c) => (c.startsWith('?') ? c.slice(1) : c)),
         responseCode: r.response_code, verb: r.verb, auditID: r.audit_id, source: r.source,
       };
     });
@@ -153,7 +169,6 @@ export class AuditEventStore {
       const ids = (db.prepare('SELECT id FROM audit_events WHERE event_ms < ? ORDER BY event_ms LIMIT ?').all(cutoffMs, limit) as { id: number }[]).map((r) => r.id);
       if (ids.length === 0) return 0;
       const list = `(${ids.join(',')})`;
-      db.prepare(`DELETE FROM audit_event_controls WHERE event_id IN ${list}`).run();
       db.prepare(`DELETE FROM audit_events WHERE id IN ${list}`).run();
       return ids.length;
     })();
@@ -164,4 +179,15 @@ interface RecentRow {
   id: number; audit_id: string; source: string; event_ms: number; verb: string; namespace: string; name: string; username: string;
   response_code: number; enforce_policy: string | null; audit_level: string | null; audit_version: string | null; exempt: string | null;
   psa_error: string | null; denied_level: string | null; denied_version: string | null; denial_message: string | null; audit_violations: string | null;
+  audit_controls: string | null; denied_controls: string | null;
+}
+
+function parseIds(text: string | null): string[] {
+  if (!text) return [];
+  try {
+    const v: unknown = JSON.parse(text);
+    return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
+  } catch {
+    return [];
+  }
 }

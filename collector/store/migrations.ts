@@ -77,21 +77,13 @@ export const MIGRATIONS: readonly Migration[] = [
         denied_level     TEXT,
         denied_version   TEXT,
         denial_message   TEXT,
+        -- Violated controls as a JSON array of PSS check ids, in the API server's order; a reason
+        -- no check id is known for is kept as "?<reason>". Details stay in the verbatim texts.
+        audit_controls   TEXT,
+        denied_controls  TEXT,
         UNIQUE (audit_id, stage)
       );
       CREATE INDEX audit_events_time ON audit_events (event_ms);
-      CREATE INDEX audit_events_psa ON audit_events (namespace, event_ms) WHERE psa = 1;
-      -- The controls of an audit violation or enforce denial, in the order the API server wrote them.
-      CREATE TABLE audit_event_controls (
-        event_id   INTEGER NOT NULL,
-        mode       TEXT NOT NULL,               -- audit | enforce
-        ord        INTEGER NOT NULL,
-        control    TEXT NOT NULL,               -- PSS check id or 'unknown'
-        reason     TEXT NOT NULL,
-        detail     TEXT NOT NULL,
-        containers TEXT NOT NULL,               -- JSON array of names
-        PRIMARY KEY (event_id, mode, ord)
-      ) WITHOUT ROWID;
       -- Namespaces' PSA labels as last seen in the cluster context.
       CREATE TABLE psa_namespaces (
         name        TEXT PRIMARY KEY,
