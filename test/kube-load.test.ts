@@ -56,11 +56,19 @@ test('agent scan --kubeconfig scans with the API context, same as --cluster', as
     const bundle = join(dir, 'bundle');
     mkdirSync(bundle);
     writeFileSync(join(bundle, 'node.txt'), 'node-a\n');
-    writeFileSync(join(bundle, 'sysctl.txt'), 'net.ipv4.ip_forward = 1\n');
-    const viaApi = await runProgram('agent', ['scan', '--from', bundle, '--kubeconfig', kubeconfig, '--format', 'json']);
+    writeFileSync(join(bundle, 'sysctl.txt'), 'net.ipv4.ip_forward = 1\nnet.bridge.bridge-nf-call-iptables = 1\n');
+    const scan = ['scan', '--from', bundle, '--format', 'json', '--fail-on', 'none'];
+    const viaApi = await runProgram('agent', [...scan, '--kubeconfig', kubeconfig]);
     t.is(viaApi.code, 0, viaApi.stderr);
-    const viaFile = await runProgram('agent', ['scan', '--from', bundle, '--cluster', join(dir, 'cluster.json'), '--format', 'json']);
+    const viaFile = await runProgram('agent', [...scan, '--cluster', join(dir, 'cluster.json')]);
     t.is(viaFile.code, 0, viaFile.stderr);
+    const without = await runProgram('agent', scan);
+    // The context reached the checks: what skips for want of it without one runs with it.
+    const noContext = (out: string): string[] =>
+      (JSON.parse(out) as { findings: { check: string; message: string }[] }).findings
+        .filter((f) => /no cluster context/.test(f.message)).map((f) => f.check);
+    t.true(noContext(without.stdout).length > 0, 'some check needs the cluster context');
+    t.deepEqual(noContext(viaApi.stdout), []);
     const strip = (s: string): unknown => {
       const { scannedAt: _s, ...rest } = JSON.parse(s) as Record<string, unknown>;
       return rest;

@@ -113,6 +113,7 @@ export class Reflector {
           await this.relist();
           attempt = 0;
         }
+        if (this.stopped) break;
         const started = Date.now();
         const end = await this.watchOnce();
         // A watch that lived and delivered is healthy; one closed at once with nothing in
@@ -224,6 +225,10 @@ export class Reflector {
     const timeoutSeconds = this.opts.watchTimeoutSeconds ?? 240 + Math.floor(Math.random() * 120);
     const idleMs = this.opts.idleTimeoutMs ?? (timeoutSeconds + 60) * 1000;
     return new Promise<WatchEnd>((resolve, reject) => {
+      if (this.stopped) {
+        resolve({ events: 0 });
+        return;
+      }
       let controller: AbortController | undefined;
       let finished = false;
       let events = 0;
