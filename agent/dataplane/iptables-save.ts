@@ -157,6 +157,7 @@ function parseRule(rest: string, head: RuleHead, opts: IptablesParseOptions, lin
   const actions: Action[] = [];
   let neg = false;
   let lastModule: string | undefined;
+  let implicitModule: string | undefined;
   let i = 0;
   const bad = (why: string): never => {
     throw new InputError(opts.file, why, lineNo);
@@ -210,9 +211,13 @@ function parseRule(rest: string, head: RuleHead, opts: IptablesParseOptions, lin
         matches.push({ kind: 'addr', field: tx === '-s' || tx === '--source' ? 'src' : 'dst', prefixes, neg });
         break;
       }
-      case '-p': case '--protocol':
-        matches.push({ kind: 'proto', proto: protoName(value()), neg });
+      case '-p': case '--protocol': {
+        const proto = protoName(value());
+        matches.push({ kind: 'proto', proto, neg });
+        // `-p tcp --dport 22` loads the protocol's match implicitly.
+        if (!neg && (proto === 'tcp' || proto === 'udp' || proto === 'sctp')) implicitModule = proto;
         break;
+      }
       case '-i': case '--in-interface': case '-o': case '--out-interface':
         matches.push({ kind: 'iface', dir: tx === '-i' || tx === '--in-interface' ? 'in' : 'out', name: value(), neg });
         break;
@@ -238,9 +243,9 @@ function parseRule(rest: string, head: RuleHead, opts: IptablesParseOptions, lin
       default:
         // kube-proxy's restore input interleaves core options between a module and its
         // options (`-m tcp -p tcp -d X --dport 80`): a stray `--opt` belongs to the last module.
-        if (tx.startsWith('--') && lastModule !== undefined) {
+        if (tx.startsWith('--') && (lastModule ?? implicitModule) !== undefined) {
           i--;
-          matches.push(...moduleMatches(lastModule, readModuleOpts(neg)));
+          matches.push(...moduleMatches((lastModule ?? implicitModule)!, readModuleOpts(neg)));
         } else {
           bad(`unexpected "${tx}" in rule`);
         }
