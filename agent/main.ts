@@ -17,6 +17,7 @@ import type { NodeSnapshot } from './snapshot.js';
 import { scanSnapshot } from './scan.js';
 import { formatScanJson, formatScanTable, parseFailOn, breaches } from './report/format.js';
 import { runAgent } from './run.js';
+import { traceCommand, TRACE_HELP } from './trace-command.js';
 import { loadClusterFromApi } from '../collector/kube/load.js';
 
 const NODE_FLAGS: Options = {
@@ -44,6 +45,7 @@ Commands:
   scan      scan once and print the result (exit 0 ok, 1 findings, 2 bad input)
   capture   write this node's facts as a bundle directory (scan it anywhere with --from)
   snapshot  print the node's raw facts as JSON
+  trace     explain what the node's rules do with one packet (outcomes, probabilities, rule path)
 
 Run 'netconform-agent <command> --help' for its flags.
 `,
@@ -76,6 +78,7 @@ Writes the node's facts as standard tool output (sysctl.txt, ip-link.json, …) 
   --cni-bin-dir DIR      CNI plugin dir (default /opt/cni/bin)
   --log-level LEVEL      debug, info, warn, error (default info)
 `,
+  trace: TRACE_HELP,
   snapshot: `Usage: netconform-agent snapshot [--node NAME] [--cni-conf-dir DIR] [--cni-bin-dir DIR]
 `,
 };
@@ -186,6 +189,7 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   scan: scanCommand,
   capture: captureCommand,
   snapshot: snapshotCommand,
+  trace: traceCommand,
 };
 
 async function main(argv: string[]): Promise<number> {
