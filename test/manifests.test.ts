@@ -381,7 +381,7 @@ test('the audit webhook kubeconfig loads and points at the collector audit port'
   const audit = asArray(get(svc, 'spec', 'ports')).find((p) => p['name'] === 'audit');
   t.is(server.hostname, `${nameOf(svc)}.${String(meta(svc)['namespace'])}.svc`);
   t.is(server.port, String(audit?.['port']));
-  t.is(server.pathname, '/audit');
+  t.is(server.pathname, '/audit/webhook');
   const readme = readFileSync(join(MANIFESTS, 'audit', 'README.md'), 'utf8');
   for (const flag of ['--audit-policy-file', '--audit-webhook-config-file', '--audit-webhook-batch-max-size', '--audit-webhook-mode']) t.true(readme.includes(flag), flag);
 });
