@@ -29,7 +29,7 @@ const ctx: ClusterContext = parseClusterObjects([
   { kind: 'Node', metadata: { name: 'node-a' }, spec: { podCIDRs: ['10.244.1.0/24'] } },
 ]);
 
-function cniFindings(name: string, cluster: ClusterContext | null = ctx, bins = true): Finding[] {
+function cniFindings(name: string, cluster: ClusterContext | null = ctx, bins = true): readonly Finding[] {
   return scanSnapshot(snapshot(name, bins), cluster ?? undefined, { only: ['cni.config'] }).findings;
 }
 const brief = (fs: readonly Finding[]): string[][] => fs.map((f) => [f.status, f.subject, f.message]);

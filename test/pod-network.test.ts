@@ -72,7 +72,7 @@ function tmp(t: ExecutionContext): string {
  * Scans the lab node live and from a captured bundle; asserts both agree and returns the
  * findings of the given checks. `cni` names a fixture under test/fixtures/cni.
  */
-async function scanBoth(t: ExecutionContext, node: LabNode, only: readonly string[], ctx: ClusterContext | undefined, cni?: string, edit?: (bundleDir: string) => void): Promise<Finding[]> {
+async function scanBoth(t: ExecutionContext, node: LabNode, only: readonly string[], ctx: ClusterContext | undefined, cni?: string, edit?: (bundleDir: string) => void): Promise<readonly Finding[]> {
   const dir = tmp(t);
   const binDir = join(dir, 'bin');
   mkdirSync(binDir);

@@ -1,11 +1,12 @@
 import test from 'ava';
 import { lintNamespace, lintNamespaces, CHECK_ID } from '../collector/psa-labels/lint.js';
+import type { Severity, Status } from '../common/findings.js';
 
 const P = 'pod-security.kubernetes.io/';
 const ns = (name: string, labels: Record<string, string>) => ({ name, labels: Object.fromEntries(Object.entries(labels).map(([k, v]) => [P + k, v])) });
 
 // [case, labels, status, severity, rules, effective enforce/audit/warn]
-const CASES: ReadonlyArray<readonly [string, Record<string, string>, string, string, readonly string[], readonly [string, string, string]]> = [
+const CASES: ReadonlyArray<readonly [string, Record<string, string>, Status, Severity, readonly string[], readonly [string, string, string]]> = [
   ['recommended start: enforce=baseline, audit=warn=restricted, pinned',
     { enforce: 'baseline', 'enforce-version': 'v1.30', audit: 'restricted', 'audit-version': 'v1.30', warn: 'restricted', 'warn-version': 'v1.30' },
     'pass', 'info', [], ['baseline:v1.30', 'restricted:v1.30', 'restricted:v1.30']],
@@ -39,7 +40,7 @@ const CASES: ReadonlyArray<readonly [string, Record<string, string>, string, str
 
 for (const [name, labels, status, severity, rules, [enforce, audit, warn]] of CASES) {
   test(`label lint: ${name}`, (t) => {
-    const extra = name.startsWith('unrelated') ? { 'app.kubernetes.io/name': 'shop' } : {};
+    const extra: Record<string, string> = name.startsWith('unrelated') ? { 'app.kubernetes.io/name': 'shop' } : {};
     const l = lintNamespace({ ...ns('team-a', labels), labels: { ...ns('team-a', labels).labels, ...extra } });
     t.is(l.finding.check, CHECK_ID);
     t.is(l.finding.subject, 'team-a');
