@@ -12,28 +12,9 @@ import { formatVersion, type Level, type PolicyVersion, type Violation } from '.
 import { podSubject } from '../psa/workload.js';
 import type { Command } from './main.js';
 
-// Flags shared with `psa whatif`.
-export function levelFlag(value: string | undefined): Level {
-  if (value === undefined) throw new UsageError('required: privileged, baseline or restricted', '--level');
-  const level = parseLevel(value);
-  if (!level) throw new UsageError(`"${value}" is not one of privileged, baseline, restricted`, '--level');
-  return level;
-}
-
-export function versionFlag(value: string | undefined): PolicyVersion {
-  if (value === undefined) return 'latest';
-  const v = parseVersion(value);
-  if (v === undefined) throw new UsageError(`"${value}" must be "latest" or "v1.N" (as in the namespace label)`, '--version');
-  return v;
-}
-
-/** `1.30`, `v1.30` or `1.30.2` → 30. */
-export function kubernetesMinorFlag(value: string | undefined): number {
-  if (value === undefined) return DEFAULT_KUBERNETES_MINOR;
-  const m = /^v?1\.(0|[1-9][0-9]*)(\.[0-9]+)?$/.exec(value);
-  if (!m) throw new UsageError(`"${value}" is not a Kubernetes version like 1.30`, '--kubernetes-version');
-  return Number(m[1]);
-}
+// Flags shared with `psa whatif` and the collector.
+export { levelFlag, versionFlag, kubernetesMinorFlag } from '../psa/flags.js';
+import { levelFlag, versionFlag, kubernetesMinorFlag } from '../psa/flags.js';
 
 export const PSA_FLAG_HELP = `  --level L                   privileged | baseline | restricted (required)
   --version V                 policy version: latest (default) or v1.N, as in the namespace label

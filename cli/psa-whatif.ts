@@ -11,6 +11,9 @@ import { LEVEL_LABEL, VERSION_LABEL } from '../psa/namespace-labels.js';
 import { whatIf, type WhatIfReport } from '../psa/whatif.js';
 import { kubernetesMinorFlag, levelFlag, PSA_FLAG_HELP, versionFlag } from './psa-check.js';
 import type { Command } from './main.js';
+import { queryClient, unary } from './collector-client.js';
+import type { PsaWhatIfRequest } from '../gen/proto/netconform/v1/PsaWhatIfRequest.js';
+import type { PsaWhatIfResponse__Output } from '../gen/proto/netconform/v1/PsaWhatIfResponse.js';
 
 const HELP = `Usage: netconform psa whatif --level L [--version V] [--namespace N] [--cluster FILE | --kubeconfig FILE]
 
@@ -22,6 +25,7 @@ a version, with audit and warn one level stricter.
   --cluster FILE              output of kubectl get namespaces,pods,deployments,replicasets,statefulsets,
                               daemonsets,jobs,cronjobs,replicationcontrollers -A -o yaml ("-" for stdin)
   --kubeconfig FILE           read the same from the API server (default: in-cluster)
+  --collector HOST:PORT       ask a running collector, over the pods it watches
   --namespace N               only this namespace
 ${PSA_FLAG_HELP}
 
@@ -72,6 +76,18 @@ export function formatWhatIfTable(report: WhatIfReport): string {
   return out.join('');
 }
 
+/** The collector's what-if over the pods it watches (same report, same rendering). */
+async function whatIfFromCollector(address: string, level: string, version: string, namespace: string): Promise<WhatIfReport> {
+  const client = queryClient(address);
+  try {
+    const res = await unary<PsaWhatIfRequest, PsaWhatIfResponse__Output>(client, address, client.PsaWhatIf, { level, version, namespace }, 30_000);
+    if (!res.clusterKnown) throw new UsageError(`the collector at ${address} watches no cluster (start it with --kubeconfig, in a cluster, or with --cluster)`, '--collector');
+    return JSON.parse(res.reportJson) as WhatIfReport;
+  } finally {
+    client.close();
+  }
+}
+
 export const psaWhatifCommand: Command = {
   summary: 'what a stricter Pod Security label would reject, per namespace and workload',
   async run(argv) {
@@ -82,6 +98,7 @@ export const psaWhatifCommand: Command = {
       namespace: { type: 'string', short: 'n' },
       cluster: { type: 'string' },
       kubeconfig: { type: 'string' },
+      collector: { type: 'string' },
       output: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     });
@@ -94,15 +111,21 @@ export const psaWhatifCommand: Command = {
     const kubernetesMinor = kubernetesMinorFlag(str(p, 'kubernetes-version'));
     const output = choice(str(p, 'output'), ['table', 'json'] as const, '--output', 'table');
     const file = str(p, 'cluster');
-    if (file !== undefined && str(p, 'kubeconfig') !== undefined) throw new UsageError('--cluster and --kubeconfig cannot be combined');
-    const cluster = file !== undefined
-      ? readCluster(file)
-      : await loadClusterFromApi(str(p, 'kubeconfig') ?? process.env['KUBECONFIG'], { kinds: WHATIF_KINDS });
+    const sources = ['cluster', 'kubeconfig', 'collector'].filter((f) => str(p, f) !== undefined);
+    if (sources.length > 1) throw new UsageError(`${sources.map((f) => `--${f}`).join(' and ')} cannot be combined: choose one source`);
     const namespace = str(p, 'namespace');
-    const report = whatIf(
-      { namespaces: cluster.namespaces, objects: cluster.workloads },
-      { level, version, kubernetesMinor, ...(namespace !== undefined ? { namespace } : {}) },
-    );
+    let report: WhatIfReport;
+    if (str(p, 'collector') !== undefined) {
+      report = await whatIfFromCollector(str(p, 'collector')!, str(p, 'level')!, str(p, 'version') ?? '', namespace ?? '');
+    } else {
+      const cluster = file !== undefined
+        ? readCluster(file)
+        : await loadClusterFromApi(str(p, 'kubeconfig') ?? process.env['KUBECONFIG'], { kinds: WHATIF_KINDS });
+      report = whatIf(
+        { namespaces: cluster.namespaces, objects: cluster.workloads },
+        { level, version, kubernetesMinor, ...(namespace !== undefined ? { namespace } : {}) },
+      );
+    }
     if (namespace !== undefined && report.namespaces.length === 0) {
       process.stderr.write(`netconform psa whatif: namespace "${namespace}" has no Namespace object and no pods or workloads in the input\n`);
     }

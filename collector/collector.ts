@@ -14,6 +14,7 @@ import { createAgentService, type AgentStreams } from './agent-service.js';
 import { createQueryService } from './query-service.js';
 import { createHttpServer, type Route } from './http.js';
 import type { FindingHistory } from './history.js';
+import { PsaReadiness, type PsaReadinessOptions } from './psa-readiness/readiness.js';
 import type { NodeReport, NodeSink } from './nodes.js';
 
 /** An extra gRPC service served next to AgentService and QueryService (e.g. PsaQueryService). */
@@ -38,6 +39,10 @@ export interface CollectorOptions {
   readonly sinks?: readonly NodeSink[];
   readonly history?: FindingHistory;
   readonly services?: readonly ExtraService[];
+  /** Pod Security readiness: the version it is judged at and the cluster's minor version. */
+  readonly psa?: PsaReadinessOptions;
+  /** Extra readiness condition for /readyz (e.g. the Kubernetes watch has synced). */
+  readonly ready?: () => boolean;
 }
 
 export interface Collector {
@@ -83,9 +88,12 @@ export async function startCollector(opts: CollectorOptions): Promise<Collector>
     'grpc.http2.min_ping_interval_without_data_ms': 10_000,
   });
   grpcServer.addService(contract.AgentService.service, handlers);
+  const readiness = new PsaReadiness(metricsRegistry, log.child({ part: 'psa-readiness' }), opts.psa ?? {});
+  const detachReadiness = readiness.attach(hub);
   grpcServer.addService(contract.QueryService.service, createQueryService({
     registry,
     history: { openedAt: (n, c, s) => history?.openedAt(n, c, s) },
+    whatIf: (level, version, namespace) => readiness.whatIf(level, version, namespace),
   }));
   for (const svc of opts.services ?? []) grpcServer.addService(svc.definition, svc.handlers);
   const g = splitHostPort(opts.grpcListen, '--grpc-listen');
@@ -94,7 +102,7 @@ export async function startCollector(opts: CollectorOptions): Promise<Collector>
   });
 
   let ready = true;
-  const http: HttpServer = createHttpServer({ registry: metricsRegistry, ready: () => ready, log, routes: opts.routes });
+  const http: HttpServer = createHttpServer({ registry: metricsRegistry, ready: () => ready && (opts.ready?.() ?? true), log, routes: opts.routes });
   const h = splitHostPort(opts.httpListen, '--http-listen');
   await new Promise<void>((resolve, reject) => {
     http.once('error', (err) => reject(new Error(`--http-listen ${opts.httpListen}: ${err.message}`)));
@@ -117,6 +125,8 @@ export async function startCollector(opts: CollectorOptions): Promise<Collector>
     async stop() {
       ready = false;
       clearInterval(pruneTimer);
+      detachReadiness();
+      readiness.stop();
       streams.closeAll();
       await new Promise<void>((resolve) => {
         const force = setTimeout(() => {

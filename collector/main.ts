@@ -8,6 +8,10 @@ import { readClusterFile } from '../common/cluster.js';
 import { VERSION } from '../common/version.js';
 import { startCollector } from './collector.js';
 import { STORE_AUDIT_FLAGS, STORE_AUDIT_HELP, preparePsaStore, storeAuditOptions } from './audit/attach.js';
+import { UsageError } from '../common/errors.js';
+import { ClusterWatcher } from './kube/watcher.js';
+import { inClusterAvailable, loadKubeConfig } from './kube/config.js';
+import { kubernetesMinorFlag, versionFlag } from '../psa/flags.js';
 
 const HELP = `netconform-collector ${VERSION} — receives netconform agent reports, serves queries and metrics
 
@@ -15,7 +19,11 @@ Usage: netconform-collector [flags]
 
   --grpc-listen HOST:PORT   agents and the query CLI (default 0.0.0.0:9443)
   --http-listen HOST:PORT   /metrics, /healthz, /readyz (default 0.0.0.0:8080)
-  --cluster FILE            static cluster context pushed to agents ('kubectl get nodes,services,endpointslices -A -o yaml')
+  --kubeconfig FILE         watch the Kubernetes API with this kubeconfig (default: in-cluster when running in a Pod)
+  --no-kube                 do not watch the Kubernetes API even in a cluster
+  --cluster FILE            static cluster context instead of the API ('kubectl get nodes,services,endpointslices,namespaces,pods -A -o yaml')
+  --kubernetes-version 1.N  the cluster's version, resolving Pod Security "latest" (default: newest known)
+  --psa-version V           policy version netconform_psa_namespace_ready is judged at (default latest)
   --service-cidr CIDR       the cluster's Service CIDR (repeatable)
   --cluster-cidr CIDR       the cluster-wide pod CIDR
   --node-retention DURATION forget a node (and its metric series) disconnected this long (default 24h)
@@ -30,6 +38,10 @@ async function main(argv: string[]): Promise<number> {
     'grpc-listen': { type: 'string' },
     'http-listen': { type: 'string' },
     cluster: { type: 'string' },
+    kubeconfig: { type: 'string' },
+    'no-kube': { type: 'boolean' },
+    'kubernetes-version': { type: 'string' },
+    'psa-version': { type: 'string' },
     'service-cidr': { type: 'string', multiple: true },
     'cluster-cidr': { type: 'string' },
     'node-retention': { type: 'string' },
@@ -52,7 +64,14 @@ async function main(argv: string[]): Promise<number> {
   const staticContext = clusterFile
     ? readClusterFile(clusterFile, { serviceCIDRs: strList(p, 'service-cidr'), ...(clusterCIDR ? { clusterCIDR } : {}), onSkip: (reason) => log.warn('cluster object skipped', { file: clusterFile, reason }) })
     : undefined;
+  const kubeconfig = str(p, 'kubeconfig');
+  if (clusterFile && kubeconfig) throw new UsageError('--cluster and --kubeconfig are two sources of the same context: choose one', '--kubeconfig');
+  const watchKube = !clusterFile && !bool(p, 'no-kube') && (kubeconfig !== undefined || inClusterAvailable());
+  const kubeConfig = watchKube ? loadKubeConfig(kubeconfig) : undefined;
+  const psaVersion = versionFlag(str(p, 'psa-version'), '--psa-version');
+  const kubernetesMinor = kubernetesMinorFlag(str(p, 'kubernetes-version'));
   const psa = preparePsaStore(storeAuditOptions(p), log);
+  let watcher: ClusterWatcher | undefined;
   const collector = await startCollector({
     ...psa.collectorOptions,
     grpcListen: str(p, 'grpc-listen') ?? '0.0.0.0:9443',
@@ -60,7 +79,23 @@ async function main(argv: string[]): Promise<number> {
     nodeRetentionMs: parseDuration(str(p, 'node-retention') ?? '24h', '--node-retention'),
     log,
     ...(staticContext ? { staticContext } : {}),
+    psa: { version: psaVersion, kubernetesMinor },
+    ...(kubeConfig ? { ready: () => watcher?.synced ?? false } : {}),
   });
+  // The Kubernetes watch feeds the same hub a --cluster file would: agents, label lint and
+  // Pod Security readiness all follow it.
+  if (kubeConfig) {
+    watcher = new ClusterWatcher({
+      kubeConfig,
+      cluster: { serviceCIDRs: strList(p, 'service-cidr'), ...(clusterCIDR ? { clusterCIDR } : {}) },
+      logger: log.child({ input: 'kube' }),
+      onContext: (ctx) => collector.hub.publish(ctx),
+    });
+    watcher.start();
+    log.info('watching the Kubernetes API', { kubeconfig: kubeconfig ?? 'in-cluster' });
+  } else if (!staticContext) {
+    log.info('no cluster context source (no --kubeconfig, --cluster, or in-cluster ServiceAccount): agents scan without Services and nodes');
+  }
   try {
     await psa.start(collector);
   } catch (err) {
@@ -70,6 +105,7 @@ async function main(argv: string[]): Promise<number> {
   }
   await onShutdown(async (signal) => {
     log.info('shutting down', { signal });
+    await watcher?.stop();
     await collector.stop();
     await psa.stop();
     log.info('stopped');

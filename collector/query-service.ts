@@ -4,10 +4,35 @@ import type { NodeFinding } from '../gen/proto/netconform/v1/NodeFinding.js';
 import { findingToWire, statusFromWire } from '../common/wire.js';
 import type { NodeRegistry } from './nodes.js';
 import type { FindingHistory } from './history.js';
+import * as grpc from '@grpc/grpc-js';
+import { parseLevel, parseVersion } from '../psa/namespace-labels.js';
+import type { Level, PolicyVersion } from '../psa/types.js';
+import type { WhatIfReport } from '../psa/whatif.js';
 
-export function createQueryService(deps: { registry: NodeRegistry; history?: FindingHistory }): QueryServiceHandlers {
+export type WhatIfProvider = (level: Level, version: PolicyVersion | undefined, namespace: string | undefined) => WhatIfReport | undefined;
+
+export function createQueryService(deps: { registry: NodeRegistry; history?: FindingHistory; whatIf?: WhatIfProvider }): QueryServiceHandlers {
   const { registry, history } = deps;
   return {
+    PsaWhatIf(call, callback) {
+      const { level: levelText, version: versionText, namespace } = call.request;
+      const level = parseLevel(levelText);
+      if (!level) {
+        callback({ code: grpc.status.INVALID_ARGUMENT, details: `level: "${levelText}" is not one of privileged, baseline, restricted` });
+        return;
+      }
+      const version = versionText ? parseVersion(versionText) : undefined;
+      if (versionText && version === undefined) {
+        callback({ code: grpc.status.INVALID_ARGUMENT, details: `version: "${versionText}" is not latest or v1.N` });
+        return;
+      }
+      try {
+        const report = deps.whatIf?.(level, version, namespace || undefined);
+        callback(null, { reportJson: report ? JSON.stringify(report) : '', clusterKnown: report !== undefined });
+      } catch (err) {
+        callback({ code: grpc.status.INTERNAL, details: `what-if: ${(err as Error).message}` });
+      }
+    },
     ListNodes(_call, callback) {
       const nodes = registry.list().map((n) => {
         const counts = { pass: 0, fail: 0, warn: 0, error: 0, skip: 0 };
