@@ -32,6 +32,9 @@ export const sysctlCheck: CheckDefinition = {
     if (ipv6Pods) results.push(forwarding(sysctls, 'net.ipv6.conf.all.forwarding', 'IPv6'));
 
     const bridge = podsOnBridge(snapshot);
+    // With neither link nor CNI facts nothing says whether pods are bridged: judge nothing
+    // rather than guess (the bundle lacks ip-link.json and cni/; the other checks skip).
+    if (bridge.onBridge === undefined) return results;
     const mode = detectProxyMode(snapshot);
     const keys = ['net.bridge.bridge-nf-call-iptables', ...(ipv6Pods ? ['net.bridge.bridge-nf-call-ip6tables'] : [])];
     for (const key of keys) {
@@ -45,11 +48,7 @@ export const sysctlCheck: CheckDefinition = {
         });
         continue;
       }
-      const assumed = [
-        ...(bridge.onBridge === undefined ? ['assuming pods are on a bridge (no link facts)'] : []),
-        ...(mode === 'unknown' ? ['assuming kube-proxy in iptables mode (no rule dump)'] : []),
-      ];
-      const context = `${bridge.onBridge ? bridge.why : 'pods may sit on a bridge'} and kube-proxy ${mode === 'unknown' ? 'mode is unknown' : `is in ${mode} mode`}${assumed.length ? ` (${assumed.join('; ')})` : ''}`;
+      const context = `${bridge.why} and kube-proxy ${mode === 'unknown' ? 'mode is unknown (no rule dump; assuming iptables, the default)' : `is in ${mode} mode`}`;
       if (v === '1') {
         results.push({ status: 'pass', severity: 'info', subject: key, message: `${key} is 1 (${context})`, evidence: { key, observed: v, proxyMode: mode } });
       } else if (v === undefined) {
