@@ -7,6 +7,7 @@ import { cidrCapacityCheck } from './pod-network/cidr-capacity.js';
 import { routesCheck } from './pod-network/routes.js';
 import { cniConfigCheck } from './cni/config.js';
 import { SERVICE_ROUTING_CHECKS } from './service-routing/index.js';
+import { podToPodNoNatCheck } from './no-nat/pod-to-pod.js';
 
 export const CHECKS: readonly CheckDefinition[] = validateRegistry([
   sysctlCheck,
@@ -16,6 +17,7 @@ export const CHECKS: readonly CheckDefinition[] = validateRegistry([
   routesCheck,
   cniConfigCheck,
   ...SERVICE_ROUTING_CHECKS,
+  podToPodNoNatCheck,
 ]);
 
 function validateRegistry(checks: CheckDefinition[]): CheckDefinition[] {

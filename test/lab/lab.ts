@@ -7,7 +7,7 @@
 // on destroy(), on process exit, and on SIGINT/SIGTERM — also when a test fails.
 import { execFile, execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -215,7 +215,9 @@ async function loadNft(inNode: (c: string, a: readonly string[]) => Promise<stri
   try {
     const file = join(dir, 'rules.nft');
     writeFileSync(file, script);
-    await inNode('nft', ['-f', file]);
+    // Not plain `nft`: under npm/npx, PATH starts with node_modules/.bin, where ava's
+    // dependency @vercel/nft installs an unrelated `nft`.
+    await inNode(existsSync('/usr/sbin/nft') ? '/usr/sbin/nft' : 'nft', ['-f', file]);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -1,0 +1,123 @@
+// Principle (seed, pod-to-pod communication): all pods talk to each other without NAT; the
+// source address a receiving pod sees is the sender's real pod IP, on the same node and
+// across nodes. Only traffic leaving the cluster's pod network may be masqueraded.
+// This traces a first packet from a pod on this node to a pod on this node and to a pod on
+// every other node through the node's netfilter rules (prerouting → forward → postrouting,
+// every table and backend, ipsets included) and fails on any SNAT/MASQUERADE outcome.
+import type { CheckDefinition, CheckResult } from '../types.js';
+import type { ClusterContext } from '../../../common/cluster.js';
+import type { NodeSnapshot } from '../../snapshot.js';
+import { dataplaneOf } from '../../dataplane/load.js';
+import { nodeView, traceEnv } from '../../dataplane/routing.js';
+import { trace, type PathStep, type TraceEnv, type TraceOutcome } from '../../dataplane/tracer.js';
+import { formatIp, formatPrefix, parseIp, parsePrefix, prefixContains } from '../../dataplane/addr.js';
+
+const MAX_EVIDENCE_RULES = 12;
+
+function stepText(s: PathStep): string {
+  return `[${s.backend} ${s.table} ${s.chain} #${s.rule}] ${s.text}`;
+}
+
+/** The `host`-th address of an IPv4 prefix, or undefined for other prefixes. */
+function hostIn(cidr: string, host: number): string | undefined {
+  const p = parsePrefix(cidr);
+  if (!p || p.family !== 4 || 2 ** (32 - p.len) <= host + 1) return undefined;
+  return formatIp({ family: 4, v4: (p.net + host) >>> 0 });
+}
+
+/** The node's own pod CIDR: the Node object's, else the pod bridge's address. */
+function ownPodCIDR(snapshot: NodeSnapshot, cluster: ClusterContext | undefined): string | undefined {
+  const node = cluster?.nodes.find((n) => n.name === snapshot.node);
+  const fromNode = node?.podCIDRs.find((c) => parsePrefix(c)?.family === 4);
+  if (fromNode) return fromNode;
+  for (const l of snapshot.links ?? []) {
+    if (l.kind !== 'bridge') continue;
+    const a = l.addresses.find((x) => x.family === 4);
+    if (a) {
+      const p = parsePrefix(`${a.address}/${a.prefixLength}`);
+      if (p?.family === 4) return formatPrefix(p);
+    }
+  }
+  return undefined;
+}
+
+/** The device the kernel would send `dst` out of (longest prefix in the main table). */
+function routeDevice(snapshot: NodeSnapshot, dst: string, fallback: string): string {
+  const ip = parseIp(dst);
+  let best: { len: number; dev: string } | undefined;
+  for (const r of snapshot.routes ?? []) {
+    if (!ip || r.family !== 4 || r.table !== 254 || !r.dev || r.type !== 'unicast') continue;
+    const p = parsePrefix(r.dst);
+    if (!p || !prefixContains(p, ip)) continue;
+    if (!best || p.len > best.len) best = { len: p.len, dev: r.dev };
+  }
+  return best?.dev ?? fallback;
+}
+
+function judgePath(outcomes: readonly TraceOutcome[], subject: string, what: string, src: string, dst: string): CheckResult {
+  let natted = 0;
+  let unknown = 0;
+  const natRules = new Set<string>();
+  const unknownRules: { rule: string; reason: string; probability: number }[] = [];
+  const translations = new Set<string>();
+  for (const o of outcomes) {
+    if (o.snat) {
+      natted += o.probability;
+      translations.add(o.snat === 'masquerade' ? 'MASQUERADE' : `SNAT to ${o.snat}`);
+      for (const s of o.path) if (s.hook === 'postrouting' && natRules.size < MAX_EVIDENCE_RULES) natRules.add(stepText(s));
+    } else if (o.verdict === 'unknown') {
+      unknown += o.probability;
+      if (o.unknown) unknownRules.push({ rule: stepText(o.unknown.step), reason: o.unknown.reason, probability: o.probability });
+    }
+  }
+  const evidence = { src, dst, proto: 'tcp', dport: 8080 };
+  if (natted > 0) {
+    return {
+      status: 'fail', severity: 'high', subject,
+      message: `${what} (${src} → ${dst}) is source-NATed (${[...translations].join(', ')}${natted < 0.9999 ? `, ${(natted * 100).toFixed(1)}% of packets` : ''}): the receiving pod sees the node, not the pod — exclude the pod CIDR from the masquerade rule (e.g. kube-proxy --cluster-cidr, CNI ipMasq settings)`,
+      evidence: { ...evidence, probability: Number(natted.toFixed(4)), rules: [...natRules] },
+    };
+  }
+  if (unknown > 0) {
+    return {
+      status: 'warn', severity: 'medium', subject,
+      message: `${what} (${src} → ${dst}) could not be decided: a rule uses a match netconform does not model (${unknownRules[0]?.reason ?? '?'})`,
+      evidence: { ...evidence, unknown: unknownRules.slice(0, MAX_EVIDENCE_RULES) },
+    };
+  }
+  return { status: 'pass', severity: 'info', subject, message: `${what} (${src} → ${dst}) keeps the pod's source address`, evidence };
+}
+
+export const podToPodNoNatCheck: CheckDefinition = {
+  id: 'no-nat.pod-to-pod',
+  title: 'Pods reach pods on this and every other node without source NAT',
+  needs: ['dataplane'],
+  run(snapshot, cluster) {
+    const dp = dataplaneOf(snapshot)!;
+    const own = ownPodCIDR(snapshot, cluster);
+    if (!own) {
+      return [{
+        status: 'skip', severity: 'info', subject: snapshot.node,
+        message: 'skipped: this node\'s IPv4 pod CIDR is unknown (no Node spec.podCIDRs in the cluster context and no pod bridge address)',
+      }];
+    }
+    const view = nodeView(snapshot, cluster);
+    const env: TraceEnv = traceEnv(dp, view, 4);
+    const src = hostIn(own, 250) ?? hostIn(own, 2)!;
+    const results: CheckResult[] = [];
+    const probe = (dst: string, oif: string, subject: string, what: string): void => {
+      const outcomes = trace({ src, dst, proto: 'tcp', sport: 40000, dport: 8080, iif: view.podIif, oif }, env, { origin: 'network' });
+      results.push(judgePath(outcomes, subject, what, src, dst));
+    };
+    const sameNodeDst = hostIn(own, 251) ?? hostIn(own, 3);
+    if (sameNodeDst) probe(sameNodeDst, view.podIif, snapshot.node, 'pod-to-pod traffic on this node');
+    for (const other of cluster?.nodes ?? []) {
+      if (other.name === snapshot.node) continue;
+      const cidr = other.podCIDRs.find((c) => parsePrefix(c)?.family === 4);
+      const dst = cidr ? hostIn(cidr, 10) ?? hostIn(cidr, 2) : undefined;
+      if (!dst) continue;
+      probe(dst, routeDevice(snapshot, dst, view.uplinkIif), other.name, `pod-to-pod traffic to node ${other.name}`);
+    }
+    return results;
+  },
+};
