@@ -1,20 +1,17 @@
 // `netconform psa check`: evaluate Pods and workload templates in files against a Pod
 // Security level and version, offline, with the API server's own messages.
 import { readFileSync } from 'node:fs';
-import { bool, choice, parseFlags, str } from '../common/cli.js';
+import { bool, parseFlags } from '../common/cli.js';
 import { flattenObjects, parseClusterText } from '../common/cluster.js';
 import { EXIT_FINDINGS, EXIT_OK, InputError, UsageError } from '../common/errors.js';
 import { renderTable } from '../agent/report/format.js';
 import { DEFAULT_KUBERNETES_MINOR, evaluate, resolveVersion, violationMessage } from '../psa/evaluate.js';
 import { PodReadError } from '../psa/pod.js';
-import { parseLevel, parseVersion } from '../psa/namespace-labels.js';
-import { formatVersion, type Level, type PolicyVersion, type Violation } from '../psa/types.js';
+import { formatVersion, type Violation } from '../psa/types.js';
 import { podSubject } from '../psa/workload.js';
 import type { Command } from './main.js';
 
-// Flags shared with `psa whatif` and the collector.
-export { levelFlag, versionFlag, kubernetesMinorFlag } from '../psa/flags.js';
-import { levelFlag, versionFlag, kubernetesMinorFlag } from '../psa/flags.js';
+import { PSA_EVAL_FLAGS, readPsaEvalFlags } from '../psa/flags.js';
 
 export const PSA_FLAG_HELP = `  --level L                   privileged | baseline | restricted (required)
   --version V                 policy version: latest (default) or v1.N, as in the namespace label
@@ -62,21 +59,12 @@ function describe(o: unknown, index: number): string {
 export const psaCheckCommand: Command = {
   summary: 'evaluate pods and workload templates in files against a Pod Security level',
   async run(argv) {
-    const p = parseFlags(argv, {
-      level: { type: 'string' },
-      version: { type: 'string' },
-      'kubernetes-version': { type: 'string' },
-      output: { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-    }, true);
+    const p = parseFlags(argv, PSA_EVAL_FLAGS, true);
     if (bool(p, 'help')) {
       process.stdout.write(HELP);
       return EXIT_OK;
     }
-    const level = levelFlag(str(p, 'level'));
-    const version = versionFlag(str(p, 'version'));
-    const kubernetesMinor = kubernetesMinorFlag(str(p, 'kubernetes-version'));
-    const output = choice(str(p, 'output'), ['table', 'json'] as const, '--output', 'table');
+    const { level, version, kubernetesMinor, output } = readPsaEvalFlags(p);
     if (p.positionals.length === 0) throw new UsageError('name at least one file (or - for stdin)');
 
     const results: CheckResult[] = [];

@@ -2,14 +2,15 @@
 // proposed level:version would reject there — per namespace, grouped by workload — and the
 // labels we recommend, from a cluster file or from the API server.
 import { readFileSync } from 'node:fs';
-import { bool, choice, parseFlags, str } from '../common/cli.js';
+import { bool, parseFlags, str } from '../common/cli.js';
 import { parseClusterObjects, parseClusterText, type ClusterContext } from '../common/cluster.js';
 import { EXIT_FINDINGS, EXIT_OK, InputError, UsageError } from '../common/errors.js';
 import { renderTable } from '../agent/report/format.js';
 import { loadClusterFromApi } from '../collector/kube/load.js';
 import { LEVEL_LABEL, VERSION_LABEL } from '../psa/namespace-labels.js';
 import { whatIf, type WhatIfReport } from '../psa/whatif.js';
-import { kubernetesMinorFlag, levelFlag, PSA_FLAG_HELP, versionFlag } from './psa-check.js';
+import { PSA_FLAG_HELP } from './psa-check.js';
+import { PSA_EVAL_FLAGS, readPsaEvalFlags } from '../psa/flags.js';
 import type { Command } from './main.js';
 import { queryClient, unary } from './collector-client.js';
 import type { PsaWhatIfRequest } from '../gen/proto/netconform/v1/PsaWhatIfRequest.js';
@@ -92,24 +93,17 @@ export const psaWhatifCommand: Command = {
   summary: 'what a stricter Pod Security label would reject, per namespace and workload',
   async run(argv) {
     const p = parseFlags(argv, {
-      level: { type: 'string' },
-      version: { type: 'string' },
-      'kubernetes-version': { type: 'string' },
+      ...PSA_EVAL_FLAGS,
       namespace: { type: 'string', short: 'n' },
       cluster: { type: 'string' },
       kubeconfig: { type: 'string' },
       collector: { type: 'string' },
-      output: { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
     });
     if (bool(p, 'help')) {
       process.stdout.write(HELP);
       return EXIT_OK;
     }
-    const level = levelFlag(str(p, 'level'));
-    const version = versionFlag(str(p, 'version'));
-    const kubernetesMinor = kubernetesMinorFlag(str(p, 'kubernetes-version'));
-    const output = choice(str(p, 'output'), ['table', 'json'] as const, '--output', 'table');
+    const { level, version, kubernetesMinor, output } = readPsaEvalFlags(p);
     const file = str(p, 'cluster');
     const sources = ['cluster', 'kubeconfig', 'collector'].filter((f) => str(p, f) !== undefined);
     if (sources.length > 1) throw new UsageError(`${sources.map((f) => `--${f}`).join(' and ')} cannot be combined: choose one source`);
