@@ -124,7 +124,7 @@ test('nft: an unknown statement is kept verbatim and makes the outcome unknown',
   const os = run(rs.tables as Table[]);
   t.is(os[0]!.verdict, 'unknown');
   t.regex(os[0]!.unknown!.reason, /osf/);
-  t.is(os[0]!.unknown!.step.origin, 'handle 9');
+  t.is(os[0]!.unknown!.step.origin, 'nft.json handle 9');
 });
 
 test('parse errors name the file and line', (t) => {

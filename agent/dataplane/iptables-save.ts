@@ -6,7 +6,7 @@
 import { InputError } from '../../common/errors.js';
 import { parsePrefix, type Prefix } from './addr.js';
 import type { Action, Backend, BaseChainInfo, Chain, ChainType, Hook, Match, Rule, Ruleset, Table, Verdict } from './model.js';
-import { protoName } from './model.js';
+import { CONTINUE, NO_ACTIONS, protoName } from './model.js';
 
 /** Built-in chains per table: hook and the priority iptables registers them with. */
 const BUILTIN: Record<string, Record<string, [Hook, number]>> = {
@@ -54,6 +54,7 @@ export interface IptablesParseOptions {
 
 export function parseIptablesSave(text: string, opts: IptablesParseOptions): Ruleset {
   const tables: Table[] = [];
+  const interned = new Map<string, readonly Prefix[]>();
   let table: Table | undefined;
   let lineNo = 0;
   let pos = 0;
@@ -71,7 +72,7 @@ export function parseIptablesSave(text: string, opts: IptablesParseOptions): Rul
     if (c0 === 42 /* * */) {
       const name = line.slice(1).trim();
       const existing = tables.find((t) => t.name === name);
-      table = existing ?? { backend: opts.backend, family: opts.family, name, chains: new Map(), sets: new Map() };
+      table = existing ?? { backend: opts.backend, source: opts.file, family: opts.family, name, chains: new Map(), sets: new Map() };
       if (!existing) tables.push(table);
       continue;
     }
@@ -105,8 +106,8 @@ export function parseIptablesSave(text: string, opts: IptablesParseOptions): Rul
         table.chains.set(chainName, chain);
       }
       const rule = parseRule(sp < 0 ? '' : rest.slice(sp + 1), {
-        table: table.name, chain: chainName, index: chain.rules.length + 1, text: body, origin: `${opts.file}:${lineNo}`,
-      }, opts, lineNo, table.chains);
+        table: table.name, chain: chainName, index: chain.rules.length + 1, text: body, line: lineNo,
+      }, opts, lineNo, table.chains, interned);
       if (body.charCodeAt(1) === 73 /* I */) {
         chain.rules.unshift(rule);
         chain.rules.forEach((r, i) => ((r as { index: number }).index = i + 1));
@@ -133,7 +134,7 @@ interface RuleHead {
   readonly chain: string;
   readonly index: number;
   readonly text: string;
-  readonly origin: string;
+  readonly line: number;
 }
 
 /** Core options and the module/target option that takes N values. */
@@ -150,109 +151,131 @@ interface ModOpt {
   readonly values: string[];
 }
 
-function parseRule(rest: string, head: RuleHead, opts: IptablesParseOptions, lineNo: number, chains: ReadonlyMap<string, Chain>): Rule {
-  const tokens = tokenize(rest);
-  const matches: Match[] = [];
-  let verdict: Verdict = { kind: 'continue' };
-  const actions: Action[] = [];
-  let neg = false;
-  let lastModule: string | undefined;
-  let implicitModule: string | undefined;
-  let i = 0;
-  const bad = (why: string): never => {
-    throw new InputError(opts.file, why, lineNo);
-  };
-  const value = (): string => {
-    const t = tokens[++i];
-    if (!t) bad(`option "${tokens[i - 1]!.text}" needs a value`);
-    return t!.text;
-  };
-  const isOptionStart = (t: Token): boolean => !t.quoted && (t.text === '!' || (t.text.charCodeAt(0) === 45 && t.text.length > 1 && !/^-\d/.test(t.text)));
+/** Reads one rule's tokens; a class rather than per-rule closures (hundreds of thousands of rules). */
+class RuleReader {
+  i = 0;
+  constructor(private readonly tokens: readonly Token[], private readonly file: string, private readonly lineNo: number) {}
+
+  bad(why: string): never {
+    throw new InputError(this.file, why, this.lineNo);
+  }
+
+  value(): string {
+    const t = this.tokens[++this.i];
+    if (!t) this.bad(`option "${this.tokens[this.i - 1]!.text}" needs a value`);
+    return t.text;
+  }
+
+  private isOptionStart(t: Token): boolean {
+    if (t.quoted) return false;
+    const x = t.text;
+    if (x === '!') return true;
+    if (x.charCodeAt(0) !== 45 || x.length < 2) return false;
+    const c1 = x.charCodeAt(1);
+    return !(c1 >= 48 && c1 <= 57); // `-1` is a value
+  }
+
   /** Reads `--opt value…` pairs until the next core option, `-m` or `-j`. */
-  const readModuleOpts = (initialNeg = false): ModOpt[] => {
+  moduleOpts(initialNeg = false): ModOpt[] {
     const out: ModOpt[] = [];
+    const tokens = this.tokens;
     let n = initialNeg;
-    while (i + 1 < tokens.length) {
-      const t = tokens[i + 1]!;
+    while (this.i + 1 < tokens.length) {
+      const t = tokens[this.i + 1]!;
       if (t.text === '!' && !t.quoted) {
-        const after = tokens[i + 2];
+        const after = tokens[this.i + 2];
         if (!after || !after.text.startsWith('--')) break;
-        n = true; i++;
+        n = true; this.i++;
         continue;
       }
       if (t.quoted || !t.text.startsWith('--')) break;
-      i++;
+      this.i++;
       const name = t.text;
       const values: string[] = [];
       const want = TWO_VALUE_OPTS.has(name) ? 2 : ZERO_VALUE_OPTS.has(name) ? 0 : 1;
-      for (let k = 0; k < want && i + 1 < tokens.length; k++) {
-        if (isOptionStart(tokens[i + 1]!)) break;
-        values.push(tokens[++i]!.text);
+      for (let k = 0; k < want && this.i + 1 < tokens.length; k++) {
+        if (this.isOptionStart(tokens[this.i + 1]!)) break;
+        values.push(tokens[++this.i]!.text);
       }
       out.push({ name, neg: n, values });
       n = false;
     }
     return out;
-  };
+  }
+}
 
-  for (; i < tokens.length; i++) {
-    const t = tokens[i]!;
+function parseRule(rest: string, head: RuleHead, opts: IptablesParseOptions, lineNo: number, chains: ReadonlyMap<string, Chain>, interned: Map<string, readonly Prefix[]>): Rule {
+  const tokens = tokenize(rest);
+  const r = new RuleReader(tokens, opts.file, lineNo);
+  const matches: Match[] = [];
+  let verdict: Verdict = CONTINUE;
+  const actions: Action[] = [];
+  let neg = false;
+  let lastModule: string | undefined;
+  let implicitModule: string | undefined;
+  for (; r.i < tokens.length; r.i++) {
+    const t = tokens[r.i]!;
     const tx = t.text;
     if (tx === '!' && !t.quoted) { neg = true; continue; }
     switch (tx) {
       case '-s': case '--source': case '-d': case '--destination': {
-        const v = value();
-        const prefixes: Prefix[] = [];
-        for (const part of v.split(',')) {
-          const p = parsePrefix(part);
-          if (!p) bad(`"${part}" is not an address or prefix`);
-          prefixes.push(p!);
+        const v = r.value();
+        // Shared per distinct text: the same ClusterIP or cluster CIDR recurs in many rules.
+        let prefixes = interned.get(v);
+        if (!prefixes) {
+          const list: Prefix[] = [];
+          for (const part of v.indexOf(',') < 0 ? [v] : v.split(',')) {
+            const p = parsePrefix(part);
+            if (!p) return r.bad(`"${part}" is not an address or prefix`);
+            list.push(p);
+          }
+          interned.set(v, (prefixes = list));
         }
         matches.push({ kind: 'addr', field: tx === '-s' || tx === '--source' ? 'src' : 'dst', prefixes, neg });
         break;
       }
       case '-p': case '--protocol': {
-        const proto = protoName(value());
+        const proto = protoName(r.value());
         matches.push({ kind: 'proto', proto, neg });
         // `-p tcp --dport 22` loads the protocol's match implicitly.
         if (!neg && (proto === 'tcp' || proto === 'udp' || proto === 'sctp')) implicitModule = proto;
         break;
       }
       case '-i': case '--in-interface': case '-o': case '--out-interface':
-        matches.push({ kind: 'iface', dir: tx === '-i' || tx === '--in-interface' ? 'in' : 'out', name: value(), neg });
+        matches.push({ kind: 'iface', dir: tx === '-i' || tx === '--in-interface' ? 'in' : 'out', name: r.value(), neg });
         break;
       case '-m': case '--match': {
-        lastModule = value();
-        matches.push(...moduleMatches(lastModule, readModuleOpts()));
+        lastModule = r.value();
+        const ms = moduleMatches(lastModule, r.moduleOpts());
+        for (const m of ms) matches.push(m);
         break;
       }
       case '-j': case '--jump': case '-g': case '--goto': {
-        const target = value();
-        const topts = readModuleOpts();
-        const r = targetVerdict(target, topts, tx === '-g' || tx === '--goto', chains);
-        verdict = r.verdict;
-        if (r.action) actions.push(r.action);
+        const target = r.value();
+        const tv = targetVerdict(target, r.moduleOpts(), tx === '-g' || tx === '--goto', chains);
+        verdict = tv.verdict;
+        if (tv.action) actions.push(tv.action);
         break;
       }
       case '-f': case '--fragment':
         matches.push({ kind: 'unknown', text: `${neg ? '! ' : ''}-f` });
         break;
       case '-c': case '--set-counters':
-        i += 2;
+        r.i += 2;
         break;
       default:
         // kube-proxy's restore input interleaves core options between a module and its
         // options (`-m tcp -p tcp -d X --dport 80`): a stray `--opt` belongs to the last module.
         if (tx.startsWith('--') && (lastModule ?? implicitModule) !== undefined) {
-          i--;
-          matches.push(...moduleMatches((lastModule ?? implicitModule)!, readModuleOpts(neg)));
+          r.i--;
+          for (const m of moduleMatches((lastModule ?? implicitModule)!, r.moduleOpts(neg))) matches.push(m);
         } else {
-          bad(`unexpected "${tx}" in rule`);
+          r.bad(`unexpected "${tx}" in rule`);
         }
     }
     neg = false;
   }
-  return { ...head, matches, actions, verdict };
+  return { table: head.table, chain: head.chain, index: head.index, text: head.text, line: head.line, matches, actions: actions.length === 0 ? NO_ACTIONS : actions, verdict };
 }
 
 const optText = (mod: string, o: readonly ModOpt[]): string =>
@@ -361,6 +384,12 @@ function moduleMatches(mod: string, o: readonly ModOpt[]): Match[] {
   }
 }
 
+const ACCEPT_V = Object.freeze({ verdict: Object.freeze({ kind: 'accept' as const }) });
+const DROP_V = Object.freeze({ verdict: Object.freeze({ kind: 'drop' as const }) });
+const REJECT_V = Object.freeze({ verdict: Object.freeze({ kind: 'reject' as const }) });
+const RETURN_V = Object.freeze({ verdict: Object.freeze({ kind: 'return' as const }) });
+const MASQ_V = Object.freeze({ verdict: Object.freeze({ kind: 'masquerade' as const }) });
+
 /** Targets that change nothing the tracer looks at and continue with the next rule. */
 const PASSIVE_TARGETS = new Set(['LOG', 'NFLOG', 'ULOG', 'CHECKSUM', 'TRACE', 'AUDIT']);
 
@@ -368,11 +397,11 @@ function targetVerdict(target: string, o: readonly ModOpt[], isGoto: boolean, ch
   const text = `-j ${target}${o.map((x) => ` ${x.name}${x.values.map((v) => ` ${v}`).join('')}`).join('')}`;
   const opt = (n: string): string | undefined => o.find((x) => x.name === n)?.values[0];
   switch (target) {
-    case 'ACCEPT': return { verdict: { kind: 'accept' } };
-    case 'DROP': return { verdict: { kind: 'drop' } };
-    case 'REJECT': return { verdict: { kind: 'reject' } };
-    case 'RETURN': return { verdict: { kind: 'return' } };
-    case 'MASQUERADE': return { verdict: { kind: 'masquerade' } };
+    case 'ACCEPT': return ACCEPT_V;
+    case 'DROP': return DROP_V;
+    case 'REJECT': return REJECT_V;
+    case 'RETURN': return RETURN_V;
+    case 'MASQUERADE': return MASQ_V;
     case 'SNAT': return { verdict: { kind: 'snat', to: opt('--to-source') ?? '' } };
     case 'DNAT': {
       const to = opt('--to-destination');

@@ -79,8 +79,8 @@ export interface Rule {
   readonly index: number;
   /** The rule as its source printed it (iptables-save line; nft rendered from JSON). */
   readonly text: string;
-  /** Where it came from: `file:line` or `handle N`. */
-  readonly origin: string;
+  /** Line in the iptables-save file, or the nft rule handle (see ruleOrigin). */
+  readonly line: number;
   readonly matches: readonly Match[];
   readonly actions: readonly Action[];
   readonly verdict: Verdict;
@@ -118,6 +118,8 @@ export interface NamedSet {
 
 export interface Table {
   readonly backend: Backend;
+  /** The file the table was read from (rule origins, evidence). */
+  readonly source: string;
   readonly family: 4 | 6;
   readonly name: string;
   readonly chains: Map<string, Chain>;
@@ -146,6 +148,14 @@ export interface IpvsVirtualServer {
   readonly realServers: readonly IpvsRealServer[];
   readonly text: string;
 }
+
+/** Where a rule came from, for evidence: `iptables-save.txt:123` or `nft.json handle 45`. */
+export function ruleOrigin(table: Table, rule: Rule): string {
+  return table.backend === 'nftables' ? `${table.source} handle ${rule.line}` : `${table.source}:${rule.line}`;
+}
+
+export const CONTINUE: Verdict = Object.freeze({ kind: 'continue' });
+export const NO_ACTIONS: readonly Action[] = Object.freeze([]);
 
 export function buildSetIndex(elements: readonly SetElement[]): { index: Map<string, SetElement>; ranged: SetElement[] } {
   const index = new Map<string, SetElement>();

@@ -54,7 +54,7 @@ export function parseNftJson(text: string, opts: NftParseOptions): Ruleset {
         const name = String(o['name'] ?? '');
         if (family !== 'ip' && family !== 'ip6' && family !== 'inet') continue; // bridge/arp/netdev carry no Service traffic
         if (opts.skipXtablesTables && (family === 'ip' || family === 'ip6') && XT_TABLES.has(name)) continue;
-        tables.set(key(family, name), { backend: 'nftables', family: family === 'ip6' ? 6 : 4, name: `${family} ${name}`, chains: new Map(), sets: new Map() });
+        tables.set(key(family, name), { backend: 'nftables', source: opts.file, family: family === 'ip6' ? 6 : 4, name: `${family} ${name}`, chains: new Map(), sets: new Map() });
       } else {
         pending.push({ kind, o, idx });
       }
@@ -413,7 +413,7 @@ function parseRule(o: J, table: string, chain: string, index: number): Rule {
   const comment = typeof o['comment'] === 'string' ? o['comment'] : undefined;
   if (comment !== undefined) matches.push({ kind: 'comment', text: comment });
   const text = exprs.map(render).join(' ') + (comment !== undefined ? ` comment "${comment}"` : '');
-  return { table, chain, index, text, origin: `handle ${String(o['handle'] ?? '?')}`, matches, actions, verdict };
+  return { table, chain, index, text, line: typeof o['handle'] === 'number' ? o['handle'] : 0, matches, actions, verdict };
 }
 
 /** `mark set mark or 0x4000` / `xor` / `and` / a constant, as xmark (value, mask). */

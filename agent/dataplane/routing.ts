@@ -84,8 +84,8 @@ export interface Observation {
   readonly unknown: readonly { readonly probability: number; readonly rule: string; readonly where: string; readonly reason: string }[];
   /** Every DNAT branch records ClientIP affinity. */
   readonly affinity: boolean;
-  /** Rules that decided (deduplicated, for evidence). */
-  readonly rules: readonly string[];
+  /** Rules that decided (deduplicated, for evidence); built on demand — only failures show them. */
+  readonly rules: () => readonly string[];
   /** Branches a filter rule dropped/rejected after DNAT (not kube-proxy's routing, reported in evidence). */
   readonly filteredAfterDnat: readonly string[];
 }
@@ -100,11 +100,9 @@ export function observeTrace(outcomes: readonly TraceOutcome[]): Observation {
   const targets = new Map<string, number>();
   let rejected = 0, dropped = 0, unrouted = 0;
   const unknown: { probability: number; rule: string; where: string; reason: string }[] = [];
-  const rules = new Set<string>();
   const filtered = new Set<string>();
   let dnatBranches = 0, affinityBranches = 0;
   for (const o of outcomes) {
-    for (const s of o.path) if (rules.size < MAX_EVIDENCE_RULES && s.hook !== 'postrouting') rules.add(stepText(s));
     if (o.dnat) {
       const key = hostPort(canonicalIp(o.dnat.addr), o.dnat.port ?? 0);
       targets.set(key, (targets.get(key) ?? 0) + o.probability);
@@ -134,7 +132,12 @@ export function observeTrace(outcomes: readonly TraceOutcome[]): Observation {
   return {
     targets, rejected, dropped, unrouted, unknown,
     affinity: dnatBranches > 0 && affinityBranches === dnatBranches,
-    rules: [...rules], filteredAfterDnat: [...filtered],
+    rules: () => {
+      const rules = new Set<string>();
+      for (const o of outcomes) for (const s of o.path) if (rules.size < MAX_EVIDENCE_RULES && s.hook !== 'postrouting') rules.add(stepText(s));
+      return [...rules];
+    },
+    filteredAfterDnat: [...filtered],
   };
 }
 
@@ -143,7 +146,7 @@ export function traceEnv(dp: Dataplane, view: NodeView, family: 4 | 6): TraceEnv
 }
 
 export function traceService(env: TraceEnv, src: string, dst: string, proto: string, dport: number, iif: string): Observation {
-  return observeTrace(trace({ src, dst, proto: proto.toLowerCase(), dport, iif }, env, { origin: 'network', stopBefore: 'postrouting' }));
+  return observeTrace(trace({ src, dst, proto: proto.toLowerCase(), dport, iif }, env, { origin: 'network', stopBefore: 'postrouting', stopAfterDnat: true }));
 }
 
 /** The IPVS virtual server for an address:port, read as an Observation. */
@@ -160,7 +163,7 @@ export function observeIpvs(ipvs: readonly IpvsVirtualServer[], addr: string, pr
   return {
     targets, rejected: 0, dropped: 0, unrouted: vs ? 0 : 1, unknown: [],
     affinity: (vs?.persistent ?? 0) > 0,
-    rules: vs ? [vs.text, ...vs.realServers.map((r) => `-> ${hostPort(r.addr, r.port)} ${r.forward} weight ${r.weight}`)].slice(0, MAX_EVIDENCE_RULES) : [],
+    rules: () => (vs ? [vs.text, ...vs.realServers.map((r) => `-> ${hostPort(r.addr, r.port)} ${r.forward} weight ${r.weight}`)].slice(0, MAX_EVIDENCE_RULES) : []),
     filteredAfterDnat: [],
     ...(vs ? { vs } : {}),
   };
@@ -198,7 +201,7 @@ export function judge(inp: JudgeInput): CheckResult {
   }
   const stale = staleAll.filter((s) => !wrongPort.some((w) => w.startsWith(`${s} `)));
   const probabilities: Record<string, number> = {};
-  for (const [k, p] of [...obs.targets.entries()].sort()) probabilities[k] = Math.round(p * 1e6) / 1e6;
+  for (const k of observed) probabilities[k] = Math.round(obs.targets.get(k)! * 1e6) / 1e6;
   const evidence: Evidence = {
     path: inp.path,
     expected: endpoints, observed, missing, stale, wrongPort, probabilities,
@@ -207,16 +210,18 @@ export function judge(inp: JudgeInput): CheckResult {
     ...(obs.unrouted > 0 ? { unrouted: round(obs.unrouted) } : {}),
     ...(exp.affinity || obs.affinity ? { affinity: { expected: exp.affinity ? 'ClientIP' : 'None', observed: obs.affinity ? 'ClientIP' : 'None' } } : {}),
     ...(obs.filteredAfterDnat.length > 0 ? { filteredAfterDnat: obs.filteredAfterDnat } : {}),
-    rules: obs.rules,
     ...(inp.extra ?? {}),
   };
+  // The rules that decided are evidence for people fixing something: kept on failures only,
+  // so a 10k-Service report stays small.
+  const withRules = (): Evidence => ({ ...evidence, rules: obs.rules() });
   const subject = exp.subject;
   if (obs.unknown.length > 0) {
     const u = obs.unknown[0]!;
     return {
       status: 'error', severity: 'medium', subject,
       message: `${inp.path}: cannot decide — ${u.where} has a match netconform does not model (${u.reason}); not assuming it passes`,
-      evidence: { ...evidence, unknown: obs.unknown },
+      evidence: { ...withRules(), unknown: obs.unknown },
     };
   }
   if (endpoints.length === 0) {
@@ -229,7 +234,7 @@ export function judge(inp: JudgeInput): CheckResult {
     return {
       status: 'fail', severity: 'high', subject,
       message: `${inp.path}: the Service has no usable endpoints, so traffic must be ${want === 'reject' ? 'rejected' : want === 'drop' ? 'dropped' : 'left without real servers'}, but it is ${seen}`,
-      evidence,
+      evidence: withRules(),
     };
   }
   const problems: string[] = [];
@@ -250,7 +255,7 @@ export function judge(inp: JudgeInput): CheckResult {
   if (problems.length === 0) {
     return { status: 'pass', severity: 'info', subject, message: `${inp.path} → ${n(endpoints.length)}, evenly${exp.affinity ? ', with ClientIP affinity' : ''}`, evidence };
   }
-  return { status: 'fail', severity: 'high', subject, message: `${inp.path}: ${problems.join('; ')}`, evidence };
+  return { status: 'fail', severity: 'high', subject, message: `${inp.path}: ${problems.join('; ')}`, evidence: withRules() };
 }
 
 const round = (p: number): number => Math.round(p * 1e6) / 1e6;

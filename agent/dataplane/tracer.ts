@@ -7,7 +7,7 @@
 // A match it cannot evaluate ends that branch as `unknown` with the rule: never a guessed pass.
 import { canonicalIp, formatIp, parseIp, parsePrefix, prefixContains, type IpAddr, type Prefix } from './addr.js';
 import type { Backend, Chain, Hook, KeyField, Match, NamedSet, NatTarget, Rule, SetElement, Table, Verdict } from './model.js';
-import { protoName } from './model.js';
+import { protoName, ruleOrigin } from './model.js';
 
 export interface TracePacket {
   readonly src: string;
@@ -37,6 +37,8 @@ export interface TraceOptions {
   readonly origin?: 'network' | 'local';
   /** Stop before this hook (Service routing needs no postrouting, whose rules depend on the route). */
   readonly stopBefore?: Hook;
+  /** End a branch once it has been DNATed (Service routing: the dispatch is decided in prerouting). */
+  readonly stopAfterDnat?: boolean;
   /** Bound on rule evaluations per branch (loops, pathological rule sets). */
   readonly maxSteps?: number;
 }
@@ -88,6 +90,28 @@ interface State {
   steps: number;
 }
 
+/** A PathStep whose origin text is built only when read (most steps are never shown). */
+class Step implements PathStep {
+  readonly backend: Backend;
+  readonly table: string;
+  readonly chain: string;
+  readonly rule: number;
+  readonly text: string;
+  constructor(readonly hook: Hook, private readonly t: Table, private readonly r: Rule) {
+    this.backend = t.backend;
+    this.table = t.name;
+    this.chain = r.chain;
+    this.rule = r.index;
+    this.text = r.text;
+  }
+  get origin(): string {
+    return ruleOrigin(this.t, this.r);
+  }
+  toJSON(): Omit<PathStep, never> {
+    return { hook: this.hook, backend: this.backend, table: this.table, chain: this.chain, rule: this.rule, text: this.text, origin: this.origin };
+  }
+}
+
 interface Frame {
   readonly chain: Chain;
   readonly next: number;
@@ -127,7 +151,7 @@ export function trace(packet: TracePacket, env: TraceEnv, opts: TraceOptions = {
     const [hook, ...rest] = hooks;
     if (hook === undefined || hook === opts.stopBefore) { results.push({ s, end: 'accept' }); return; }
     for (const r of tracer.runHook(s, hook)) {
-      if (r.end !== 'accept') { results.push(r); continue; }
+      if (r.end !== 'accept' || (opts.stopAfterDnat && r.s.dnat)) { results.push(r); continue; }
       let next = rest;
       if (rest.length === 0) {
         // The routing decision after prerouting: to the node itself, or forwarded.
@@ -158,22 +182,38 @@ interface ChainIndex {
   readonly any: number[];
 }
 
+const NO = -1;
+const UNKNOWN = -2;
+
 /** Chains longer than this get a destination index (KUBE-SERVICES has one rule per Service port). */
 const INDEX_MIN_RULES = 64;
 
+/** Per-chain destination indexes, shared by every trace (rule sets are immutable once parsed). */
+const INDEXES = new WeakMap<Chain, ChainIndex>();
+/** Per-environment base chains by hook and local address keys, shared by the traces of one scan. */
+const ENV_CACHE = new WeakMap<TraceEnv, { hooks: Map<string, { table: Table; chain: Chain }[]>; local: Set<string> }>();
+
 class Tracer {
-  private readonly indexes = new WeakMap<Chain, ChainIndex>();
-  private readonly localKeys = new Set<string>();
-  private readonly hookChains = new Map<Hook, { table: Table; chain: Chain }[]>();
+  private readonly indexes = INDEXES;
+  private readonly localKeys: Set<string>;
+  private readonly hookChains: Map<string, { table: Table; chain: Chain }[]>;
   private hook: Hook = 'prerouting';
   private baseChain: Chain | undefined;
   private table: Table | undefined;
 
   constructor(private readonly env: TraceEnv, private readonly family: 4 | 6, private readonly maxSteps: number) {
-    for (const a of env.localAddresses) {
-      const ip = parseIp(a.split('/')[0]!);
-      if (ip) this.localKeys.add(formatIp(ip));
+    let cached = ENV_CACHE.get(env);
+    if (!cached) {
+      const local = new Set<string>();
+      for (const a of env.localAddresses) {
+        const ip = parseIp(a.split('/')[0]!);
+        if (ip) local.add(formatIp(ip));
+      }
+      cached = { hooks: new Map(), local };
+      ENV_CACHE.set(env, cached);
     }
+    this.localKeys = cached.local;
+    this.hookChains = cached.hooks;
   }
 
   isLocal(ip: IpAddr): boolean {
@@ -182,7 +222,8 @@ class Tracer {
   }
 
   private chainsAt(hook: Hook): { table: Table; chain: Chain }[] {
-    let list = this.hookChains.get(hook);
+    const key = `${this.family} ${hook}`;
+    let list = this.hookChains.get(key);
     if (!list) {
       list = [];
       for (const table of this.env.tables) {
@@ -190,7 +231,7 @@ class Tracer {
         for (const chain of table.chains.values()) if (chain.base?.hook === hook) list.push({ table, chain });
       }
       list.sort((a, b) => a.chain.base!.priority - b.chain.base!.priority);
-      this.hookChains.set(hook, list);
+      this.hookChains.set(key, list);
     }
     return list;
   }
@@ -219,7 +260,7 @@ class Tracer {
   }
 
   private step(rule: Rule, table: Table): PathStep {
-    return { hook: this.hook, backend: table.backend, table: table.name, chain: rule.chain, rule: rule.index, text: rule.text, origin: rule.origin };
+    return new Step(this.hook, table, rule);
   }
 
   private unknown(s: State, rule: Rule, table: Table, reason: string): Res {
@@ -278,13 +319,13 @@ class Tracer {
       const i = cand ? cand[pos]! : pos;
       const rule = chain.rules[i]!;
       if (++s.steps > this.maxSteps) { out.push(this.unknown(s, rule, table, `more than ${this.maxSteps} rule evaluations (a loop?)`)); return out; }
-      const m = this.evalMatches(rule, s, table);
-      if (m.kind === 'no') continue;
-      if (m.kind === 'unknown') { out.push(this.unknown(s, rule, table, `cannot evaluate: ${m.text}`)); return out; }
-      if (m.p < 1) {
-        const taken = fork(s, m.p);
+      const p = this.evalMatches(rule, s, table);
+      if (p === NO) continue;
+      if (p === UNKNOWN) { out.push(this.unknown(s, rule, table, `cannot evaluate: ${this.unknownText}`)); return out; }
+      if (p < 1) {
+        const taken = fork(s, p);
         out.push(...this.applyRule(taken, table, chain, i, stack));
-        s = fork(s, 1 - m.p);
+        s = fork(s, 1 - p);
         continue;
       }
       out.push(...this.applyRule(s, table, chain, i, stack));
@@ -406,16 +447,21 @@ class Tracer {
     return elements.find((e) => elementMatches(e, parts, keys, s));
   }
 
-  private evalMatches(rule: Rule, s: State, table: Table): { kind: 'yes'; p: number } | { kind: 'no' } | { kind: 'unknown'; text: string } {
+  private unknownText = '';
+
+  /** The probability that the rule matches (1 when certain), NO, or UNKNOWN (see unknownText). */
+  private evalMatches(rule: Rule, s: State, table: Table): number {
     let p = 1;
-    for (const m of rule.matches) {
-      const r = this.evalMatch(m, s, table);
-      if (r === false) return { kind: 'no' };
+    const ms = rule.matches;
+    for (let k = 0; k < ms.length; k++) {
+      const r = this.evalMatch(ms[k]!, s, table);
+      if (r === false) return NO;
       if (r === true) continue;
       if (typeof r === 'number') { p *= r; continue; }
-      return { kind: 'unknown', text: r.unknown };
+      this.unknownText = r.unknown;
+      return UNKNOWN;
     }
-    return { kind: 'yes', p };
+    return p;
   }
 
   /** true/false, a probability for random matches, or what cannot be evaluated. */

@@ -58,11 +58,68 @@ export function iptablesBackendOf(text: string): 'nft' | 'legacy' {
   return 'nft';
 }
 
+const XT_TABLES = new Set(['filter', 'nat', 'mangle', 'raw', 'security']);
+
+/** Above this much iptables-nft output, listing every nft table costs tens of seconds. */
+const BIG_IPTABLES_NFT = 4 * 1024 * 1024;
+
+/**
+ * `nft -j` of the native nftables tables only. iptables-nft's own tables (ip/ip6 filter,
+ * nat, …) are read as iptables-save text; listing them as JSON too would be a second, much
+ * larger copy of every iptables rule. `nft list tables` itself loads every rule of every
+ * table (38 s with 10k Services in iptables-nft), so when iptables-nft is that large only
+ * kube-proxy's own tables are listed, by name (fast).
+ */
+async function readNftNative(iptablesNftBytes: number): Promise<Run> {
+  let tables: { family: string; name: string }[] = [{ family: 'ip', name: 'kube-proxy' }, { family: 'ip6', name: 'kube-proxy' }];
+  let meta: unknown;
+  if (iptablesNftBytes < BIG_IPTABLES_NFT) {
+    const list = await run('nft', ['-j', 'list', 'tables']);
+    if (!list.ok) return list;
+    try {
+      const doc = JSON.parse(list.out) as { nftables?: unknown[] };
+      tables = [];
+      for (const o of doc.nftables ?? []) {
+        const t = (o as { table?: { family?: unknown; name?: unknown } }).table;
+        if (t && typeof t.family === 'string' && typeof t.name === 'string') tables.push({ family: t.family, name: t.name });
+        if ((o as { metainfo?: unknown }).metainfo) meta = o;
+      }
+    } catch {
+      return run('nft', ['-j', 'list', 'ruleset']);
+    }
+    tables = tables.filter((t) => !((t.family === 'ip' || t.family === 'ip6') && XT_TABLES.has(t.name)));
+  }
+  const parts = await Promise.all(tables.map((t) => run('nft', ['-j', 'list', 'table', t.family, t.name])));
+  const objects: unknown[] = [];
+  let any = false;
+  for (const r of parts) {
+    if (!r.ok) {
+      if (r.missing) return r;
+      continue; // a table that does not exist (kube-proxy not in nftables mode)
+    }
+    any = true;
+    const doc = JSON.parse(r.out) as { nftables?: unknown[] };
+    for (const o of doc.nftables ?? []) {
+      if ((o as { metainfo?: unknown }).metainfo) meta ??= o;
+      else objects.push(o);
+    }
+  }
+  if (!any && tables.length > 0 && iptablesNftBytes >= BIG_IPTABLES_NFT) return { ok: true, out: JSON.stringify({ nftables: meta ? [meta] : [] }) };
+  return { ok: true, out: JSON.stringify({ nftables: [...(meta ? [meta] : []), ...objects] }) };
+}
+
 export async function readDataplaneLive(): Promise<DataplaneFacts | undefined> {
-  const [nft4, legacy4, plain4, nft6, legacy6, plain6, nftJson, ipset, ipvs] = await Promise.all([
-    run('iptables-nft-save', []), run('iptables-legacy-save', []), run('iptables-save', []),
-    run('ip6tables-nft-save', []), run('ip6tables-legacy-save', []), run('ip6tables-save', []),
-    run('nft', ['-j', 'list', 'ruleset']), run('ipset', ['save']), run('ipvsadm', ['-Sn']),
+  const [nft4, legacy4, nft6, legacy6, ipset, ipvs] = await Promise.all([
+    run('iptables-nft-save', []), run('iptables-legacy-save', []),
+    run('ip6tables-nft-save', []), run('ip6tables-legacy-save', []),
+    run('ipset', ['save']), run('ipvsadm', ['-Sn']),
+  ]);
+  // Plain iptables-save only where the backend-specific tools are missing (old distributions).
+  const none: Run = { ok: false, missing: true, err: '' };
+  const [plain4, plain6, nftJson] = await Promise.all([
+    nft4.ok || legacy4.ok ? none : run('iptables-save', []),
+    nft6.ok || legacy6.ok ? none : run('ip6tables-save', []),
+    readNftNative((nft4.ok ? nft4.out.length : 0) + (nft6.ok ? nft6.out.length : 0)),
   ]);
   const pair = (nft: Run, legacy: Run, plain: Run): { nft?: string; legacy?: string } | undefined => {
     const out: { nft?: string; legacy?: string } = {};

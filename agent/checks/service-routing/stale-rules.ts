@@ -8,7 +8,7 @@
 import type { CheckDefinition, CheckResult } from '../types.js';
 import { dataplaneOf } from '../../dataplane/load.js';
 import { canonicalIp, formatPrefix, hostPort } from '../../dataplane/addr.js';
-import type { Rule, Ruleset } from '../../dataplane/model.js';
+import { ruleOrigin, type Rule, type Ruleset } from '../../dataplane/model.js';
 import type { ClusterContext } from '../../../common/cluster.js';
 import { nodeView } from '../../dataplane/routing.js';
 
@@ -54,10 +54,11 @@ function staleIptables(rs: Ruleset, k: Known, out: CheckResult[]): void {
   const table = (name: string) => rs.tables.find((t) => t.name === name);
   const nat = table('nat');
   const filter = table('filter');
+  const origin = (r: Rule): string => { const t = table(r.table); return t ? ruleOrigin(t, r) : r.table; };
   const report = (subject: string, r: Rule, what: string): void => {
     out.push({
       status: 'warn', severity: 'medium', subject,
-      message: `${what} for ${subject}, which no Service uses: stale kube-proxy rule (${r.origin})`,
+      message: `${what} for ${subject}, which no Service uses: stale kube-proxy rule (${origin(r)})`,
       evidence: { stale: [subject], rule: `[${rs.backend} ${r.table} ${r.chain} #${r.index}] ${r.text}` },
     });
   };
