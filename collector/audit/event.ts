@@ -79,10 +79,15 @@ function timeMs(v: unknown): number | undefined {
   return Number.isFinite(t) ? t : undefined;
 }
 
+/** Full annotation keys per PSA key, built once (no string concatenation per event). */
+const PSA_KEYS: ReadonlyMap<string, readonly string[]> = new Map(
+  ['enforce-policy', 'audit-violations', 'exempt', 'error'].map((k) => [k, PSA_ANNOTATION_PREFIXES.map((p) => p + k)]),
+);
+
 function psaAnnotation(annotations: Obj | undefined, key: string): string {
   if (!annotations) return '';
-  for (const p of PSA_ANNOTATION_PREFIXES) {
-    const v = annotations[p + key];
+  for (const full of PSA_KEYS.get(key)!) {
+    const v = annotations[full];
     if (typeof v === 'string') return v;
   }
   return '';
@@ -178,10 +183,12 @@ export function parseAuditEvent(item: unknown): EventResult {
       psa = {
         enforcePolicy,
         // An audit-violations value that does not parse is still kept, verbatim, as unknown.
-        auditViolations: auditText ? { ...(auditFacts ?? { level: 'unknown', version: 'unknown', controls: [] }), raw: auditText } : undefined,
+        auditViolations: auditText
+          ? (auditFacts ? { level: auditFacts.level, version: auditFacts.version, controls: auditFacts.controls, raw: auditText } : { level: 'unknown', version: 'unknown', controls: [], raw: auditText })
+          : undefined,
         exempt,
         error,
-        denial: deniedFacts ? { ...deniedFacts, raw: message } : undefined,
+        denial: deniedFacts ? { level: deniedFacts.level, version: deniedFacts.version, controls: deniedFacts.controls, raw: message } : undefined,
       };
     }
   }

@@ -3,7 +3,8 @@
 // counted and skipped; it never costs the rest of its batch.
 // Group commit: batches that arrive while a commit is pending (concurrent API server
 // POSTs) are committed together, one transaction and one fsync; each caller is answered
-// only after that commit.
+// only after that commit. With a file database that happens on the store's writer thread
+// (collector/store/audit-writer.ts), so the event loop keeps parsing while SQLite writes.
 import type { Logger } from '../../common/log.js';
 import { parseAuditEvent, type AuditRecord, type RejectReason } from './event.js';
 import type { PsaMetrics } from './metrics.js';
@@ -45,6 +46,8 @@ export class AuditIngest {
   /** Like ingest, but shares the commit with other batches queued in the same turn. */
   ingestGrouped(items: readonly unknown[], source: AuditSource): Promise<IngestResult> {
     const { batch, rejected } = this.validate(items, source);
+    // A file database: the writer thread commits (and groups concurrent batches) off the event loop.
+    if (this.events.threaded) return this.events.insertAsync(batch).then((inserted) => this.finish(batch, inserted, rejected));
     return new Promise((resolve, reject) => {
       this.pending.push({ batch, rejected, resolve, reject });
       if (!this.scheduled) {

@@ -7,6 +7,7 @@
 import type { Statement } from 'better-sqlite3';
 import type { AuditRecord } from '../audit/event.js';
 import type { Store } from './store.js';
+import { AuditWriter } from './audit-writer.js';
 
 export type AuditSource = 'webhook' | 'log';
 
@@ -57,10 +58,40 @@ export interface PsaSummary {
   readonly lastEventMs: number;
 }
 
+type Controls = readonly { control: string; reason: string }[];
+/** Parsed annotations are memoised (event.ts), so equal texts share one controls array. */
+const controlsText = new WeakMap<Controls, string>();
+
 /** Check ids of an event's controls; a reason without a known id is kept as `?<reason>`. */
-function controlsJson(v: { controls: readonly { control: string; reason: string }[] } | undefined): string | null {
+function controlsJson(v: { controls: Controls } | undefined): string | null {
   if (!v) return null;
-  return JSON.stringify(v.controls.map((c) => (c.control === 'unknown' ? `?${c.reason}` : c.control)));
+  let text = controlsText.get(v.controls);
+  if (text === undefined) {
+    text = JSON.stringify(v.controls.map((c) => (c.control === 'unknown' ? `?${c.reason}` : c.control)));
+    controlsText.set(v.controls, text);
+  }
+  return text;
+}
+
+const INSERT_SQL = `INSERT OR IGNORE INTO audit_events (audit_id, stage, source, received_ms, event_ms, verb, resource, subresource,
+    namespace, name, name_source, username, response_code, psa, enforce_policy, audit_level, audit_version, audit_violations,
+    exempt, psa_error, denied_level, denied_version, denial_message, audit_controls, denied_controls)
+  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+const ROW_WIDTH = 25;
+
+/** Appends one record's INSERT_SQL parameters to `out`. */
+function pushRow(out: unknown[], r: AuditRecord, source: AuditSource, receivedMs: number): void {
+  const p = r.psa;
+  if (!p) {
+    out.push(r.auditID, r.stage, source, receivedMs, r.timeMs, r.verb, r.resource, r.subresource, r.namespace, r.name, r.nameSource, r.user, r.responseCode,
+      0, null, null, null, null, null, null, null, null, null, null, null);
+    return;
+  }
+  const a = p.auditViolations, d = p.denial;
+  out.push(r.auditID, r.stage, source, receivedMs, r.timeMs, r.verb, r.resource, r.subresource, r.namespace, r.name, r.nameSource, r.user, r.responseCode,
+    1, p.enforcePolicy || null, a ? a.level : null, a ? a.version : null, a ? a.raw : null,
+    p.exempt || null, p.error || null, d ? d.level : null, d ? d.version : null, d ? d.raw : null,
+    controlsJson(a), controlsJson(d));
 }
 
 export interface BatchIn {
@@ -71,27 +102,49 @@ export interface BatchIn {
 export class AuditEventStore {
   private readonly insertEvent: Statement;
   private readonly insertMany: (batches: readonly BatchIn[], receivedMs: number) => AuditRecord[][];
+  /** The writer thread for a file database (undefined for :memory:, which one thread owns). */
+  private readonly writer: AuditWriter | undefined;
 
   constructor(private readonly store: Store) {
     const { db } = store;
-    this.insertEvent = db.prepare(`INSERT OR IGNORE INTO audit_events (audit_id, stage, source, received_ms, event_ms, verb, resource, subresource,
-        namespace, name, name_source, username, response_code, psa, enforce_policy, audit_level, audit_version, audit_violations,
-        exempt, psa_error, denied_level, denied_version, denial_message, audit_controls, denied_controls)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+    this.insertEvent = db.prepare(INSERT_SQL);
+    const row: unknown[] = [];
     this.insertMany = db.transaction((batches: readonly BatchIn[], receivedMs: number) => batches.map(({ records, source }) => {
       const inserted: AuditRecord[] = [];
       for (const r of records) {
-        const p = r.psa;
-        const res = this.insertEvent.run(
-          r.auditID, r.stage, source, receivedMs, r.timeMs, r.verb, r.resource, r.subresource, r.namespace, r.name, r.nameSource, r.user, r.responseCode,
-          p ? 1 : 0, p?.enforcePolicy || null, p?.auditViolations?.level ?? null, p?.auditViolations?.version ?? null, p?.auditViolations?.raw ?? null,
-          p?.exempt || null, p?.error || null, p?.denial?.level ?? null, p?.denial?.version ?? null, p?.denial?.raw ?? null,
-          controlsJson(p?.auditViolations), controlsJson(p?.denial),
-        );
-        if (res.changes !== 0) inserted.push(r); // 0: seen before (a retry or a duplicate)
+        row.length = 0;
+        pushRow(row, r, source, receivedMs);
+        if (this.insertEvent.run(row).changes !== 0) inserted.push(r); // 0: seen before (a retry or a duplicate)
       }
       return inserted;
     }));
+    if (store.path !== ':memory:' && store.path !== '') {
+      const writer = new AuditWriter(store.path, INSERT_SQL, ROW_WIDTH);
+      this.writer = writer;
+      store.onClose(() => writer.close());
+    }
+  }
+
+  /** Whether insertAsync commits on the writer thread (a file database). */
+  get threaded(): boolean {
+    return this.writer !== undefined;
+  }
+
+  /**
+   * Stores a batch durably off the event loop (a file database: on the writer thread, in a
+   * commit shared with the batches that arrive meanwhile); resolves, once committed, with
+   * the records that were new. Same result as insertBatch.
+   */
+  async insertAsync(batch: BatchIn, receivedMs = Date.now()): Promise<AuditRecord[]> {
+    const { records, source } = batch;
+    if (records.length === 0) return [];
+    if (!this.writer) return this.insertBatches([batch], receivedMs)[0]!;
+    const rows: unknown[] = [];
+    for (const r of records) pushRow(rows, r, source, receivedMs);
+    const fresh = await this.writer.insert({ rows, n: records.length });
+    const inserted: AuditRecord[] = [];
+    for (let i = 0; i < records.length; i++) if (fresh[i]) inserted.push(records[i]!);
+    return inserted;
   }
 
   /**

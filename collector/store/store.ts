@@ -6,6 +6,9 @@
 // roll back the last commits, and both an agent's Ack and an API server's 200 promise the
 // data is kept. FULL fsyncs the WAL at every commit; the cost is one fsync per transaction,
 // and every write path here commits a whole batch or report in one transaction.
+// Webhook audit batches are written by AuditEventStore's writer thread on its own
+// connection (audit-writer.ts): same guarantee (the WAL is fdatasync'd before any 200),
+// but the sync runs off the event loop and covers every batch committed before it.
 import Database from 'better-sqlite3';
 import type { Database as Db } from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
@@ -19,6 +22,8 @@ export interface Store {
   /** The file, or `:memory:`. */
   readonly path: string;
   readonly schemaVersion: number;
+  /** Runs `hook` first when the store closes (threads holding their own connections). */
+  onClose(hook: () => void): void;
   close(): void;
 }
 
@@ -46,11 +51,20 @@ export function openStore(path: string = DEFAULT_DB_PATH): Store {
     db.pragma('foreign_keys = OFF');
     const { to } = migrate(db);
     let closed = false;
+    const hooks: (() => void)[] = [];
     return {
       db, path, schemaVersion: to,
+      onClose(hook) {
+        hooks.push(hook);
+      },
       close() {
         if (closed) return;
         closed = true;
+        try {
+          for (const h of hooks) h();
+        } catch {
+          // A thread that will not stop must not keep the database open.
+        }
         try {
           db.pragma('wal_checkpoint(TRUNCATE)');
         } finally {
