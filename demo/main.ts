@@ -1,9 +1,13 @@
 // The demo: a lab node on this machine's kernel, a collector and an agent on loopback,
 // the first findings printed, and everything left running until Ctrl-C cleans it up.
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createLabNode, cleanupStaleLabs, type LabNode } from '../test/lab/lab.js';
+import { renderClusterJson, renderIptables, smallCluster, type ClusterDesc } from '../agent/dataplane/testing/generate.js';
 
 const dist = fileURLToPath(new URL('..', import.meta.url));
 const bin = (name: string): string => `${dist}${name}/main.js`;
@@ -44,7 +48,37 @@ async function main(): Promise<void> {
   }
   await cleanupStaleLabs();
   say('netconform demo — building a lab node (network namespaces on this kernel) …');
-  const lab: LabNode = await createLabNode({ pods: 3, podCIDR: '10.244.1.0/24', uplinkAddress: '192.0.2.10/24' });
+  // A small cluster as the API server would describe it, and a node whose kube-proxy rules
+  // are almost right: shop/web still routes to a pod that was deleted (a stale endpoint).
+  const work = mkdtempSync(join(tmpdir(), 'netconform-demo-'));
+  const probe = smallCluster('pending');
+  const lab: LabNode = await createLabNode({
+    pods: 3, podCIDR: probe.podCIDR, uplinkAddress: `${probe.nodeIP}/24`,
+    routes: (probe.otherNodes ?? []).map((n) => `${n.podCIDR} via ${n.ip} dev eth0`),
+  });
+  const desc: ClusterDesc = smallCluster(lab.nodeName);
+  const programmed: ClusterDesc = {
+    ...desc,
+    services: desc.services.map((svc) => svc.name === 'web'
+      ? { ...svc, endpoints: [...svc.endpoints, { ip: '10.244.2.99', node: 'node-b' }] }
+      : svc),
+  };
+  await lab.exec('iptables-restore', ['-w'], renderIptables(programmed));
+  const clusterFile = join(work, 'cluster.json');
+  writeFileSync(clusterFile, renderClusterJson(desc));
+  const cniConf = join(work, 'net.d');
+  const cniBin = join(work, 'bin');
+  mkdirSync(cniConf);
+  mkdirSync(cniBin);
+  writeFileSync(join(cniConf, '10-bridge.conflist'), JSON.stringify({
+    cniVersion: '1.0.0', name: 'kubenet-like',
+    plugins: [
+      { type: 'bridge', bridge: 'cbr0', isGateway: true, ipMasq: false, hairpinMode: true,
+        ipam: { type: 'host-local', ranges: [[{ subnet: desc.podCIDR, gateway: lab.gateway }]], routes: [{ dst: '0.0.0.0/0' }] } },
+      { type: 'portmap', capabilities: { portMappings: true } },
+    ],
+  }, null, 2));
+  for (const plugin of ['bridge', 'host-local', 'loopback', 'portmap']) writeFileSync(join(cniBin, plugin), '');
   const children: ChildProcess[] = [];
   let cleaning = false;
   const cleanup = async (code: number): Promise<never> => {
@@ -54,6 +88,7 @@ async function main(): Promise<void> {
     for (const c of children.reverse()) c.kill('SIGTERM');
     await Promise.all(children.map((c) => new Promise((r) => (c.exitCode !== null ? r(null) : c.once('exit', r)))));
     await lab.destroy();
+    rmSync(work, { recursive: true, force: true });
     say('done: nothing left behind.');
     process.exit(code);
   };
@@ -67,14 +102,17 @@ async function main(): Promise<void> {
     say(`  node ${lab.nodeName}: netns ${lab.netns}, bridge ${lab.bridge} ${lab.gateway}/${lab.podCIDR.split('/')[1]}, pods ${lab.pods.map((p) => p.ip).join(', ')}`);
     const logOpts = { stdio: ['ignore', 'ignore', 'inherit'] as ['ignore', 'ignore', 'inherit'] };
     const logLevel = process.env['NETCONFORM_LOG_LEVEL'] ?? 'warn';
-    children.push(spawn(process.execPath, [bin('collector'), '--grpc-listen', collectorAddr, '--http-listen', `127.0.0.1:${httpPort}`, '--log-level', logLevel], logOpts));
+    children.push(spawn(process.execPath, [bin('collector'), '--grpc-listen', collectorAddr, '--http-listen', `127.0.0.1:${httpPort}`,
+      '--cluster', clusterFile, '--service-cidr', '10.96.0.0/12', '--cluster-cidr', desc.clusterCIDR,
+      '--db', join(work, 'netconform.db'), '--log-level', logLevel], logOpts));
     // Start the agent once the collector answers, so the demo's log stays quiet.
     const ready = Date.now() + 20_000;
     while ((await cli(['nodes', '--collector', collectorAddr])).code !== 0) {
       if (Date.now() > ready) throw new Error(`the collector did not start on ${collectorAddr}`);
       await new Promise((res) => setTimeout(res, 200));
     }
-    children.push(spawn(process.execPath, [bin('agent'), 'run', '--collector', collectorAddr, '--netns', lab.netns, '--node', lab.nodeName, '--interval', '30s', '--log-level', logLevel], logOpts));
+    children.push(spawn(process.execPath, [bin('agent'), 'run', '--collector', collectorAddr, '--netns', lab.netns, '--node', lab.nodeName, '--interval', '30s',
+      '--cni-conf-dir', cniConf, '--cni-bin-dir', cniBin, '--log-level', logLevel], logOpts));
     for (const c of children) c.once('exit', (code) => {
       if (!cleaning) {
         say(`a demo process exited unexpectedly (code ${code}); see the log above`);
@@ -87,7 +125,9 @@ async function main(): Promise<void> {
     const deadline = Date.now() + 60_000;
     for (;;) {
       const r = await cli(['nodes', '--collector', collectorAddr, '--output', 'json']);
-      if (r.code === 0 && (JSON.parse(r.out) as { nodes: Array<{ lastReportAt: string }> }).nodes.some((n) => n.lastReportAt)) break;
+      // The first report comes before the collector's cluster context arrives; wait for the
+      // one that judged the Services (its proxy mode is known).
+      if (r.code === 0 && (JSON.parse(r.out) as { nodes: Array<{ proxyMode: string; lastSequence: number }> }).nodes.some((n) => n.lastSequence >= 2)) break;
       if (Date.now() > deadline) throw new Error('no report from the agent within 60 s');
       await new Promise((res) => setTimeout(res, 300));
     }
@@ -100,7 +140,8 @@ async function main(): Promise<void> {
     say('');
     say(`metrics:  http://127.0.0.1:${httpPort}/metrics`);
     say(`queries:  node dist/cli/main.js findings --collector ${collectorAddr}`);
-    say(`one-shot: node dist/agent/main.js scan --netns ${lab.netns} --node ${lab.nodeName}`);
+    say(`one-shot: node dist/agent/main.js scan --netns ${lab.netns} --node ${lab.nodeName} --cluster ${clusterFile} --cni-conf-dir ${cniConf} --cni-bin-dir ${cniBin}`);
+    say(`trace:    node dist/agent/main.js trace --netns ${lab.netns} --src 10.244.1.10 --dst 10.96.0.10:80`);
     say('Running. Press Ctrl-C to stop and clean up.');
   } catch (err) {
     say(`demo failed: ${err instanceof Error ? err.message : String(err)}`);

@@ -29,3 +29,17 @@ test.serial('a lab that fails half way through removes what it already made', as
   await t.throwsAsync(createLabNode({ pods: 1, routes: ['10.99.0.0/24 via 203.0.113.1'] }));
   t.deepEqual(await listNetns(true), before);
 });
+
+test.serial('stale-lab cleanup removes only labs whose creating process is gone', async (t) => {
+  const { cleanupStaleLabs } = await import('./lab/lab.js');
+  const mine = await createLabNode({ pods: 0 });
+  t.teardown(() => mine.destroy());
+  // A lab "left" by a process that cannot exist (pid 2^22+1 is above the kernel's pid_max).
+  const orphan = `nclab-${(4194305).toString(36)}x1aa`;
+  await run('ip', ['netns', 'add', orphan]);
+  t.teardown(() => run('ip', ['netns', 'del', orphan]).catch(() => undefined));
+  const removed = await cleanupStaleLabs();
+  t.true(removed.includes(orphan));
+  t.false(removed.includes(mine.netns));
+  t.true((await listNetns()).includes(mine.netns));
+});

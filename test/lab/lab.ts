@@ -223,6 +223,15 @@ async function loadNft(inNode: (c: string, a: readonly string[]) => Promise<stri
   }
 }
 
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 /** Lab namespaces left by a process that no longer exists (a killed test run). */
 export async function cleanupStaleLabs(): Promise<string[]> {
   const out = await run('ip', ['netns', 'list']);
@@ -230,6 +239,9 @@ export async function cleanupStaleLabs(): Promise<string[]> {
   for (const line of out.split('\n')) {
     const name = line.split(' ')[0] ?? '';
     if (!name.startsWith(`${LAB_PREFIX}-`) || live.has(name)) continue;
+    // Names carry their creator's pid: never touch the labs of a process still running.
+    const pid = parseInt(name.slice(LAB_PREFIX.length + 1).split('x')[0] ?? '', 36);
+    if (Number.isInteger(pid) && pid > 0 && processAlive(pid)) continue;
     removed.push(name);
     deleteNetnsSync(name);
   }
