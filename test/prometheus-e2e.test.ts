@@ -8,15 +8,12 @@
 //   PrometheusRule's groups as a rule file──▶ every alert and panel expression is queried.
 //
 // Every expression must evaluate; its `base` (without the threshold) must return series.
-// The one exception is stated in EXPECTED_EMPTY with its reason, and flips back to "must
-// have series" by itself once the reason is gone.
 import test from 'ava';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { CHECKS } from '../agent/checks/registry.js';
 import { renderClusterJson, renderIptables, smallCluster, type ClusterDesc } from '../agent/dataplane/testing/generate.js';
 import { eventList, fixtureText, podEvent, post } from './fixtures/audit/helpers.js';
 import { alertQueries, manifestQueries, ruleFileSpec, type ManifestQuery } from './kube/manifest-queries.js';
@@ -25,18 +22,6 @@ import { JOB, startPrometheus } from './support/prometheus.js';
 import { eventually, sample, scrape, startCollectorProcess, startProgram } from './support/processes.js';
 
 const PSA_CLUSTER = new URL('./fixtures/psa/cluster.yaml', import.meta.url);
-
-/**
- * Expressions whose base may legitimately return nothing in this test, and why. Each entry
- * is a function: it returns the reason while the condition holds, or undefined once it no
- * longer does (then the base must return series like every other expression).
- */
-const EXPECTED_EMPTY: Readonly<Record<string, () => string | undefined>> = {
-  'alert NetconformPodToPodNAT': () => (CHECKS.some((c) => c.id === 'no-nat.pod-to-pod')
-    ? undefined
-    : 'the agent has no no-nat.pod-to-pod check yet (agent/checks/registry.ts), so no netconform_findings{check="no-nat.pod-to-pod"} series can exist; '
-      + 'the lab already masquerades pod-to-pod traffic, so this becomes a required series as soon as the check is registered'),
-};
 
 /** A trailing fallback that makes an expression return 0 instead of nothing. */
 const FALLBACK = /\s+or\s+vector\(0\)\s*$/;
@@ -132,18 +117,13 @@ test('every alert and dashboard expression returns series from a real Prometheus
   t.true(queries.length >= 20, 'the manifests ship the expected number of expressions');
   // Every problem is collected first, so one run reports all of them.
   const problems: string[] = [];
-  const explained: string[] = [];
   for (const q of queries) {
     const full = await prom.query(q.expr);
     if (full.status !== 'success') problems.push(`${q.source}: ${q.expr} → ${full.status} ${full.error ?? ''}`);
     if (full.warnings) problems.push(`${q.source}: ${q.expr} → warnings ${full.warnings.join('; ')}`);
     const base = await prom.query(q.base);
     if (base.status !== 'success') problems.push(`${q.source}: ${q.base} → ${base.status} ${base.error ?? ''}`);
-    const reason = EXPECTED_EMPTY[q.source]?.();
-    if (reason) {
-      if (base.result.length > 0) problems.push(`${q.source} is listed as expected-empty but has series now: drop it from EXPECTED_EMPTY`);
-      explained.push(`${q.source}: ${reason}`);
-    } else if (base.result.length === 0) {
+    if (base.result.length === 0) {
       problems.push(`${q.source}: ${q.base} → no series`);
     } else if (FALLBACK.test(q.base)) {
       // `… or vector(0)` always has a series: what it guards must have them here too.
@@ -160,7 +140,7 @@ test('every alert and dashboard expression returns series from a real Prometheus
     }
   }
   t.deepEqual(problems, [], 'every expression evaluates and its base returns series');
-  t.log(`${queries.length} expressions queried; expected-empty:\n${explained.join('\n')}`);
+  t.log(`${queries.length} expressions queried`);
 
   // Values that prove the metrics mean what the panels say.
   const value = async (expr: string): Promise<number[]> => (await prom.query(expr)).result.map((s) => Number(s.value[1]));
