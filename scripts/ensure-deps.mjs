@@ -2,7 +2,7 @@
 // packages it shells out to, and the npm dependencies. Says exactly what is missing
 // when it cannot install it itself (not root, no apt-get).
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 
@@ -48,6 +48,13 @@ export function ensureNodeModules() {
   const stamp = `${root}/node_modules/.netconform-lock-hash`;
   const hash = createHash('sha256').update(lock).digest('hex');
   if (existsSync(stamp) && readFileSync(stamp, 'utf8') === hash) return;
+  // A fresh `npm ci` (as CI runs before `npm test`) leaves node_modules/.package-lock.json
+  // newer than the lock file: trust it instead of installing twice.
+  const installed = `${root}/node_modules/.package-lock.json`;
+  if (existsSync(installed) && statSync(installed).mtimeMs >= statSync(`${root}/package-lock.json`).mtimeMs) {
+    writeFileSync(stamp, hash);
+    return;
+  }
   console.error('installing npm dependencies (npm ci)');
   execFileSync('npm', ['ci', '--no-audit', '--no-fund'], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
   writeFileSync(stamp, hash);
