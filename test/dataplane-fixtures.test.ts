@@ -15,9 +15,11 @@ import { parseIptablesSave } from '../agent/dataplane/iptables-save.js';
 import { parseNftJson } from '../agent/dataplane/nft-json.js';
 import { parseIpvsadm } from '../agent/dataplane/ipvs.js';
 import { createLabNode, type LabNode } from './lab/lab.js';
+import { fileURLToPath } from 'node:url';
 import { systemTool } from '../agent/inspect/dataplane.js';
 
-const UPSTREAM = '/work/shared/fixtures/upstream';
+// The project's shared/ folder sits beside the repository (here and in CI).
+const UPSTREAM = fileURLToPath(new URL('../../shared/fixtures/upstream/', import.meta.url));
 const FIX = new URL('./fixtures/dataplane/', import.meta.url).pathname;
 const SR = ['service-routing.mode', 'service-routing.clusterip', 'service-routing.nodeport', 'service-routing.stale-rules'];
 const upstream = (f: string): string => readFileSync(join(UPSTREAM, f), 'utf8');
