@@ -108,3 +108,37 @@ test('the collector pushes its cluster context to a connecting agent, which resc
   t.is(got['nodes'], 1);
   await agent.waitForLog((l) => l.msg === 'scan complete' && l['why'] === 'cluster context changed' || (l.msg === 'scan complete' && l['why'] === 'coalesced trigger'), 30_000, 'rescan with context');
 });
+
+test('a 10,000-Service, 100,000-endpoint context reaches the agent whole, in messages far below the gRPC limit', async (t) => {
+  t.timeout(180_000);
+  const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { largeCluster, renderClusterJson } = await import('../agent/dataplane/testing/generate.js');
+  const { readClusterFile } = await import('../common/cluster.js');
+  const { contextToChunks } = await import('../common/wire.js');
+  const { loadContract } = await import('../common/proto.js');
+
+  const lab = await createLabNode({ pods: 0 });
+  t.teardown(() => lab.destroy());
+  const dir = mkdtempSync(join(tmpdir(), 'nc-big-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'cluster.json');
+  writeFileSync(file, renderClusterJson(largeCluster(lab.nodeName, '192.0.2.10', 10_000, 10)));
+
+  // The messages the collector will send, measured as the wire encodes them.
+  const ctx = readClusterFile(file);
+  t.is(ctx.services.length, 10_000);
+  t.is(ctx.services.reduce((n, s) => n + s.ports[0]!.endpoints.length, 0), 100_000);
+  const encode = loadContract().AgentService.service.Connect.responseSerialize;
+  const sizes = contextToChunks(ctx, 1).map((c) => encode({ context: c }).length);
+  t.is(sizes.length, 20);
+  t.true(Math.max(...sizes) < 1024 * 1024, `largest chunk ${Math.max(...sizes)} bytes`);
+
+  const collector = await startCollectorProcess(['--cluster', file]);
+  t.teardown(() => collector.stop('SIGKILL'));
+  const agent = startProgram('agent', ['run', '--collector', collector.address, '--netns', lab.netns, '--node', lab.nodeName, '--interval', '1h']);
+  t.teardown(() => agent.stop('SIGKILL'));
+  const got = await agent.waitForLog((l) => l.msg === 'cluster context received', 120_000, 'the large context');
+  t.is(got['services'], 10_000);
+});
