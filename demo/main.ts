@@ -81,8 +81,10 @@ async function main(): Promise<void> {
   for (const plugin of ['bridge', 'host-local', 'loopback', 'portmap']) writeFileSync(join(cniBin, plugin), '');
   const children: ChildProcess[] = [];
   let cleaning = false;
-  const cleanup = async (code: number): Promise<never> => {
-    if (cleaning) process.exit(code);
+  const cleanup = async (code: number): Promise<void> => {
+    // A second Ctrl-C (a terminal signals the whole process group, npm forwards it too)
+    // must not cut the cleanup short and leave the lab behind.
+    if (cleaning) return;
     cleaning = true;
     say('\nstopping agent and collector, removing the lab node …');
     for (const c of children.reverse()) c.kill('SIGTERM');

@@ -10,7 +10,7 @@ ensureNodeModules();
 console.error('building (npm run build)');
 execFileSync('npm', ['run', 'build', '--silent'], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
 const child = spawn(process.execPath, [`${root}/dist/demo/main.js`, ...process.argv.slice(2)], { stdio: 'inherit' });
-// The demo handles Ctrl-C itself (it cleans up the lab); don't die before it does.
-process.on('SIGINT', () => undefined);
+// The demo handles Ctrl-C itself (it cleans up the lab): pass the signal on and wait for it.
+process.on('SIGINT', () => child.kill('SIGINT'));
 process.on('SIGTERM', () => child.kill('SIGTERM'));
 child.on('exit', (code) => process.exit(code ?? 1));
