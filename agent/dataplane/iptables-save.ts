@@ -23,24 +23,34 @@ const BUILTIN: Record<string, Record<string, [Hook, number]>> = {
 interface Token {
   readonly text: string;
   readonly quoted: boolean;
+  /** Offsets of the raw token in the tokenised string (quotes included). */
+  readonly start: number;
+  readonly end: number;
 }
 
 /** Splits on spaces; a double-quoted run (with `\"` escapes) is one token. */
 export function tokenize(line: string): Token[] {
   const out: Token[] = [];
   const parts = line.split(' ');
+  let off = 0;
   for (let i = 0; i < parts.length; i++) {
     const p = parts[i]!;
+    const start = off;
+    off += p.length + 1;
     if (p === '') continue;
     if (p.charCodeAt(0) !== 34 /* " */) {
-      out.push({ text: p, quoted: false });
+      out.push({ text: p, quoted: false, start, end: start + p.length });
       continue;
     }
     // Quoted: join parts until one ends with an unescaped quote.
     let acc = p;
-    while (!(acc.length >= 2 && acc.endsWith('"') && !acc.endsWith('\\"')) && i + 1 < parts.length) acc += ' ' + parts[++i]!;
+    while (!(acc.length >= 2 && acc.endsWith('"') && !acc.endsWith('\\"')) && i + 1 < parts.length) {
+      const q = parts[++i]!;
+      acc += ' ' + q;
+      off += q.length + 1;
+    }
     const inner = acc.length >= 2 && acc.endsWith('"') ? acc.slice(1, -1) : acc.slice(1);
-    out.push({ text: inner.includes('\\') ? inner.replace(/\\(.)/g, '$1') : inner, quoted: true });
+    out.push({ text: inner.includes('\\') ? inner.replace(/\\(.)/g, '$1') : inner, quoted: true, start, end: start + acc.length });
   }
   return out;
 }
@@ -53,37 +63,138 @@ export interface IptablesParseOptions {
 }
 
 export function parseIptablesSave(text: string, opts: IptablesParseOptions): Ruleset {
-  const tables: Table[] = [];
-  const interned = new Map<string, readonly Prefix[]>();
-  let table: Table | undefined;
-  let lineNo = 0;
-  let pos = 0;
-  const len = text.length;
-  while (pos < len) {
-    let end = text.indexOf('\n', pos);
-    if (end < 0) end = len;
-    let line = text.slice(pos, end);
-    pos = end + 1;
-    lineNo++;
-    if (line.length === 0) continue;
+  const p = new IptablesSaveParser(opts);
+  p.push(text);
+  return p.end();
+}
+
+interface MutableChain {
+  readonly name: string;
+  readonly base?: BaseChainInfo;
+  rules: Rule[];
+}
+
+/** Per distinct address text: its prefixes and the (few) addr matches using it, shared by every rule. */
+interface AddrEntry {
+  readonly prefixes: readonly Prefix[];
+  readonly m: (Match | undefined)[];
+}
+
+/**
+ * Objects shared by every rule that says the same thing. With 10k Services there are ~300k
+ * rules but only a few thousand distinct comments, protocols, ports, probabilities and
+ * common targets; sharing them (rule models are immutable once parsed) keeps the model small.
+ */
+class Interner {
+  readonly addrs = new Map<string, AddrEntry>();
+  readonly simple = new Map<string, Match>();
+  /** Module options by their raw text (`-m comment --comment "…"`). */
+  readonly modules = new Map<string, readonly Match[]>();
+  /** Per table: option-less targets (`-j KUBE-MARK-MASQ`, `-j ACCEPT`, `-j KUBE-SEP-…`). */
+  readonly targets = new Map<Table, Map<string, { verdict: Verdict; action?: Action }>>();
+  /** Match lists by the identity of their (shared) members: a trie keyed by Match objects. */
+  private readonly lists: ListNode = {};
+
+  list(ms: readonly Match[]): readonly Match[] {
+    if (ms.length === 0) return NO_MATCHES;
+    let node = this.lists;
+    for (let k = 0; k < ms.length; k++) {
+      let n = node.next?.get(ms[k]!);
+      if (!n) (node.next ??= new Map()).set(ms[k]!, (n = {}));
+      node = n;
+    }
+    return (node.list ??= ms.slice());
+  }
+}
+
+interface ListNode {
+  next?: Map<Match, ListNode>;
+  list?: readonly Match[];
+}
+
+const NO_MATCHES: readonly Match[] = Object.freeze([]);
+
+/**
+ * Parses iptables-save output as it arrives (push chunks of text, then end()), so a live
+ * read can parse while the tool is still printing and never needs the whole dump as one
+ * string. Rule texts are slices of the pushed chunks.
+ */
+export class IptablesSaveParser {
+  private readonly tables: Table[] = [];
+  private table: Table | undefined;
+  private lineNo = 0;
+  private carry = '';
+  private readonly intern = new Interner();
+  /** Rules of the chain being read, flushed to the chain in one exact-size array. */
+  private pendingChain: MutableChain | undefined;
+  private readonly pending: Rule[] = [];
+
+  constructor(private readonly opts: IptablesParseOptions) {}
+
+  /** Parses the complete lines of a chunk; a trailing partial line waits for the next one. */
+  push(chunk: string): void {
+    let pos = 0;
+    const len = chunk.length;
+    if (this.carry !== '') {
+      const nl = chunk.indexOf('\n');
+      if (nl < 0) { this.carry += chunk; return; }
+      const first = this.carry + chunk.slice(0, nl);
+      this.carry = '';
+      this.line(first);
+      pos = nl + 1;
+    }
+    while (pos < len) {
+      const end = chunk.indexOf('\n', pos);
+      if (end < 0) { this.carry = chunk.slice(pos); return; }
+      this.line(chunk.slice(pos, end));
+      pos = end + 1;
+    }
+  }
+
+  end(): Ruleset {
+    if (this.carry !== '') {
+      const last = this.carry;
+      this.carry = '';
+      this.line(last);
+    }
+    this.flush();
+    return { backend: this.opts.backend, tables: this.tables };
+  }
+
+  private flush(): void {
+    const c = this.pendingChain;
+    if (!c) return;
+    if (c.rules.length === 0) c.rules = this.pending.slice();
+    else for (const r of this.pending) c.rules.push(r);
+    this.pending.length = 0;
+    this.pendingChain = undefined;
+  }
+
+  private line(raw: string): void {
+    const opts = this.opts;
+    const lineNo = ++this.lineNo;
+    let line = raw;
+    if (line.length === 0) return;
     if (line.charCodeAt(line.length - 1) === 13) line = line.slice(0, -1);
     const c0 = line.charCodeAt(0);
-    if (c0 === 35 /* # */) continue;
+    if (c0 === 35 /* # */) return;
     if (c0 === 42 /* * */) {
+      this.flush();
       const name = line.slice(1).trim();
-      const existing = tables.find((t) => t.name === name);
-      table = existing ?? { backend: opts.backend, source: opts.file, family: opts.family, name, chains: new Map(), sets: new Map() };
-      if (!existing) tables.push(table);
-      continue;
+      const existing = this.tables.find((t) => t.name === name);
+      this.table = existing ?? { backend: opts.backend, source: opts.file, family: opts.family, name, chains: new Map(), sets: new Map() };
+      if (!existing) this.tables.push(this.table);
+      return;
     }
-    if (line === 'COMMIT') { table = undefined; continue; }
+    if (line === 'COMMIT') { this.flush(); this.table = undefined; return; }
+    const table = this.table;
     if (c0 === 58 /* : */) {
       if (!table) throw new InputError(opts.file, 'chain declaration outside a table (missing "*table" line)', lineNo);
       const sp = line.indexOf(' ');
       const name = sp < 0 ? line.slice(1) : line.slice(1, sp);
       const policy = sp < 0 ? '-' : line.slice(sp + 1, line.indexOf(' ', sp + 1) < 0 ? undefined : line.indexOf(' ', sp + 1));
-      if (!table.chains.has(name)) table.chains.set(name, { name, ...baseInfo(table.name, name, policy), rules: [] });
-      continue;
+      if (!table.chains.has(name)) table.chains.set(name, newChain(name, table.name, policy));
+      return;
     }
     let body = line;
     if (c0 === 91 /* [ */) {
@@ -94,32 +205,40 @@ export function parseIptablesSave(text: string, opts: IptablesParseOptions): Rul
     }
     if (body.startsWith('-A ') || body.startsWith('-I ')) {
       if (!table) throw new InputError(opts.file, 'rule outside a table (missing "*table" line)', lineNo);
-      const rest = body.slice(3);
-      const sp = rest.indexOf(' ');
-      const chainName = sp < 0 ? rest : rest.slice(0, sp);
-      let chain = table.chains.get(chainName);
+      const sp = body.indexOf(' ', 3);
+      const chainName = sp < 0 ? body.slice(3) : body.slice(3, sp);
+      let chain = this.pendingChain !== undefined && this.pendingChain.name === chainName ? this.pendingChain : table.chains.get(chainName) as MutableChain | undefined;
       if (!chain) {
         // iptables-restore requires the declaration; tolerate its absence for built-ins.
-        const info = baseInfo(table.name, chainName, 'ACCEPT');
-        if (!info.base) throw new InputError(opts.file, `rule for undeclared chain "${chainName}"`, lineNo);
-        chain = { name: chainName, ...info, rules: [] };
+        chain = newChain(chainName, table.name, 'ACCEPT');
+        if (!chain.base) throw new InputError(opts.file, `rule for undeclared chain "${chainName}"`, lineNo);
         table.chains.set(chainName, chain);
       }
-      const rule = parseRule(sp < 0 ? '' : rest.slice(sp + 1), {
-        table: table.name, chain: chainName, index: chain.rules.length + 1, text: body, line: lineNo,
-      }, opts, lineNo, table.chains, interned);
-      if (body.charCodeAt(1) === 73 /* I */) {
+      if (chain !== this.pendingChain) {
+        this.flush();
+        this.pendingChain = chain;
+      }
+      const insert = body.charCodeAt(1) === 73 /* I */;
+      const rule = parseRule(sp < 0 ? '' : body.slice(sp + 1), {
+        table: table.name, chain: chain.name, index: chain.rules.length + this.pending.length + 1, text: body, line: lineNo,
+      }, opts, lineNo, table, this.intern);
+      if (insert) {
+        this.flush();
         chain.rules.unshift(rule);
         chain.rules.forEach((r, i) => ((r as { index: number }).index = i + 1));
       } else {
-        chain.rules.push(rule);
+        this.pending.push(rule);
       }
-      continue;
+      return;
     }
-    if (line.trim() === '') continue;
+    if (line.trim() === '') return;
     throw new InputError(opts.file, `unrecognised line "${line.length > 60 ? line.slice(0, 60) + '…' : line}"`, lineNo);
   }
-  return { backend: opts.backend, tables };
+}
+
+function newChain(name: string, table: string, policy: string): MutableChain {
+  const info = baseInfo(table, name, policy);
+  return info.base ? { name, base: info.base, rules: [] } : { name, rules: [] };
 }
 
 function baseInfo(table: string, chain: string, policy: string): { base?: BaseChainInfo } {
@@ -204,15 +323,29 @@ class RuleReader {
   }
 }
 
-function parseRule(rest: string, head: RuleHead, opts: IptablesParseOptions, lineNo: number, chains: ReadonlyMap<string, Chain>, interned: Map<string, readonly Prefix[]>): Rule {
+/** Scratch list reused by every rule; each rule keeps an exact-size copy. */
+const SCRATCH: Match[] = [];
+
+function parseRule(rest: string, head: RuleHead, opts: IptablesParseOptions, lineNo: number, table: Table, intern: Interner): Rule {
+  const chains = table.chains;
   const tokens = tokenize(rest);
   const r = new RuleReader(tokens, opts.file, lineNo);
-  const matches: Match[] = [];
+  const matches = SCRATCH;
+  matches.length = 0;
   let verdict: Verdict = CONTINUE;
-  const actions: Action[] = [];
+  let actions: Action[] | undefined;
   let neg = false;
   let lastModule: string | undefined;
   let implicitModule: string | undefined;
+  const modules = (mod: string, initialNeg: boolean): void => {
+    const first = r.i + 1;
+    const o = r.moduleOpts(initialNeg);
+    // Shared per distinct option text (`-m comment --comment "ns/svc:port"` recurs in every rule of a Service).
+    const key = `${initialNeg ? '!' : ''}${mod}\0${r.i >= first ? rest.slice(tokens[first]!.start, tokens[r.i]!.end) : ''}`;
+    let ms = intern.modules.get(key);
+    if (!ms) intern.modules.set(key, (ms = moduleMatches(mod, o)));
+    for (let k = 0; k < ms.length; k++) matches.push(ms[k]!);
+  };
   for (; r.i < tokens.length; r.i++) {
     const t = tokens[r.i]!;
     const tx = t.text;
@@ -221,40 +354,60 @@ function parseRule(rest: string, head: RuleHead, opts: IptablesParseOptions, lin
       case '-s': case '--source': case '-d': case '--destination': {
         const v = r.value();
         // Shared per distinct text: the same ClusterIP or cluster CIDR recurs in many rules.
-        let prefixes = interned.get(v);
-        if (!prefixes) {
+        let e = intern.addrs.get(v);
+        if (!e) {
           const list: Prefix[] = [];
           for (const part of v.indexOf(',') < 0 ? [v] : v.split(',')) {
             const p = parsePrefix(part);
             if (!p) return r.bad(`"${part}" is not an address or prefix`);
             list.push(p);
           }
-          interned.set(v, (prefixes = list));
+          intern.addrs.set(v, (e = { prefixes: list, m: [] }));
         }
-        matches.push({ kind: 'addr', field: tx === '-s' || tx === '--source' ? 'src' : 'dst', prefixes, neg });
+        const src = tx === '-s' || tx === '--source';
+        const slot = (src ? 0 : 2) + (neg ? 1 : 0);
+        let m = e.m[slot];
+        if (!m) e.m[slot] = m = { kind: 'addr', field: src ? 'src' : 'dst', prefixes: e.prefixes, neg };
+        matches.push(m);
         break;
       }
-      case '-p': case '--protocol': {
-        const proto = protoName(r.value());
-        matches.push({ kind: 'proto', proto, neg });
+      case '-p': case '--protocol': case '-i': case '--in-interface': case '-o': case '--out-interface': {
+        const v = r.value();
+        const c = tx === '-p' || tx === '--protocol' ? 'p' : tx === '-i' || tx === '--in-interface' ? 'i' : 'o';
+        const key = `${neg ? '!' : ''}${c}${v}`;
+        let m = intern.simple.get(key);
+        if (!m) {
+          m = c === 'p' ? { kind: 'proto', proto: protoName(v), neg } : { kind: 'iface', dir: c === 'i' ? 'in' : 'out', name: v, neg };
+          intern.simple.set(key, m);
+        }
+        matches.push(m);
         // `-p tcp --dport 22` loads the protocol's match implicitly.
-        if (!neg && (proto === 'tcp' || proto === 'udp' || proto === 'sctp')) implicitModule = proto;
+        if (c === 'p' && m.kind === 'proto' && !neg && (m.proto === 'tcp' || m.proto === 'udp' || m.proto === 'sctp')) implicitModule = m.proto;
         break;
       }
-      case '-i': case '--in-interface': case '-o': case '--out-interface':
-        matches.push({ kind: 'iface', dir: tx === '-i' || tx === '--in-interface' ? 'in' : 'out', name: r.value(), neg });
-        break;
       case '-m': case '--match': {
         lastModule = r.value();
-        const ms = moduleMatches(lastModule, r.moduleOpts());
-        for (const m of ms) matches.push(m);
+        modules(lastModule, false);
         break;
       }
       case '-j': case '--jump': case '-g': case '--goto': {
         const target = r.value();
-        const tv = targetVerdict(target, r.moduleOpts(), tx === '-g' || tx === '--goto', chains);
+        const isGoto = tx === '-g' || tx === '--goto';
+        const first = r.i + 1;
+        const o = r.moduleOpts();
+        let tv: { verdict: Verdict; action?: Action } | undefined;
+        if (o.length === 0 && r.i < first) {
+          // Option-less targets are shared per table (whether a name is a chain depends on the table).
+          let perTable = intern.targets.get(table);
+          if (!perTable) intern.targets.set(table, (perTable = new Map()));
+          const key = isGoto ? `-g ${target}` : target;
+          tv = perTable.get(key);
+          if (!tv) perTable.set(key, (tv = targetVerdict(chains.get(target)?.name ?? target, o, isGoto, chains)));
+        } else {
+          tv = targetVerdict(target, o, isGoto, chains);
+        }
         verdict = tv.verdict;
-        if (tv.action) actions.push(tv.action);
+        if (tv.action) (actions ??= []).push(tv.action);
         break;
       }
       case '-f': case '--fragment':
@@ -268,14 +421,17 @@ function parseRule(rest: string, head: RuleHead, opts: IptablesParseOptions, lin
         // options (`-m tcp -p tcp -d X --dport 80`): a stray `--opt` belongs to the last module.
         if (tx.startsWith('--') && (lastModule ?? implicitModule) !== undefined) {
           r.i--;
-          for (const m of moduleMatches((lastModule ?? implicitModule)!, r.moduleOpts(neg))) matches.push(m);
+          modules((lastModule ?? implicitModule)!, neg);
         } else {
           r.bad(`unexpected "${tx}" in rule`);
         }
     }
     neg = false;
   }
-  return { table: head.table, chain: head.chain, index: head.index, text: head.text, line: head.line, matches, actions: actions.length === 0 ? NO_ACTIONS : actions, verdict };
+  return {
+    table: head.table, chain: head.chain, index: head.index, text: head.text, line: head.line,
+    matches: intern.list(matches), actions: actions ?? NO_ACTIONS, verdict,
+  };
 }
 
 const optText = (mod: string, o: readonly ModOpt[]): string =>

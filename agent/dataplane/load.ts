@@ -14,6 +14,8 @@ export interface Dataplane {
   readonly ip6tables?: Ruleset;
   /** Both iptables backends hold kube-proxy chains (stale rules from a backend switch). */
   readonly bothIptablesBackends: boolean;
+  /** KUBE-* chains per IPv4 iptables backend (evidence when both hold some). */
+  readonly kubeChains: { readonly 'iptables-nft': number; readonly 'iptables-legacy': number };
   /** Native nftables tables (iptables-nft's own tables excluded). */
   readonly nftables?: Ruleset;
   readonly ipsets: ReadonlyMap<string, NamedSet>;
@@ -21,6 +23,14 @@ export interface Dataplane {
 }
 
 const cache = new WeakMap<DataplaneFacts, Dataplane>();
+
+/** Rule sets parsed while the live read streamed them in, by the facts' iptables pair. */
+const PARSED = new WeakMap<object, { readonly nft?: Ruleset; readonly legacy?: Ruleset }>();
+
+/** Records rule sets already parsed from a facts pair's text, so loading does not parse it again. */
+export function attachParsedIptables(pair: object, parsed: { readonly nft?: Ruleset; readonly legacy?: Ruleset }): void {
+  PARSED.set(pair, parsed);
+}
 
 /** The parsed dataplane of a snapshot, or undefined when it has no dataplane facet. */
 export function dataplaneOf(snapshot: NodeSnapshot): Dataplane | undefined {
@@ -34,28 +44,38 @@ export function dataplaneOf(snapshot: NodeSnapshot): Dataplane | undefined {
   return dp;
 }
 
-function pickBackend(pair: DataplaneFacts['iptables'], family: 4 | 6, prefix: string): { rs?: Ruleset; both: boolean } {
-  if (!pair) return { both: false };
-  const nft = pair.nft !== undefined ? parseIptablesSave(pair.nft, { backend: 'iptables-nft', family, file: `${prefix}-save.txt` }) : undefined;
-  const legacy = pair.legacy !== undefined ? parseIptablesSave(pair.legacy, { backend: 'iptables-legacy', family, file: `${prefix}-legacy-save.txt` }) : undefined;
+/** Whether a pair holds iptables-nft output, without reading (joining) a streamed text. */
+function hasNftText(pair: DataplaneFacts['iptables']): boolean {
+  if (!pair) return false;
+  const d = Object.getOwnPropertyDescriptor(pair, 'nft');
+  return d !== undefined && (d.get !== undefined || d.value !== undefined);
+}
+
+function pickBackend(pair: DataplaneFacts['iptables'], family: 4 | 6, prefix: string): { rs?: Ruleset; both: boolean; nNft: number; nLegacy: number } {
+  if (!pair) return { both: false, nNft: 0, nLegacy: 0 };
+  // A live read parsed the text as it streamed in (and then `pair.nft` is not even joined).
+  const pre = PARSED.get(pair);
+  const nft = pre?.nft ?? (pair.nft !== undefined ? parseIptablesSave(pair.nft, { backend: 'iptables-nft', family, file: `${prefix}-save.txt` }) : undefined);
+  const legacy = pre?.legacy ?? (pair.legacy !== undefined ? parseIptablesSave(pair.legacy, { backend: 'iptables-legacy', family, file: `${prefix}-legacy-save.txt` }) : undefined);
   const nNft = nft ? kubeProxyChainCount(nft) : 0;
   const nLegacy = legacy ? kubeProxyChainCount(legacy) : 0;
   const both = nNft > 0 && nLegacy > 0;
-  if (legacy && nLegacy > nNft) return { rs: legacy, both };
-  if (nft) return { rs: nft, both };
-  return legacy ? { rs: legacy, both } : { both };
+  if (legacy && nLegacy > nNft) return { rs: legacy, both, nNft, nLegacy };
+  if (nft) return { rs: nft, both, nNft, nLegacy };
+  return legacy ? { rs: legacy, both, nNft, nLegacy } : { both, nNft, nLegacy };
 }
 
 export function loadDataplane(facts: DataplaneFacts): Dataplane {
   const v4 = pickBackend(facts.iptables, 4, 'iptables');
   const v6 = pickBackend(facts.ip6tables, 6, 'ip6tables');
   const nftables = facts.nftJson !== undefined
-    ? parseNftJson(facts.nftJson, { file: 'nft.json', skipXtablesTables: facts.iptables?.nft !== undefined || facts.ip6tables?.nft !== undefined })
+    ? parseNftJson(facts.nftJson, { file: 'nft.json', skipXtablesTables: hasNftText(facts.iptables) || hasNftText(facts.ip6tables) })
     : undefined;
   return {
     ...(v4.rs ? { iptables: v4.rs } : {}),
     ...(v6.rs ? { ip6tables: v6.rs } : {}),
     bothIptablesBackends: v4.both || v6.both,
+    kubeChains: { 'iptables-nft': v4.nNft, 'iptables-legacy': v4.nLegacy },
     ...(nftables ? { nftables } : {}),
     ipsets: facts.ipsetSave !== undefined ? parseIpsetSave(facts.ipsetSave, 'ipset-save.txt') : new Map(),
     ...(facts.ipvsadm !== undefined ? { ipvs: parseIpvsadm(facts.ipvsadm, 'ipvsadm.txt') } : {}),

@@ -4,10 +4,13 @@
 // feature leaves that part absent, it is not an error. In a bundle the same output lives in
 // iptables-save.txt, iptables-legacy-save.txt, ip6tables-save.txt, nft.json,
 // ipset-save.txt and ipvsadm.txt. Parsing happens later, in agent/dataplane.
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { existsSync, writeFileSync } from 'node:fs';
 import type { DataplaneFacts } from '../dataplane/facts.js';
+import { IptablesSaveParser } from '../dataplane/iptables-save.js';
+import { attachParsedIptables } from '../dataplane/load.js';
+import type { Backend, Ruleset } from '../dataplane/model.js';
 
 export const DATAPLANE_FILES = {
   iptables: 'iptables-save.txt',
@@ -63,36 +66,52 @@ const XT_TABLES = new Set(['filter', 'nat', 'mangle', 'raw', 'security']);
 /** Above this much iptables-nft output, listing every nft table costs tens of seconds. */
 const BIG_IPTABLES_NFT = 4 * 1024 * 1024;
 
+/** kube-proxy's nftables-mode tables: always listed by name (cheap even next to huge iptables-nft tables). */
+const KUBE_PROXY_TABLES: readonly { family: string; name: string }[] = [{ family: 'ip', name: 'kube-proxy' }, { family: 'ip6', name: 'kube-proxy' }];
+
+function listTables(tables: readonly { family: string; name: string }[]): Promise<Run[]> {
+  return Promise.all(tables.map((t) => run('nft', ['-j', 'list', 'table', t.family, t.name])));
+}
+
 /**
  * `nft -j` of the native nftables tables only. iptables-nft's own tables (ip/ip6 filter,
  * nat, …) are read as iptables-save text; listing them as JSON too would be a second, much
  * larger copy of every iptables rule. `nft list tables` itself loads every rule of every
- * table (38 s with 10k Services in iptables-nft), so when iptables-nft is that large only
- * kube-proxy's own tables are listed, by name (fast).
+ * table (38 s with 10k Services in iptables-nft), so kube-proxy's own tables are listed by
+ * name (fast), started together with iptables-save; only when iptables-nft turns out small
+ * are the other native tables found with `nft list tables` and listed too.
  */
-async function readNftNative(iptablesNftBytes: number): Promise<Run> {
-  let tables: { family: string; name: string }[] = [{ family: 'ip', name: 'kube-proxy' }, { family: 'ip6', name: 'kube-proxy' }];
+async function readNftNative(kubeProxy: Promise<Run[]>, iptablesNftBytes: Promise<number>): Promise<Run> {
+  const byName = await kubeProxy;
+  const bytes = await iptablesNftBytes;
+  let order: { family: string; name: string }[] = [...KUBE_PROXY_TABLES];
+  let others: Run[] = [];
   let meta: unknown;
-  if (iptablesNftBytes < BIG_IPTABLES_NFT) {
+  if (bytes < BIG_IPTABLES_NFT) {
     const list = await run('nft', ['-j', 'list', 'tables']);
     if (!list.ok) return list;
     try {
       const doc = JSON.parse(list.out) as { nftables?: unknown[] };
-      tables = [];
+      order = [];
       for (const o of doc.nftables ?? []) {
         const t = (o as { table?: { family?: unknown; name?: unknown } }).table;
-        if (t && typeof t.family === 'string' && typeof t.name === 'string') tables.push({ family: t.family, name: t.name });
+        if (t && typeof t.family === 'string' && typeof t.name === 'string') order.push({ family: t.family, name: t.name });
         if ((o as { metainfo?: unknown }).metainfo) meta = o;
       }
     } catch {
       return run('nft', ['-j', 'list', 'ruleset']);
     }
-    tables = tables.filter((t) => !((t.family === 'ip' || t.family === 'ip6') && XT_TABLES.has(t.name)));
+    order = order.filter((t) => !((t.family === 'ip' || t.family === 'ip6') && XT_TABLES.has(t.name)));
+    others = await listTables(order.filter((t) => !KUBE_PROXY_TABLES.some((k) => k.family === t.family && k.name === t.name)));
   }
-  const parts = await Promise.all(tables.map((t) => run('nft', ['-j', 'list', 'table', t.family, t.name])));
+  const results = new Map<string, Run>();
+  KUBE_PROXY_TABLES.forEach((t, i) => results.set(`${t.family} ${t.name}`, byName[i]!));
+  let k = 0;
+  for (const t of order) if (!KUBE_PROXY_TABLES.some((x) => x.family === t.family && x.name === t.name)) results.set(`${t.family} ${t.name}`, others[k++]!);
   const objects: unknown[] = [];
   let any = false;
-  for (const r of parts) {
+  for (const t of order) {
+    const r = results.get(`${t.family} ${t.name}`)!;
     if (!r.ok) {
       if (r.missing) return r;
       continue; // a table that does not exist (kube-proxy not in nftables mode)
@@ -104,29 +123,98 @@ async function readNftNative(iptablesNftBytes: number): Promise<Run> {
       else objects.push(o);
     }
   }
-  if (!any && tables.length > 0 && iptablesNftBytes >= BIG_IPTABLES_NFT) return { ok: true, out: JSON.stringify({ nftables: meta ? [meta] : [] }) };
+  if (!any && order.length > 0 && bytes >= BIG_IPTABLES_NFT) return { ok: true, out: JSON.stringify({ nftables: meta ? [meta] : [] }) };
   return { ok: true, out: JSON.stringify({ nftables: [...(meta ? [meta] : []), ...objects] }) };
 }
 
+/** iptables-save output read as a stream and parsed as it arrives. */
+type Streamed = { ok: true; chunks: string[]; bytes: number; parsed?: Ruleset } | { ok: false; missing: boolean; err: string };
+
+/**
+ * Runs an iptables-save and parses its output while it is still printing (the parse costs
+ * about as much as the tool itself, so it runs on the other CPU instead of after it). The
+ * chunks are kept as the tool printed them: rule texts are slices of them, and the raw text
+ * is joined only if someone asks for it (capture, snapshot). A parse error is not reported
+ * here: the text is parsed again where the dataplane is loaded, which reports it in place.
+ */
+function runIptablesSave(cmd: string, backend: Backend, family: 4 | 6, file: string): Promise<Streamed> {
+  return new Promise((resolve) => {
+    let parser: IptablesSaveParser | undefined = new IptablesSaveParser({ backend, family, file });
+    const chunks: string[] = [];
+    let bytes = 0;
+    let stderr = '';
+    let settled = false;
+    const child = spawn(systemTool(cmd), [], { env: { ...process.env, LC_ALL: 'C' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout.setEncoding('utf8');
+    child.stderr.setEncoding('utf8');
+    child.stdout.on('data', (chunk: string) => {
+      chunks.push(chunk);
+      bytes += chunk.length;
+      if (parser) {
+        try { parser.push(chunk); } catch { parser = undefined; }
+      }
+    });
+    child.stderr.on('data', (chunk: string) => { if (stderr.length < 65536) stderr += chunk; });
+    child.on('error', (err: NodeJS.ErrnoException) => {
+      if (settled) return;
+      settled = true;
+      resolve({ ok: false, missing: err.code === 'ENOENT', err: err.message });
+    });
+    child.on('close', (code, signal) => {
+      if (settled) return;
+      settled = true;
+      if (code !== 0) { resolve({ ok: false, missing: false, err: (stderr.trim() || `${cmd} exited with ${code ?? signal}`) }); return; }
+      let parsed: Ruleset | undefined;
+      if (parser) {
+        try { parsed = parser.end(); } catch { parsed = undefined; }
+        parser = undefined; // its interning tables are garbage now
+      }
+      resolve({ ok: true, chunks, bytes, ...(parsed ? { parsed } : {}) });
+    });
+  });
+}
+
+/** Output with rules or chains in it (an empty `iptables-legacy-save` prints nothing). */
+function meaningfulChunks(chunks: readonly string[]): boolean {
+  let head = '';
+  for (const c of chunks) {
+    head += c;
+    if (head.length > 65536) break;
+  }
+  return meaningful(head);
+}
+
 export async function readDataplaneLive(): Promise<DataplaneFacts | undefined> {
-  const [nft4, legacy4, nft6, legacy6, ipset, ipvs] = await Promise.all([
-    run('iptables-nft-save', []), run('iptables-legacy-save', []),
-    run('ip6tables-nft-save', []), run('ip6tables-legacy-save', []),
+  const nft4p = runIptablesSave('iptables-nft-save', 'iptables-nft', 4, 'iptables-save.txt');
+  const nft6p = runIptablesSave('ip6tables-nft-save', 'iptables-nft', 6, 'ip6tables-save.txt');
+  const nftBytes = Promise.all([nft4p, nft6p]).then(([a, b]) => (a.ok ? a.bytes : 0) + (b.ok ? b.bytes : 0));
+  const [nft4, legacy4, nft6, legacy6, ipset, ipvs, nftJson] = await Promise.all([
+    nft4p, runIptablesSave('iptables-legacy-save', 'iptables-legacy', 4, 'iptables-legacy-save.txt'),
+    nft6p, runIptablesSave('ip6tables-legacy-save', 'iptables-legacy', 6, 'ip6tables-legacy-save.txt'),
     run('ipset', ['save']), run('ipvsadm', ['-Sn']),
+    readNftNative(listTables(KUBE_PROXY_TABLES), nftBytes),
   ]);
   // Plain iptables-save only where the backend-specific tools are missing (old distributions).
   const none: Run = { ok: false, missing: true, err: '' };
-  const [plain4, plain6, nftJson] = await Promise.all([
+  const [plain4, plain6] = await Promise.all([
     nft4.ok || legacy4.ok ? none : run('iptables-save', []),
     nft6.ok || legacy6.ok ? none : run('ip6tables-save', []),
-    readNftNative((nft4.ok ? nft4.out.length : 0) + (nft6.ok ? nft6.out.length : 0)),
   ]);
-  const pair = (nft: Run, legacy: Run, plain: Run): { nft?: string; legacy?: string } | undefined => {
+  const pair = (nft: Streamed, legacy: Streamed, plain: Run): { nft?: string; legacy?: string } | undefined => {
     const out: { nft?: string; legacy?: string } = {};
-    if (nft.ok && meaningful(nft.out)) out.nft = nft.out;
-    if (legacy.ok && meaningful(legacy.out)) out.legacy = legacy.out;
+    const parsed: { nft?: Ruleset; legacy?: Ruleset } = {};
+    for (const [key, r] of [['nft', nft], ['legacy', legacy]] as const) {
+      if (!r.ok || !meaningfulChunks(r.chunks)) continue;
+      const chunks = r.chunks;
+      let text: string | undefined;
+      // The raw text, joined on first use (capture and snapshot; a scan never needs it).
+      Object.defineProperty(out, key, { enumerable: true, configurable: true, get: () => (text ??= chunks.join('')) });
+      if (r.parsed) parsed[key] = r.parsed;
+    }
     if (!nft.ok && !legacy.ok && plain.ok && meaningful(plain.out)) out[iptablesBackendOf(plain.out)] = plain.out;
-    return out.nft !== undefined || out.legacy !== undefined ? out : undefined;
+    if (!('nft' in out) && !('legacy' in out)) return undefined;
+    attachParsedIptables(out, parsed);
+    return out;
   };
   const iptables = pair(nft4, legacy4, plain4);
   const ip6tables = pair(nft6, legacy6, plain6);

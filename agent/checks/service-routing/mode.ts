@@ -5,8 +5,6 @@
 import type { CheckDefinition, CheckResult } from '../types.js';
 import { dataplaneOf } from '../../dataplane/load.js';
 import { modeFacts } from '../../dataplane/mode.js';
-import { kubeProxyChainCount } from '../../dataplane/iptables-save.js';
-import { parseIptablesSave } from '../../dataplane/iptables-save.js';
 
 export const proxyModeCheck: CheckDefinition = {
   id: 'service-routing.mode',
@@ -39,14 +37,11 @@ export const proxyModeCheck: CheckDefinition = {
       });
     }
     if (dp.bothIptablesBackends) {
-      const facts = snapshot.dataplane!;
-      const count = (text: string | undefined, backend: 'iptables-nft' | 'iptables-legacy'): number =>
-        text === undefined ? 0 : kubeProxyChainCount(parseIptablesSave(text, { backend, family: 4, file: backend }));
       results.push({
         status: 'warn', severity: 'high', subject: `${snapshot.node} iptables backends`,
         message: 'both iptables-nft and iptables-legacy hold kube-proxy chains: one set is stale from a backend switch and still filters or rewrites packets — flush the backend kube-proxy does not use',
         evidence: {
-          kubeChains: { 'iptables-nft': count(facts.iptables?.nft, 'iptables-nft'), 'iptables-legacy': count(facts.iptables?.legacy, 'iptables-legacy') },
+          kubeChains: { 'iptables-nft': dp.kubeChains['iptables-nft'], 'iptables-legacy': dp.kubeChains['iptables-legacy'] },
           used: dp.iptables?.backend,
         },
       });
