@@ -60,6 +60,8 @@ export interface IptablesParseOptions {
   readonly family: 4 | 6;
   /** File name for errors and rule origins. */
   readonly file: string;
+  /** Read kube-proxy's usual rule shapes without tokenising (default true; false: the general reader only). */
+  readonly fastPath?: boolean;
 }
 
 export function parseIptablesSave(text: string, opts: IptablesParseOptions): Ruleset {
@@ -86,6 +88,11 @@ interface AddrEntry {
  * common targets; sharing them (rule models are immutable once parsed) keeps the model small.
  */
 class Interner {
+  put<K, V>(map: Map<K, V>, key: K, value: V): V {
+    map.set(key, value);
+    return value;
+  }
+
   readonly addrs = new Map<string, AddrEntry>();
   readonly simple = new Map<string, Match>();
   /** Module options by their raw text (`-m comment --comment "…"`). */
@@ -113,6 +120,7 @@ interface ListNode {
 }
 
 const NO_MATCHES: readonly Match[] = Object.freeze([]);
+
 
 /**
  * Parses iptables-save output as it arrives (push chunks of text, then end()), so a live
@@ -326,7 +334,159 @@ class RuleReader {
 /** Scratch list reused by every rule; each rule keeps an exact-size copy. */
 const SCRATCH: Match[] = [];
 
+/** `-s`/`-d` VALUE as a match, shared per distinct text (a ClusterIP or the cluster CIDR recurs in many rules); the bad part when it is not an address. */
+function addrMatch(intern: Interner, v: string, src: boolean, neg: boolean): Match | string {
+  let e = intern.addrs.get(v);
+  if (!e) {
+    const list: Prefix[] = [];
+    for (const part of v.indexOf(',') < 0 ? [v] : v.split(',')) {
+      const p = parsePrefix(part);
+      if (!p) return part;
+      list.push(p);
+    }
+    e = intern.put(intern.addrs, v, { prefixes: list, m: [] });
+  }
+  const slot = (src ? 0 : 2) + (neg ? 1 : 0);
+  let m = e.m[slot];
+  if (!m) e.m[slot] = m = { kind: 'addr', field: src ? 'src' : 'dst', prefixes: e.prefixes, neg };
+  return m;
+}
+
+/** An option-less `-j`/`-g` target, shared per table (whether a name is a chain depends on the table). */
+function plainTarget(intern: Interner, table: Table, target: string, isGoto: boolean): { verdict: Verdict; action?: Action } {
+  let perTable = intern.targets.get(table);
+  if (!perTable) intern.targets.set(table, (perTable = new Map()));
+  const key = isGoto ? `-g ${target}` : target;
+  const tv = perTable.get(key);
+  return tv ?? intern.put(perTable, key, targetVerdict(table.chains.get(target)?.name ?? target, NO_OPTS, isGoto, table.chains));
+}
+
+/** Module matches for `-m MOD` and the raw text of its options, shared per distinct text. */
+function moduleMatchesInterned(intern: Interner, mod: string, initialNeg: boolean, raw: string, o: () => readonly ModOpt[]): readonly Match[] {
+  // (`-m comment --comment "ns/svc:port"` recurs in every rule of a Service.)
+  const key = `${initialNeg ? '!' : ''}${mod}\0${raw}`;
+  return intern.modules.get(key) ?? intern.put(intern.modules, key, moduleMatches(mod, o()));
+}
+
+const NO_OPTS: readonly ModOpt[] = Object.freeze([]);
+const FAST_MODULE_OPTS = new Set(['--comment', '--dport', '--sport', '--mode', '--probability']);
+
+/**
+ * The rule shapes iptables-save prints for kube-proxy, read without tokenising: core `-s`,
+ * `-d`, `-p`; `-m comment|tcp|udp|sctp|statistic` with their usual options; `-j TARGET`
+ * alone or with DNAT `--to-destination` / MARK `--set-xmark`. It builds the very objects
+ * the general reader builds (same helpers, same interning keys); anything else (negation,
+ * escapes, other options, double spaces, a bad address) returns undefined and the general
+ * reader takes the line, errors included. bench/dataplane.ts checks both agree on 10k Services.
+ */
+function fastRule(rest: string, head: RuleHead, table: Table, intern: Interner): Rule | undefined {
+  const matches = SCRATCH;
+  matches.length = 0;
+  let verdict: Verdict = CONTINUE;
+  let actions: Action[] | undefined;
+  const n = rest.length;
+  let pos = 0;
+  /** End of the space-delimited word at `at` (-1 when empty). */
+  const wordEnd = (at: number): number => {
+    if (at >= n || rest.charCodeAt(at) === 32) return -1;
+    const sp = rest.indexOf(' ', at);
+    return sp < 0 ? n : sp;
+  };
+  while (pos < n) {
+    const oe = wordEnd(pos);
+    if (oe !== pos + 2 || rest.charCodeAt(pos) !== 45 /* - */) return undefined;
+    const opt = rest.charCodeAt(pos + 1);
+    const vs = oe + 1;
+    const ve = wordEnd(vs);
+    if (ve < 0) return undefined;
+    const v = rest.slice(vs, ve);
+    if (v.charCodeAt(0) === 34 /* " */ || v.charCodeAt(0) === 45 /* - */ || v === '!') return undefined;
+    pos = ve + 1;
+    switch (opt) {
+      case 115: case 100: { // -s -d
+        const m = addrMatch(intern, v, opt === 115, false);
+        if (typeof m === 'string') return undefined;
+        matches.push(m);
+        break;
+      }
+      case 112: { // -p
+        const key = `p${v}`;
+        let m = intern.simple.get(key);
+        if (!m) intern.put(intern.simple, key, (m = { kind: 'proto', proto: protoName(v), neg: false }));
+        matches.push(m);
+        break;
+      }
+      case 109: { // -m MOD [--opt value]…
+        if (v !== 'comment' && v !== 'tcp' && v !== 'udp' && v !== 'sctp' && v !== 'statistic') return undefined;
+        const first = pos;
+        const opts: ModOpt[] = [];
+        let last = -1;
+        while (pos < n && rest.charCodeAt(pos) === 45 && rest.charCodeAt(pos + 1) === 45) {
+          const ne = wordEnd(pos);
+          if (ne < 0) return undefined;
+          const name = rest.slice(pos, ne);
+          if (!FAST_MODULE_OPTS.has(name)) return undefined;
+          const as = ne + 1;
+          let ae: number;
+          let value: string;
+          if (rest.charCodeAt(as) === 34 /* " */) {
+            // A quoted value without escapes: up to the next quote, which must end the word.
+            const q = rest.indexOf('"', as + 1);
+            if (q < 0 || (q + 1 < n && rest.charCodeAt(q + 1) !== 32)) return undefined;
+            value = rest.slice(as + 1, q);
+            if (value.indexOf('\\') >= 0) return undefined;
+            ae = q + 1;
+          } else {
+            ae = wordEnd(as);
+            if (ae < 0) return undefined;
+            value = rest.slice(as, ae);
+            const c0 = value.charCodeAt(0);
+            if (c0 === 45 /* - */ || c0 === 33 /* ! */) return undefined;
+          }
+          opts.push({ name, neg: false, values: [value] });
+          last = ae;
+          pos = ae + 1;
+        }
+        const ms = moduleMatchesInterned(intern, v, false, last < 0 ? '' : rest.slice(first, last), () => opts);
+        for (let k = 0; k < ms.length; k++) matches.push(ms[k]!);
+        break;
+      }
+      case 106: { // -j TARGET [--to-destination X | --set-xmark X]
+        if (pos >= n) {
+          const tv = plainTarget(intern, table, v, false);
+          verdict = tv.verdict;
+          if (tv.action) (actions ??= []).push(tv.action);
+          break;
+        }
+        const ne = wordEnd(pos);
+        if (ne < 0) return undefined;
+        const name = rest.slice(pos, ne);
+        if (!((v === 'DNAT' && name === '--to-destination') || (v === 'MARK' && name === '--set-xmark'))) return undefined;
+        const ae = wordEnd(ne + 1);
+        if (ae !== n) return undefined; // exactly one value, then the end of the rule
+        const value = rest.slice(ne + 1, ae);
+        if (value.charCodeAt(0) === 34 || value.charCodeAt(0) === 45) return undefined;
+        pos = n;
+        const tv = targetVerdict(v, [{ name, neg: false, values: [value] }], false, table.chains);
+        verdict = tv.verdict;
+        if (tv.action) (actions ??= []).push(tv.action);
+        break;
+      }
+      default:
+        return undefined;
+    }
+  }
+  return {
+    table: head.table, chain: head.chain, index: head.index, text: head.text, line: head.line,
+    matches: intern.list(matches), actions: actions ?? NO_ACTIONS, verdict,
+  };
+}
+
 function parseRule(rest: string, head: RuleHead, opts: IptablesParseOptions, lineNo: number, table: Table, intern: Interner): Rule {
+  if (opts.fastPath !== false) {
+    const fast = fastRule(rest, head, table, intern);
+    if (fast) return fast;
+  }
   const chains = table.chains;
   const tokens = tokenize(rest);
   const r = new RuleReader(tokens, opts.file, lineNo);
@@ -340,10 +500,7 @@ function parseRule(rest: string, head: RuleHead, opts: IptablesParseOptions, lin
   const modules = (mod: string, initialNeg: boolean): void => {
     const first = r.i + 1;
     const o = r.moduleOpts(initialNeg);
-    // Shared per distinct option text (`-m comment --comment "ns/svc:port"` recurs in every rule of a Service).
-    const key = `${initialNeg ? '!' : ''}${mod}\0${r.i >= first ? rest.slice(tokens[first]!.start, tokens[r.i]!.end) : ''}`;
-    let ms = intern.modules.get(key);
-    if (!ms) intern.modules.set(key, (ms = moduleMatches(mod, o)));
+    const ms = moduleMatchesInterned(intern, mod, initialNeg, r.i >= first ? rest.slice(tokens[first]!.start, tokens[r.i]!.end) : '', () => o);
     for (let k = 0; k < ms.length; k++) matches.push(ms[k]!);
   };
   for (; r.i < tokens.length; r.i++) {
@@ -353,21 +510,8 @@ function parseRule(rest: string, head: RuleHead, opts: IptablesParseOptions, lin
     switch (tx) {
       case '-s': case '--source': case '-d': case '--destination': {
         const v = r.value();
-        // Shared per distinct text: the same ClusterIP or cluster CIDR recurs in many rules.
-        let e = intern.addrs.get(v);
-        if (!e) {
-          const list: Prefix[] = [];
-          for (const part of v.indexOf(',') < 0 ? [v] : v.split(',')) {
-            const p = parsePrefix(part);
-            if (!p) return r.bad(`"${part}" is not an address or prefix`);
-            list.push(p);
-          }
-          intern.addrs.set(v, (e = { prefixes: list, m: [] }));
-        }
-        const src = tx === '-s' || tx === '--source';
-        const slot = (src ? 0 : 2) + (neg ? 1 : 0);
-        let m = e.m[slot];
-        if (!m) e.m[slot] = m = { kind: 'addr', field: src ? 'src' : 'dst', prefixes: e.prefixes, neg };
+        const m = addrMatch(intern, v, tx === '-s' || tx === '--source', neg);
+        if (typeof m === 'string') return r.bad(`"${m}" is not an address or prefix`);
         matches.push(m);
         break;
       }
@@ -378,7 +522,7 @@ function parseRule(rest: string, head: RuleHead, opts: IptablesParseOptions, lin
         let m = intern.simple.get(key);
         if (!m) {
           m = c === 'p' ? { kind: 'proto', proto: protoName(v), neg } : { kind: 'iface', dir: c === 'i' ? 'in' : 'out', name: v, neg };
-          intern.simple.set(key, m);
+          intern.put(intern.simple, key, m);
         }
         matches.push(m);
         // `-p tcp --dport 22` loads the protocol's match implicitly.
@@ -395,17 +539,7 @@ function parseRule(rest: string, head: RuleHead, opts: IptablesParseOptions, lin
         const isGoto = tx === '-g' || tx === '--goto';
         const first = r.i + 1;
         const o = r.moduleOpts();
-        let tv: { verdict: Verdict; action?: Action } | undefined;
-        if (o.length === 0 && r.i < first) {
-          // Option-less targets are shared per table (whether a name is a chain depends on the table).
-          let perTable = intern.targets.get(table);
-          if (!perTable) intern.targets.set(table, (perTable = new Map()));
-          const key = isGoto ? `-g ${target}` : target;
-          tv = perTable.get(key);
-          if (!tv) perTable.set(key, (tv = targetVerdict(chains.get(target)?.name ?? target, o, isGoto, chains)));
-        } else {
-          tv = targetVerdict(target, o, isGoto, chains);
-        }
+        const tv = o.length === 0 && r.i < first ? plainTarget(intern, table, target, isGoto) : targetVerdict(target, o, isGoto, chains);
         verdict = tv.verdict;
         if (tv.action) (actions ??= []).push(tv.action);
         break;

@@ -131,7 +131,16 @@ const MULTICAST4 = parsePrefix('224.0.0.0/4')!;
 const MULTICAST6 = parsePrefix('ff00::/8')!;
 
 function fork(s: State, factor: number): State {
-  return { ...s, prob: s.prob * factor, path: s.path.slice(), hooks: s.hooks.slice(), affinity: s.affinity.slice() };
+  // Spelled out (not `{ ...s }`): this runs once per statistic rule of every traced Service.
+  return {
+    src: s.src, dst: s.dst, dport: s.dport, sport: s.sport, proto: s.proto, iif: s.iif, oif: s.oif, mark: s.mark,
+    ctstate: s.ctstate, dnat: s.dnat, snat: s.snat, prob: s.prob * factor,
+    path: s.path.slice(), hooks: s.hooks.slice(), affinity: s.affinity.slice(), steps: s.steps,
+  };
+}
+
+function pushAll(out: Res[], rs: readonly Res[]): void {
+  for (let k = 0; k < rs.length; k++) out.push(rs[k]!);
 }
 
 export function trace(packet: TracePacket, env: TraceEnv, opts: TraceOptions = {}): TraceOutcome[] {
@@ -269,13 +278,13 @@ class Tracer {
     return { s, end: 'unknown', unknown: { step, reason } };
   }
 
-  private candidates(chain: Chain, s: State): readonly number[] | undefined {
-    if (chain.rules.length < INDEX_MIN_RULES) return undefined;
+  private candidates(chain: Chain, rules: readonly Rule[], s: State): readonly number[] | undefined {
+    if (rules.length < INDEX_MIN_RULES) return undefined;
     let idx = this.indexes.get(chain);
     if (!idx) {
       const byDst = new Map<string | number, number[]>();
       const any: number[] = [];
-      chain.rules.forEach((r, i) => {
+      rules.forEach((r, i) => {
         const m = r.matches.find((x) => x.kind === 'addr' && x.field === 'dst' && !x.neg && x.prefixes.length === 1 && x.prefixes[0]!.len === (x.prefixes[0]!.family === 4 ? 32 : 128));
         if (m && m.kind === 'addr') {
           const p = m.prefixes[0]!;
@@ -305,7 +314,9 @@ class Tracer {
 
   private runChain(s: State, table: Table, chain: Chain, start: number, stack: readonly Frame[]): Res[] {
     const out: Res[] = [];
-    const cand = this.candidates(chain, s);
+    // Read once: a lazily parsed chain (iptables-save.ts) parses on this read.
+    const rules = chain.rules;
+    const cand = this.candidates(chain, rules, s);
     let pos = 0;
     if (cand) {
       let lo = 0, hi = cand.length;
@@ -314,24 +325,24 @@ class Tracer {
     } else {
       pos = start;
     }
-    const n = cand ? cand.length : chain.rules.length;
+    const n = cand ? cand.length : rules.length;
     for (; pos < n; pos++) {
       const i = cand ? cand[pos]! : pos;
-      const rule = chain.rules[i]!;
+      const rule = rules[i]!;
       if (++s.steps > this.maxSteps) { out.push(this.unknown(s, rule, table, `more than ${this.maxSteps} rule evaluations (a loop?)`)); return out; }
       const p = this.evalMatches(rule, s, table);
       if (p === NO) continue;
       if (p === UNKNOWN) { out.push(this.unknown(s, rule, table, `cannot evaluate: ${this.unknownText}`)); return out; }
       if (p < 1) {
         const taken = fork(s, p);
-        out.push(...this.applyRule(taken, table, chain, i, stack));
+        pushAll(out, this.applyRule(taken, table, chain, i, stack, rule));
         s = fork(s, 1 - p);
         continue;
       }
-      out.push(...this.applyRule(s, table, chain, i, stack));
+      pushAll(out, this.applyRule(s, table, chain, i, stack, rule));
       return out;
     }
-    out.push(...this.endOfChain(s, table, stack));
+    pushAll(out, this.endOfChain(s, table, stack));
     return out;
   }
 
@@ -344,8 +355,7 @@ class Tracer {
     return this.runChain(s, table, frame.chain, frame.next, stack.slice(0, -1));
   }
 
-  private applyRule(s: State, table: Table, chain: Chain, i: number, stack: readonly Frame[]): Res[] {
-    const rule = chain.rules[i]!;
+  private applyRule(s: State, table: Table, chain: Chain, i: number, stack: readonly Frame[], rule: Rule): Res[] {
     s.path.push(this.step(rule, table));
     for (const m of rule.matches) if (m.kind === 'recent' && (m.op === 'set' || m.op === 'update')) s.affinity.push(`recent:${m.name}`);
     for (const a of rule.actions) {
@@ -469,14 +479,20 @@ class Tracer {
     switch (m.kind) {
       case 'addr': {
         const ip = m.field === 'src' ? s.src : s.dst;
-        return m.prefixes.some((p) => prefixContains(p, ip)) !== m.neg;
+        const ps = m.prefixes;
+        let hit = false;
+        for (let k = 0; k < ps.length && !hit; k++) hit = prefixContains(ps[k]!, ip);
+        return hit !== m.neg;
       }
       case 'proto':
         return (m.proto === 'all' || m.proto === '0' || m.proto === s.proto) !== m.neg;
       case 'port': {
         const v = m.field === 'dport' ? s.dport : s.sport;
         if (v === undefined || (s.proto !== 'tcp' && s.proto !== 'udp' && s.proto !== 'sctp')) return false;
-        return m.ranges.some(([lo, hi]) => v >= lo && v <= hi) !== m.neg;
+        const rs = m.ranges;
+        let hit = false;
+        for (let k = 0; k < rs.length && !hit; k++) hit = v >= rs[k]![0] && v <= rs[k]![1];
+        return hit !== m.neg;
       }
       case 'iface': {
         const name = m.dir === 'in' ? s.iif : s.oif;
