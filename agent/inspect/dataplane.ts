@@ -127,6 +127,12 @@ async function readNftNative(kubeProxy: Promise<Run[]>, iptablesNftBytes: Promis
   return { ok: true, out: JSON.stringify({ nftables: [...(meta ? [meta] : []), ...objects] }) };
 }
 
+/**
+ * Set (to 1) for a process that only prints or writes the raw facts (the `snapshot` child of
+ * `--netns`): it then does not parse iptables-save output while reading it.
+ */
+export const RAW_ONLY_ENV = 'NETCONFORM_RAW_DATAPLANE';
+
 /** iptables-save output read as a stream and parsed as it arrives. */
 type Streamed = { ok: true; chunks: string[]; bytes: number; parsed?: Ruleset } | { ok: false; missing: boolean; err: string };
 
@@ -139,7 +145,7 @@ type Streamed = { ok: true; chunks: string[]; bytes: number; parsed?: Ruleset } 
  */
 function runIptablesSave(cmd: string, backend: Backend, family: 4 | 6, file: string): Promise<Streamed> {
   return new Promise((resolve) => {
-    let parser: IptablesSaveParser | undefined = new IptablesSaveParser({ backend, family, file });
+    let parser: IptablesSaveParser | undefined = process.env[RAW_ONLY_ENV] === '1' ? undefined : new IptablesSaveParser({ backend, family, file });
     const chunks: string[] = [];
     let bytes = 0;
     let stderr = '';

@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { InputError } from '../../common/errors.js';
 import type { NodeSnapshot } from '../snapshot.js';
 import type { LiveOptions } from './live.js';
+import { RAW_ONLY_ENV } from './dataplane.js';
 
 function agentEntry(): { script: string; nodeArgs: string[] } {
   const self = fileURLToPath(import.meta.url);
@@ -21,7 +22,9 @@ export function inspectNetns(netns: string, opts: LiveOptions): Promise<NodeSnap
   const args = ['netns', 'exec', netns, process.execPath, ...nodeArgs, script, 'snapshot',
     '--node', opts.node, '--cni-conf-dir', opts.cniConfDir, '--cni-bin-dir', opts.cniBinDir];
   return new Promise((resolve, reject) => {
-    execFile('ip', args, { maxBuffer: 512 * 1024 * 1024, cwd: process.cwd() }, (err, stdout, stderr) => {
+    // The child only prints the snapshot: it need not parse the rules it reads (see dataplane.ts).
+    const env = { ...process.env, [RAW_ONLY_ENV]: '1' };
+    execFile('ip', args, { maxBuffer: 512 * 1024 * 1024, cwd: process.cwd(), env }, (err, stdout, stderr) => {
       if (err) {
         reject(new InputError(`netns ${netns}`, `inspection failed: ${stderr.trim().split('\n').pop() || err.message}`));
         return;
