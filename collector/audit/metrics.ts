@@ -5,6 +5,16 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { AuditRecord, RejectReason } from './event.js';
 import type { AuditSource } from '../store/audit-events.js';
+import type { PodSecurityViolations } from './violations.js';
+
+type Controls = PodSecurityViolations['controls'];
+interface Group { readonly v: PodSecurityViolations; n: number }
+
+function tally(m: Map<Controls, Group>, v: PodSecurityViolations): void {
+  const g = m.get(v.controls);
+  if (g) g.n++;
+  else m.set(v.controls, { v, n: 1 });
+}
 
 export class PsaMetrics {
   readonly violations: Counter<'namespace' | 'level' | 'version' | 'mode'>;
@@ -32,38 +42,46 @@ export class PsaMetrics {
     if (records.length === 0) return;
     this.received.inc({ source }, records.length);
     let newest = this.lastEventMs;
-    const violations = new Map<string, number>();
-    const controls = new Map<string, number>();
-    const exemptions = new Map<string, number>();
-    const add = (m: Map<string, number>, k: string): void => {
-      m.set(k, (m.get(k) ?? 0) + 1);
-    };
+    // Per namespace and mode, the events grouped by their parsed violations. Parsed texts are
+    // memoised (event.ts), so events with the same annotation share one controls array: the
+    // array stands for level, version and controls, and each group costs one Map lookup per
+    // event instead of building and splitting label keys.
+    const groups = new Map<string, { audit: Map<Controls, Group>; enforce: Map<Controls, Group>; exempt: number }>();
     for (const r of records) {
       if (r.timeMs > newest) newest = r.timeMs;
       const p = r.psa;
       if (!p) continue;
-      if (p.exempt) add(exemptions, r.namespace);
-      for (const [mode, v] of [['audit', p.auditViolations], ['enforce', p.denial]] as const) {
-        if (!v) continue;
-        add(violations, `${r.namespace}\u0000${v.level}\u0000${v.version}\u0000${mode}`);
-        // Once per event and control, even when a control is listed twice.
-        const seen: string[] = [];
-        for (const c of v.controls) {
-          if (seen.includes(c.control)) continue;
-          seen.push(c.control);
-          add(controls, `${r.namespace}\u0000${v.level}\u0000${c.control}`);
+      let g = groups.get(r.namespace);
+      if (!g) groups.set(r.namespace, (g = { audit: new Map(), enforce: new Map(), exempt: 0 }));
+      if (p.exempt) g.exempt++;
+      if (p.auditViolations) tally(g.audit, p.auditViolations);
+      if (p.denial) tally(g.enforce, p.denial);
+    }
+    const violations = new Map<string, { labels: { namespace: string; level: string; version: string; mode: string }; n: number }>();
+    const controls = new Map<string, { labels: { namespace: string; level: string; control: string }; n: number }>();
+    for (const [namespace, g] of groups) {
+      if (g.exempt) this.exemptions.inc({ namespace }, g.exempt);
+      for (const [mode, byControls] of [['audit', g.audit], ['enforce', g.enforce]] as const) {
+        for (const { v, n } of byControls.values()) {
+          const vk = `${namespace}\u0000${v.level}\u0000${v.version}\u0000${mode}`;
+          const ve = violations.get(vk);
+          if (ve) ve.n += n;
+          else violations.set(vk, { labels: { namespace, level: v.level, version: v.version, mode }, n });
+          // Once per event and control, even when a control is listed twice.
+          const seen: string[] = [];
+          for (const c of v.controls) {
+            if (seen.includes(c.control)) continue;
+            seen.push(c.control);
+            const ck = `${namespace}\u0000${v.level}\u0000${c.control}`;
+            const ce = controls.get(ck);
+            if (ce) ce.n += n;
+            else controls.set(ck, { labels: { namespace, level: v.level, control: c.control }, n });
+          }
         }
       }
     }
-    for (const [k, n] of violations) {
-      const [namespace, level, version, mode] = k.split('\u0000') as [string, string, string, string];
-      this.violations.inc({ namespace, level, version, mode }, n);
-    }
-    for (const [k, n] of controls) {
-      const [namespace, level, control] = k.split('\u0000') as [string, string, string];
-      this.controlViolations.inc({ namespace, level, control }, n);
-    }
-    for (const [namespace, n] of exemptions) this.exemptions.inc({ namespace }, n);
+    for (const { labels, n } of violations.values()) this.violations.inc(labels, n);
+    for (const { labels, n } of controls.values()) this.controlViolations.inc(labels, n);
     if (newest > this.lastEventMs) {
       this.lastEventMs = newest;
       this.lastEvent.set(newest / 1000);
