@@ -15,7 +15,7 @@ import { readBundle } from './inspect/bundle.js';
 import { captureBundle } from './inspect/capture.js';
 import type { NodeSnapshot } from './snapshot.js';
 import { scanSnapshot } from './scan.js';
-import { formatScanJson, formatScanTable, parseFailOn, breaches } from './report/format.js';
+import { writeScanJson, formatScanTable, parseFailOn, breaches } from './report/format.js';
 import { runAgent } from './run.js';
 import { traceCommand, TRACE_HELP } from './trace-command.js';
 import { loadClusterFromApi } from '../collector/kube/load.js';
@@ -141,9 +141,9 @@ async function scanCommand(argv: string[]): Promise<number> {
   const snapshotRead = from !== undefined ? Promise.resolve().then(() => readBundle(from, str(p, 'node'))) : inspectNode(p);
   snapshotRead.catch(() => undefined); // a bad cluster file below is the error to report
   const cluster = await scanClusterFromFlags(p);
-  const snapshot = await snapshotRead;
-  const result = scanSnapshot(snapshot, cluster);
-  process.stdout.write(format === 'json' ? formatScanJson(result) : formatScanTable(result, { all: bool(p, 'all') }));
+  const result = scanSnapshot(await snapshotRead, cluster);
+  if (format === 'json') writeScanJson(result, (text) => process.stdout.write(text));
+  else process.stdout.write(formatScanTable(result, { all: bool(p, 'all') }));
   return breaches(result.findings, failOn) ? EXIT_FINDINGS : EXIT_OK;
 }
 

@@ -11,6 +11,7 @@ import type { DataplaneFacts } from '../dataplane/facts.js';
 import { IptablesSaveParser } from '../dataplane/iptables-save.js';
 import { attachParsedIptables } from '../dataplane/load.js';
 import type { Backend, Ruleset } from '../dataplane/model.js';
+import { listNftTablesNetlink } from './nft-tables.js';
 
 export const DATAPLANE_FILES = {
   iptables: 'iptables-save.txt',
@@ -79,27 +80,35 @@ function listTables(tables: readonly { family: string; name: string }[]): Promis
  * larger copy of every iptables rule. `nft list tables` itself loads every rule of every
  * table (38 s with 10k Services in iptables-nft), so kube-proxy's own tables are listed by
  * name (fast), started together with iptables-save; only when iptables-nft turns out small
- * are the other native tables found with `nft list tables` and listed too.
+ * are the other native tables found (from the kernel's table dump, else `nft list tables`)
+ * and listed too.
  */
 async function readNftNative(kubeProxy: Promise<Run[]>, iptablesNftBytes: Promise<number>): Promise<Run> {
-  const byName = await kubeProxy;
   const bytes = await iptablesNftBytes;
+  // The table names straight from the kernel (milliseconds), while kube-proxy's table is
+  // still being listed; `nft list tables` only where that fails (it loads the whole ruleset).
+  const names = bytes < BIG_IPTABLES_NFT ? listNftTablesNetlink() : undefined;
+  const byName = await kubeProxy;
   let order: { family: string; name: string }[] = [...KUBE_PROXY_TABLES];
   let others: Run[] = [];
   let meta: unknown;
-  if (bytes < BIG_IPTABLES_NFT) {
-    const list = await run('nft', ['-j', 'list', 'tables']);
-    if (!list.ok) return list;
-    try {
-      const doc = JSON.parse(list.out) as { nftables?: unknown[] };
-      order = [];
-      for (const o of doc.nftables ?? []) {
-        const t = (o as { table?: { family?: unknown; name?: unknown } }).table;
-        if (t && typeof t.family === 'string' && typeof t.name === 'string') order.push({ family: t.family, name: t.name });
-        if ((o as { metainfo?: unknown }).metainfo) meta = o;
+  if (names) {
+    const fromKernel = await names;
+    if (fromKernel) order = fromKernel;
+    else {
+      const list = await run('nft', ['-j', 'list', 'tables']);
+      if (!list.ok) return list;
+      try {
+        const doc = JSON.parse(list.out) as { nftables?: unknown[] };
+        order = [];
+        for (const o of doc.nftables ?? []) {
+          const t = (o as { table?: { family?: unknown; name?: unknown } }).table;
+          if (t && typeof t.family === 'string' && typeof t.name === 'string') order.push({ family: t.family, name: t.name });
+          if ((o as { metainfo?: unknown }).metainfo) meta = o;
+        }
+      } catch {
+        return run('nft', ['-j', 'list', 'ruleset']);
       }
-    } catch {
-      return run('nft', ['-j', 'list', 'ruleset']);
     }
     order = order.filter((t) => !((t.family === 'ip' || t.family === 'ip6') && XT_TABLES.has(t.name)));
     others = await listTables(order.filter((t) => !KUBE_PROXY_TABLES.some((k) => k.family === t.family && k.name === t.name)));

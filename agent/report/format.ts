@@ -7,6 +7,33 @@ export function formatScanJson(result: ScanResult): string {
   return JSON.stringify(result, null, 2) + '\n';
 }
 
+/**
+ * The same text as formatScanJson, handed to `write` in pieces of about `chunk` characters:
+ * a large node's findings make a document of tens of MB, which need not exist as one string
+ * at the point where the scan's heap is largest.
+ */
+export function writeScanJson(result: ScanResult, write: (text: string) => void, chunk = 1 << 16): void {
+  const fields = Object.entries(result).filter(([, v]) => v !== undefined && typeof v !== 'function');
+  if (fields.length === 0) { write('{}\n'); return; }
+  let buf = '{';
+  fields.forEach(([key, value], i) => {
+    buf += `${i === 0 ? '' : ','}\n  ${JSON.stringify(key)}: `;
+    if (key !== 'findings' || !Array.isArray(value) || value.length === 0) {
+      // Indented as JSON.stringify would at depth 1; a JSON text never holds a raw newline in a string.
+      buf += JSON.stringify(value, null, 2).replaceAll('\n', '\n  ');
+      return;
+    }
+    buf += '[';
+    value.forEach((f: unknown, j: number) => {
+      const s = JSON.stringify(f, null, 2);
+      buf += `${j === 0 ? '' : ','}\n    ${s === undefined ? 'null' : s.replaceAll('\n', '\n    ')}`;
+      if (buf.length >= chunk) { write(buf); buf = ''; }
+    });
+    buf += '\n  ]';
+  });
+  write(buf + '\n}\n');
+}
+
 export function renderTable(headers: readonly string[], rows: readonly (readonly string[])[], maxWidth = 80): string {
   const widths = headers.map((h, i) => Math.min(maxWidth, Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length))));
   const line = (cells: readonly string[]): string =>
