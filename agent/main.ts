@@ -142,7 +142,7 @@ async function scanCommand(argv: string[]): Promise<number> {
   snapshotRead.catch(() => undefined); // a bad cluster file below is the error to report
   const cluster = await scanClusterFromFlags(p);
   const result = scanSnapshot(await snapshotRead, cluster);
-  if (format === 'json') writeScanJson(result, (text) => process.stdout.write(text));
+  if (format === 'json') await writeScanJson(result, process.stdout);
   else process.stdout.write(formatScanTable(result, { all: bool(p, 'all') }));
   return breaches(result.findings, failOn) ? EXIT_FINDINGS : EXIT_OK;
 }

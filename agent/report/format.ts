@@ -8,30 +8,39 @@ export function formatScanJson(result: ScanResult): string {
 }
 
 /**
- * The same text as formatScanJson, handed to `write` in pieces of about `chunk` characters:
- * a large node's findings make a document of tens of MB, which need not exist as one string
- * at the point where the scan's heap is largest.
+ * The same text as formatScanJson, in pieces of about `chunk` characters: a large node's
+ * findings make a document of tens of MB, which need not exist as one string at the point
+ * where the scan's heap is largest. The caller writes each piece, waiting for the stream to
+ * drain (stdout into a pipe queues what the reader has not taken yet).
  */
-export function writeScanJson(result: ScanResult, write: (text: string) => void, chunk = 1 << 16): void {
+export function* scanJsonChunks(result: ScanResult, chunk = 1 << 16): Generator<string, void, undefined> {
   const fields = Object.entries(result).filter(([, v]) => v !== undefined && typeof v !== 'function');
-  if (fields.length === 0) { write('{}\n'); return; }
+  if (fields.length === 0) { yield '{}\n'; return; }
   let buf = '{';
-  fields.forEach(([key, value], i) => {
+  for (let i = 0; i < fields.length; i++) {
+    const [key, value] = fields[i]!;
     buf += `${i === 0 ? '' : ','}\n  ${JSON.stringify(key)}: `;
     if (key !== 'findings' || !Array.isArray(value) || value.length === 0) {
       // Indented as JSON.stringify would at depth 1; a JSON text never holds a raw newline in a string.
       buf += JSON.stringify(value, null, 2).replaceAll('\n', '\n  ');
-      return;
+      continue;
     }
     buf += '[';
-    value.forEach((f: unknown, j: number) => {
-      const s = JSON.stringify(f, null, 2);
+    for (let j = 0; j < value.length; j++) {
+      const s = JSON.stringify(value[j], null, 2) as string | undefined;
       buf += `${j === 0 ? '' : ','}\n    ${s === undefined ? 'null' : s.replaceAll('\n', '\n    ')}`;
-      if (buf.length >= chunk) { write(buf); buf = ''; }
-    });
+      if (buf.length >= chunk) { yield buf; buf = ''; }
+    }
     buf += '\n  ]';
-  });
-  write(buf + '\n}\n');
+  }
+  yield buf + '\n}\n';
+}
+
+/** Writes the scan JSON to a stream piece by piece, honouring its backpressure. */
+export async function writeScanJson(result: ScanResult, out: NodeJS.WritableStream): Promise<void> {
+  for (const piece of scanJsonChunks(result)) {
+    if (!out.write(piece)) await new Promise<void>((resolve) => out.once('drain', () => resolve()));
+  }
 }
 
 export function renderTable(headers: readonly string[], rows: readonly (readonly string[])[], maxWidth = 80): string {
