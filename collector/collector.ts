@@ -52,7 +52,6 @@ export interface Collector {
   readonly metricsRegistry: Registry;
   readonly hub: ContextHub;
   readonly streams: AgentStreams;
-  setHistory(history: FindingHistory): void;
   stop(): Promise<void>;
 }
 
@@ -76,7 +75,6 @@ export async function startCollector(opts: CollectorOptions): Promise<Collector>
   const hub = new ContextHub();
   if (opts.staticContext) hub.publish(opts.staticContext);
 
-  let history: FindingHistory | undefined = opts.history;
   const contract = loadContract();
   const { handlers, streams } = createAgentService({ registry, metrics, hub, log });
   const grpcServer = new grpc.Server({
@@ -92,7 +90,7 @@ export async function startCollector(opts: CollectorOptions): Promise<Collector>
   const detachReadiness = readiness.attach(hub);
   grpcServer.addService(contract.QueryService.service, createQueryService({
     registry,
-    history: { openedAt: (n, c, s) => history?.openedAt(n, c, s) },
+    ...(opts.history ? { history: opts.history } : {}),
     whatIf: (level, version, namespace) => readiness.whatIf(level, version, namespace),
   }));
   for (const svc of opts.services ?? []) grpcServer.addService(svc.definition, svc.handlers);
@@ -119,9 +117,6 @@ export async function startCollector(opts: CollectorOptions): Promise<Collector>
   log.info('collector listening', { grpcPort, httpPort });
   return {
     grpcPort, httpPort, registry, metricsRegistry, hub, streams,
-    setHistory(h2) {
-      history = h2;
-    },
     async stop() {
       ready = false;
       clearInterval(pruneTimer);

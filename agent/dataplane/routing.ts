@@ -92,7 +92,8 @@ export interface Observation {
 
 const MAX_EVIDENCE_RULES = 12;
 
-function stepText(s: PathStep): string {
+/** A rule on a trace path as evidence shows it: where it is, then its original text. */
+export function stepText(s: PathStep): string {
   return `[${s.backend} ${s.table} ${s.chain} #${s.rule}] ${s.text}`;
 }
 

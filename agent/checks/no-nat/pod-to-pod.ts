@@ -8,15 +8,11 @@ import type { CheckDefinition, CheckResult } from '../types.js';
 import type { ClusterContext } from '../../../common/cluster.js';
 import type { NodeSnapshot } from '../../snapshot.js';
 import { dataplaneOf } from '../../dataplane/load.js';
-import { nodeView, traceEnv } from '../../dataplane/routing.js';
-import { trace, type PathStep, type TraceEnv, type TraceOutcome } from '../../dataplane/tracer.js';
+import { nodeView, stepText, traceEnv } from '../../dataplane/routing.js';
+import { trace, type TraceEnv, type TraceOutcome } from '../../dataplane/tracer.js';
 import { formatIp, formatPrefix, parseIp, parsePrefix, prefixContains } from '../../dataplane/addr.js';
 
 const MAX_EVIDENCE_RULES = 12;
-
-function stepText(s: PathStep): string {
-  return `[${s.backend} ${s.table} ${s.chain} #${s.rule}] ${s.text}`;
-}
 
 /** The `host`-th address of an IPv4 prefix, or undefined for other prefixes. */
 function hostIn(cidr: string, host: number): string | undefined {
