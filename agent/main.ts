@@ -18,7 +18,7 @@ import { scanSnapshot } from './scan.js';
 import { writeScanJson, formatScanTable, parseFailOn, breaches } from './report/format.js';
 import { runAgent } from './run.js';
 import { traceCommand, TRACE_HELP } from './trace-command.js';
-import { loadClusterFromApi } from '../collector/kube/load.js';
+import { loadClusterFromApi } from '../kube/load.js';
 
 const NODE_FLAGS: Options = {
   node: { type: 'string' },

@@ -6,7 +6,7 @@ import { bool, parseFlags, str } from '../common/cli.js';
 import { parseClusterObjects, parseClusterText, type ClusterContext } from '../common/cluster.js';
 import { EXIT_FINDINGS, EXIT_OK, InputError, UsageError } from '../common/errors.js';
 import { renderTable } from '../agent/report/format.js';
-import { loadClusterFromApi } from '../collector/kube/load.js';
+import { loadClusterFromApi } from '../kube/load.js';
 import { LEVEL_LABEL, VERSION_LABEL } from '../psa/namespace-labels.js';
 import { whatIf, type WhatIfReport } from '../psa/whatif.js';
 import { PSA_FLAG_HELP } from './psa-check.js';

@@ -9,8 +9,8 @@ import { VERSION } from '../common/version.js';
 import { startCollector } from './collector.js';
 import { STORE_AUDIT_FLAGS, STORE_AUDIT_HELP, preparePsaStore, storeAuditOptions } from './audit/attach.js';
 import { UsageError } from '../common/errors.js';
-import { ClusterWatcher } from './kube/watcher.js';
-import { inClusterAvailable, loadKubeConfig } from './kube/config.js';
+import { ClusterWatcher } from '../kube/watcher.js';
+import { inClusterAvailable, loadKubeConfig } from '../kube/config.js';
 import { kubernetesMinorFlag, versionFlag } from '../psa/flags.js';
 
 const HELP = `netconform-collector ${VERSION} — receives netconform agent reports, serves queries and metrics

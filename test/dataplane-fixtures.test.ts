@@ -1,4 +1,4 @@
-// The upstream rule dumps (../shared/fixtures/upstream/) parse, and scanned with a cluster
+// The upstream rule dumps (test/fixtures/upstream/) parse, and scanned with a cluster
 // context written for their scenario, every service-routing result passes — from the files
 // (as a bundle) and, for iptables and nftables, loaded into a real lab namespace.
 import test from 'ava';
@@ -18,8 +18,8 @@ import { createLabNode, type LabNode } from './lab/lab.js';
 import { fileURLToPath } from 'node:url';
 import { systemTool } from '../agent/inspect/dataplane.js';
 
-// The project's shared/ folder sits beside the repository (here and in CI).
-const UPSTREAM = fileURLToPath(new URL('../../shared/fixtures/upstream/', import.meta.url));
+// Vendored copies of the shared upstream dumps, with their origins (test/fixtures/upstream/README.md).
+const UPSTREAM = fileURLToPath(new URL('./fixtures/upstream/', import.meta.url));
 const FIX = new URL('./fixtures/dataplane/', import.meta.url).pathname;
 const SR = ['service-routing.mode', 'service-routing.clusterip', 'service-routing.nodeport', 'service-routing.stale-rules'];
 const upstream = (f: string): string => readFileSync(join(UPSTREAM, f), 'utf8');

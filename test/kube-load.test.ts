@@ -5,7 +5,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readClusterFile, type ClusterContext } from '../common/cluster.js';
-import { loadClusterFromApi } from '../collector/kube/load.js';
+import { loadClusterFromApi } from '../kube/load.js';
 import { FakeApiServer } from './kube/fake-apiserver.js';
 import { smallCluster } from './kube/fixtures.js';
 import { runProgram } from './support/processes.js';

@@ -7,8 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ClusterContext } from '../common/cluster.js';
 import { createLogger, type Logger } from '../common/log.js';
-import { loadKubeConfig } from '../collector/kube/config.js';
-import { ClusterWatcher, type ClusterWatcherOptions } from '../collector/kube/watcher.js';
+import { loadKubeConfig } from '../kube/config.js';
+import { ClusterWatcher, type ClusterWatcherOptions } from '../kube/watcher.js';
 import { FakeApiServer, type FakeApiServerOptions } from './kube/fake-apiserver.js';
 import { endpointSlice, namespace, service, smallCluster, WEB_PORTS } from './kube/fixtures.js';
 

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { parseAllDocuments, stringify } from 'yaml';
-import { RESOURCE_KINDS } from '../collector/kube/kinds.js';
+import { RESOURCE_KINDS } from '../kube/kinds.js';
 import { evaluate } from '../psa/evaluate.js';
 import { readNamespacePolicy } from '../psa/namespace-labels.js';
 import { podSubject } from '../psa/workload.js';

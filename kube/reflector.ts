@@ -6,7 +6,7 @@
 // keyed is logged and skipped; it never stops the loop.
 import { isDeepStrictEqual } from 'node:util';
 import { Watch, type KubeConfig } from '@kubernetes/client-node';
-import type { Logger } from '../../common/log.js';
+import type { Logger } from '../common/log.js';
 import { collectionPath, trimObject, type ResourceKind } from './kinds.js';
 import { ApiError, listAll, statusCodeOf } from './rest.js';
 

@@ -2,7 +2,7 @@
 // (`--kubeconfig`), else the Pod's own ServiceAccount (in-cluster).
 import { existsSync } from 'node:fs';
 import { KubeConfig } from '@kubernetes/client-node';
-import { UsageError } from '../../common/errors.js';
+import { UsageError } from '../common/errors.js';
 
 const SERVICEACCOUNT_TOKEN = '/var/run/secrets/kubernetes.io/serviceaccount/token';
 

@@ -1,6 +1,6 @@
 // One list of each kind, parsed once: the cluster context for a single `scan --kubeconfig`.
 // It is the watcher's first step without the watch, through the same parser.
-import { parseClusterObjects, type ClusterContext, type ClusterOptions } from '../../common/cluster.js';
+import { parseClusterObjects, type ClusterContext, type ClusterOptions } from '../common/cluster.js';
 import { NETWORK_KINDS, collectionPath, resourceKindsNamed, trimObject } from './kinds.js';
 import { loadKubeConfig } from './config.js';
 import { listAll, statusCodeOf } from './rest.js';

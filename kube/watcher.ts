@@ -5,8 +5,8 @@
 // least every `maxDelayMs`. Nothing is emitted before every kind has been listed once, so
 // no consumer ever sees a half-loaded cluster (say, Services without their endpoints).
 import type { KubeConfig } from '@kubernetes/client-node';
-import { parseClusterObjects, type ClusterContext, type ClusterOptions, type KubeObject } from '../../common/cluster.js';
-import { createLogger, type Logger } from '../../common/log.js';
+import { parseClusterObjects, type ClusterContext, type ClusterOptions, type KubeObject } from '../common/cluster.js';
+import { createLogger, type Logger } from '../common/log.js';
 import { resourceKindsNamed } from './kinds.js';
 import { Reflector, type ReflectorStats } from './reflector.js';
 
