@@ -6,11 +6,8 @@ import { UsageError } from '../common/errors.js';
 import { VERSION } from '../common/version.js';
 import { nodesCommand, findingsCommand } from './query-commands.js';
 import { psaCommand } from './psa-command.js';
+import type { Command } from './command.js';
 
-export interface Command {
-  readonly summary: string;
-  run(argv: string[]): Promise<number>;
-}
 
 const COMMANDS: Record<string, Command> = {
   nodes: nodesCommand,

@@ -4,12 +4,12 @@ import { readFileSync } from 'node:fs';
 import { bool, parseFlags } from '../common/cli.js';
 import { flattenObjects, parseClusterText } from '../common/cluster.js';
 import { EXIT_FINDINGS, EXIT_OK, InputError, UsageError } from '../common/errors.js';
-import { renderTable } from '../agent/report/format.js';
+import { renderTable } from '../common/table.js';
 import { DEFAULT_KUBERNETES_MINOR, evaluate, resolveVersion, violationMessage } from '../psa/evaluate.js';
 import { PodReadError } from '../psa/pod.js';
 import { formatVersion, type Violation } from '../psa/types.js';
 import { podSubject } from '../psa/workload.js';
-import type { Command } from './main.js';
+import type { Command } from './command.js';
 
 import { PSA_EVAL_FLAGS, readPsaEvalFlags } from '../psa/flags.js';
 

@@ -1,6 +1,6 @@
 // `netconform psa …`: Pod Security Admission views. Sub-commands live in their own modules.
 import { UsageError } from '../common/errors.js';
-import type { Command } from './main.js';
+import type { Command } from './command.js';
 import { psaCheckCommand } from './psa-check.js';
 import { psaWhatifCommand } from './psa-whatif.js';
 import { psaSummaryCommand, psaNamespacesCommand } from './psa-summary.js';

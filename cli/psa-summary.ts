@@ -7,7 +7,7 @@ import { EXIT_FINDINGS, EXIT_OK, UsageError } from '../common/errors.js';
 import { parseDuration } from '../common/duration.js';
 import { findingFromWire } from '../common/wire.js';
 import { loadContract, MAX_MESSAGE_BYTES } from '../common/proto.js';
-import { renderTable } from '../agent/report/format.js';
+import { renderTable } from '../common/table.js';
 import type { PsaQueryServiceClient } from '../gen/proto/netconform/v1/PsaQueryService.js';
 import type { PsaSummaryRequest } from '../gen/proto/netconform/v1/PsaSummaryRequest.js';
 import type { PsaSummaryResponse__Output } from '../gen/proto/netconform/v1/PsaSummaryResponse.js';
@@ -15,7 +15,7 @@ import type { PsaNamespacesRequest } from '../gen/proto/netconform/v1/PsaNamespa
 import type { PsaNamespacesResponse__Output } from '../gen/proto/netconform/v1/PsaNamespacesResponse.js';
 import type { PsaNamespaceMode__Output } from '../gen/proto/netconform/v1/PsaNamespaceMode.js';
 import { collectorAddress } from './collector-client.js';
-import type { Command } from './main.js';
+import type { Command } from './command.js';
 
 function psaClient(address: string): PsaQueryServiceClient {
   return new (loadContract().PsaQueryService)(address, grpc.credentials.createInsecure(), { 'grpc.max_receive_message_length': MAX_MESSAGE_BYTES });

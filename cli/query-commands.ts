@@ -3,12 +3,12 @@ import { parseFlags, str, bool, choice } from '../common/cli.js';
 import { EXIT_OK } from '../common/errors.js';
 import { isStatus, STATUSES } from '../common/findings.js';
 import { findingFromWire, statusToWire } from '../common/wire.js';
-import { renderTable } from '../agent/report/format.js';
+import { renderTable } from '../common/table.js';
 import type { ListNodesResponse__Output } from '../gen/proto/netconform/v1/ListNodesResponse.js';
 import type { ListFindingsResponse__Output } from '../gen/proto/netconform/v1/ListFindingsResponse.js';
 import type { ListFindingsRequest } from '../gen/proto/netconform/v1/ListFindingsRequest.js';
 import { collectorAddress, queryClient, unary } from './collector-client.js';
-import type { Command } from './main.js';
+import type { Command } from './command.js';
 import { UsageError } from '../common/errors.js';
 
 const COMMON = {

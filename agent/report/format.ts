@@ -2,6 +2,7 @@
 import type { ScanResult } from '../scan.js';
 import { SEVERITY_RANK, type Finding, type Severity } from '../../common/findings.js';
 import { UsageError } from '../../common/errors.js';
+import { renderTable } from '../../common/table.js';
 
 export function formatScanJson(result: ScanResult): string {
   return JSON.stringify(result, null, 2) + '\n';
@@ -41,13 +42,6 @@ export async function writeScanJson(result: ScanResult, out: NodeJS.WritableStre
   for (const piece of scanJsonChunks(result)) {
     if (!out.write(piece)) await new Promise<void>((resolve) => out.once('drain', () => resolve()));
   }
-}
-
-export function renderTable(headers: readonly string[], rows: readonly (readonly string[])[], maxWidth = 80): string {
-  const widths = headers.map((h, i) => Math.min(maxWidth, Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length))));
-  const line = (cells: readonly string[]): string =>
-    cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd();
-  return [line(headers), ...rows.map(line)].join('\n') + '\n';
 }
 
 export function formatScanTable(result: ScanResult, opts: { all?: boolean } = {}): string {
