@@ -19,6 +19,7 @@ import { writeScanJson, formatScanTable, parseFailOn, breaches } from './report/
 import { runAgent } from './run.js';
 import { traceCommand, TRACE_HELP } from './trace-command.js';
 import { loadClusterFromApi } from '../kube/load.js';
+import { nodePolicyReport } from '../common/policy-report.js';
 
 const NODE_FLAGS: Options = {
   node: { type: 'string' },
@@ -49,7 +50,7 @@ Commands:
 
 Run 'netconform-agent <command> --help' for its flags.
 `,
-  scan: `Usage: netconform-agent scan [--from DIR] [--cluster FILE | --kubeconfig FILE] [--node NAME] [--format table|json] [--fail-on LEVEL]
+  scan: `Usage: netconform-agent scan [--from DIR] [--cluster FILE | --kubeconfig FILE] [--node NAME] [--format table|json|policyreport] [--fail-on LEVEL]
 
   --from DIR            scan a bundle directory instead of the live node
   --cluster FILE        cluster context: output of 'kubectl get nodes,services,endpointslices -A -o yaml' (or json)
@@ -60,7 +61,8 @@ Run 'netconform-agent <command> --help' for its flags.
   --netns NAME          inspect network namespace NAME instead of the agent's own
   --cni-conf-dir DIR    CNI config dir (default /etc/cni/net.d)
   --cni-bin-dir DIR     CNI plugin dir (default /opt/cni/bin)
-  --format table|json   output (default table)
+  --format FORMAT       table (default, for people), json (the scan contract), or policyreport
+                        (a wgpolicyk8s.io/v1alpha2 ClusterPolicyReport for the node, JSON; kubectl apply -f -)
   --all                 table: show passing results too
   --fail-on LEVEL       exit 1 at: fail (default), warn, none, or a minimum severity (critical…info) of failures
 `,
@@ -132,7 +134,7 @@ async function scanCommand(argv: string[]): Promise<number> {
     all: { type: 'boolean' },
   });
   if (bool(p, 'help')) return help('scan');
-  const format = choice(str(p, 'format'), ['table', 'json'] as const, '--format', 'table');
+  const format = choice(str(p, 'format'), ['table', 'json', 'policyreport'] as const, '--format', 'table');
   const failOn = parseFailOn(str(p, 'fail-on') ?? 'fail');
   const from = str(p, 'from');
   if (from !== undefined && str(p, 'netns')) throw new UsageError('--from and --netns cannot be combined');
@@ -143,6 +145,7 @@ async function scanCommand(argv: string[]): Promise<number> {
   const cluster = await scanClusterFromFlags(p);
   const result = scanSnapshot(await snapshotRead, cluster);
   if (format === 'json') await writeScanJson(result, process.stdout);
+  else if (format === 'policyreport') process.stdout.write(JSON.stringify(nodePolicyReport(result), null, 2) + '\n');
   else process.stdout.write(formatScanTable(result, { all: bool(p, 'all') }));
   return breaches(result.findings, failOn) ? EXIT_FINDINGS : EXIT_OK;
 }

@@ -46,7 +46,7 @@ test('scan exits 2 with the file named for a missing bundle, a malformed file, o
 
   const r3 = await runProgram('agent', ['scan', '--format', 'yaml']);
   t.is(r3.code, 2);
-  t.is(r3.stderr.trim(), 'netconform-agent: --format: "yaml" is not one of table, json');
+  t.is(r3.stderr.trim(), 'netconform-agent: --format: "yaml" is not one of table, json, policyreport');
 
   const r4 = await runProgram('agent', ['scan', '--bogus']);
   t.is(r4.code, 2);
