@@ -1,13 +1,17 @@
 #!/usr/bin/env node
 // netconform-collector: receives agent reports, serves queries and /metrics.
-import { runMain, parseFlags, str, bool, logLevelFlag, onShutdown, strList } from '../common/cli.js';
+import { runMain, parseFlags, str, bool, choice, logLevelFlag, onShutdown, strList, type Parsed } from '../common/cli.js';
+import type { KubeConfig } from '@kubernetes/client-node';
+import type { Logger } from '../common/log.js';
+import { PolicyReportWriter } from './policy-reports/writer.js';
+import { namespaceFindings } from './policy-reports/psa-findings.js';
 import { EXIT_OK } from '../common/errors.js';
 import { createLogger } from '../common/log.js';
 import { parseDuration } from '../common/duration.js';
 import { readClusterFile } from '../common/cluster.js';
 import { VERSION } from '../common/version.js';
 import { startCollector } from './collector.js';
-import { STORE_AUDIT_FLAGS, STORE_AUDIT_HELP, preparePsaStore, storeAuditOptions } from './audit/attach.js';
+import { STORE_AUDIT_FLAGS, STORE_AUDIT_HELP, preparePsaStore, storeAuditOptions, type PsaStoreWiring } from './audit/attach.js';
 import { UsageError } from '../common/errors.js';
 import { ClusterWatcher } from '../kube/watcher.js';
 import { inClusterAvailable, loadKubeConfig } from '../kube/config.js';
@@ -27,6 +31,9 @@ Usage: netconform-collector [flags]
   --service-cidr CIDR       the cluster's Service CIDR (repeatable)
   --cluster-cidr CIDR       the cluster-wide pod CIDR
   --node-retention DURATION forget a node (and its metric series) disconnected this long (default 24h)
+  --policy-reports FLAVOUR  keep results in the cluster as PolicyReports: wgpolicyk8s (wgpolicyk8s.io/v1alpha2,
+                            what Kyverno's policy-reporter reads), openreports (openreports.io/v1alpha1) or off
+                            (default); needs the API (--kubeconfig or in-cluster) and the RBAC component
   --log-level LEVEL         debug, info, warn, error (default info)
   -h, --help                this help
 ${STORE_AUDIT_HELP}
@@ -45,6 +52,7 @@ async function main(argv: string[]): Promise<number> {
     'service-cidr': { type: 'string', multiple: true },
     'cluster-cidr': { type: 'string' },
     'node-retention': { type: 'string' },
+    'policy-reports': { type: 'string' },
     'log-level': { type: 'string' },
     help: { type: 'boolean', short: 'h' },
     version: { type: 'boolean' },
@@ -71,9 +79,11 @@ async function main(argv: string[]): Promise<number> {
   const psaVersion = versionFlag(str(p, 'psa-version'), '--psa-version');
   const kubernetesMinor = kubernetesMinorFlag(str(p, 'kubernetes-version'));
   const psa = preparePsaStore(storeAuditOptions(p), log);
+  const policyReports = policyReportWriterFromFlags(p, kubeConfig, psa, log);
   let watcher: ClusterWatcher | undefined;
   const collector = await startCollector({
     ...psa.collectorOptions,
+    ...(policyReports ? { sinks: [...(psa.collectorOptions.sinks ?? []), policyReports] } : {}),
     grpcListen: str(p, 'grpc-listen') ?? '0.0.0.0:9443',
     httpListen: str(p, 'http-listen') ?? '0.0.0.0:8080',
     nodeRetentionMs: parseDuration(str(p, 'node-retention') ?? '24h', '--node-retention'),
@@ -98,6 +108,7 @@ async function main(argv: string[]): Promise<number> {
   }
   try {
     await psa.start(collector);
+    policyReports?.start();
   } catch (err) {
     await collector.stop();
     await psa.stop();
@@ -107,10 +118,28 @@ async function main(argv: string[]): Promise<number> {
     log.info('shutting down', { signal });
     await watcher?.stop();
     await collector.stop();
+    await policyReports?.stop();
     await psa.stop();
     log.info('stopped');
   });
   return EXIT_OK;
+}
+
+/** Pod Security findings per namespace are reported over this window of recorded admission results. */
+const POLICY_REPORT_PSA_WINDOW_MS = 24 * 3600_000;
+
+function policyReportWriterFromFlags(p: Parsed, kubeConfig: KubeConfig | undefined, psa: PsaStoreWiring, log: Logger): PolicyReportWriter | undefined {
+  const flavour = choice(str(p, 'policy-reports'), ['wgpolicyk8s', 'openreports', 'off'] as const, '--policy-reports', 'off');
+  if (flavour === 'off') return undefined;
+  if (!kubeConfig) throw new UsageError('needs the Kubernetes API to write to (--kubeconfig, or in-cluster); --cluster and --no-kube have none', '--policy-reports');
+  return new PolicyReportWriter({
+    kubeConfig, flavour, log, metricsRegistry: psa.collectorOptions.metricsRegistry!,
+    namespaceFindings: () => namespaceFindings(
+      psa.labels.lint().namespaces,
+      psa.events.summary({ sinceMs: Date.now() - POLICY_REPORT_PSA_WINDOW_MS }).controls,
+      '24h',
+    ),
+  });
 }
 
 runMain('netconform-collector', main);

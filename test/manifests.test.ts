@@ -385,3 +385,20 @@ test('the audit webhook kubeconfig loads and points at the collector audit port'
   const readme = readFileSync(join(MANIFESTS, 'audit', 'README.md'), 'utf8');
   for (const flag of ['--audit-policy-file', '--audit-webhook-config-file', '--audit-webhook-batch-max-size', '--audit-webhook-mode']) t.true(readme.includes(flag), flag);
 });
+
+test('the policy-reports component adds the flag and exactly the report RBAC to the collector', (t) => {
+  const objs = kustomize('examples/policy-reports');
+  const args = get(find(objs, 'Deployment', 'netconform-collector'), 'spec', 'template', 'spec', 'containers', 0, 'args') as string[];
+  t.is(args.filter((a) => a.startsWith('--policy-reports')).join(' '), '--policy-reports=wgpolicyk8s');
+  const help = execFileSync(process.execPath, ['--import=tsx', join(ROOT, 'collector/main.ts'), '--help'], { encoding: 'utf8' });
+  t.regex(help, /--policy-reports FLAVOUR +keep results in the cluster as PolicyReports: wgpolicyk8s/);
+  t.deepEqual(get(find(objs, 'ClusterRole', 'netconform-policy-reports'), 'rules'), [
+    { apiGroups: ['wgpolicyk8s.io'], resources: ['clusterpolicyreports', 'policyreports'], verbs: ['get', 'list', 'create', 'patch', 'delete'] },
+    { apiGroups: ['openreports.io'], resources: ['clusterreports', 'reports'], verbs: ['get', 'list', 'create', 'patch', 'delete'] },
+  ]);
+  t.deepEqual(get(find(objs, 'ClusterRoleBinding', 'netconform-policy-reports'), 'subjects'), [{ kind: 'ServiceAccount', name: 'netconform-collector', namespace: 'netconform' }]);
+  // The base alone writes no reports and holds no report RBAC.
+  const base = kustomize('base');
+  t.false(base.some((o) => nameOf(o) === 'netconform-policy-reports'));
+  t.false((get(find(base, 'Deployment', 'netconform-collector'), 'spec', 'template', 'spec', 'containers', 0, 'args') as string[]).some((a) => a.startsWith('--policy-reports')));
+});

@@ -78,6 +78,9 @@ export interface RequestRecord {
   readonly status: number;
 }
 
+/** Answers a request it recognises (and returns true), or leaves it to the list/watch server. */
+export type ExtraHandler = (req: http.IncomingMessage, res: http.ServerResponse, url: URL) => boolean;
+
 export interface FakeApiServerOptions {
   /** Serve HTTPS with a fresh self-signed certificate (needs the openssl command). */
   readonly tls?: boolean;
@@ -99,6 +102,7 @@ export class FakeApiServer {
   private readonly sockets = new Set<import('node:net').Socket>();
   private expiredAs: 'event' | 'http';
   private certDir: string | undefined;
+  private readonly extraHandlers: ExtraHandler[] = [];
 
   private constructor(
     private readonly server: http.Server,
@@ -301,6 +305,11 @@ current-context: fake
     return file;
   }
 
+  /** Serves more of the API (custom resources, reviews): a handler that returns true answered the request. */
+  addHandler(handler: ExtraHandler): void {
+    this.extraHandlers.push(handler);
+  }
+
   private resourceOfKind(kind: string): Resource {
     for (const r of this.resources.values()) if (r.info.kind === kind) return r;
     throw new Error(`fake apiserver: unknown kind ${kind}`);
@@ -324,6 +333,7 @@ current-context: fake
       res.end(JSON.stringify(body));
     };
     if (req.headers.authorization !== `Bearer ${this.token}`) return answer(401, status(401, 'Unauthorized', 'Unauthorized'));
+    for (const h of this.extraHandlers) if (h(req, res, url)) return;
     if (req.method !== 'GET') return answer(405, status(405, 'MethodNotAllowed', `${req.method} is not supported here`));
 
     // /api/v1/namespaces/<ns>/<resource> lists one namespace's objects.
