@@ -17,6 +17,8 @@ import type { NodeSnapshot } from './snapshot.js';
 import { scanSnapshot } from './scan.js';
 import { writeScanJson, formatScanTable, parseFailOn, breaches } from './report/format.js';
 import { runAgent } from './run.js';
+import { DEFAULT_HEALTH_FILE, judgeHealth, readHealthFile, type HealthVerdict } from './health.js';
+import { parseDuration } from '../common/duration.js';
 import { traceCommand, TRACE_HELP } from './trace-command.js';
 import { loadClusterFromApi } from '../kube/load.js';
 import { nodePolicyReport } from '../common/policy-report.js';
@@ -47,6 +49,7 @@ Commands:
   capture   write this node's facts as a bundle directory (scan it anywhere with --from)
   snapshot  print the node's raw facts as JSON
   trace     explain what the node's rules do with one packet (outcomes, probabilities, rule path)
+  health    exit 0 when the running agent scanned (and reported) recently — for probes
 
 Run 'netconform-agent <command> --help' for its flags.
 `,
@@ -78,7 +81,20 @@ Writes the node's facts as standard tool output (sysctl.txt, ip-link.json, …) 
   --netns NAME           inspect network namespace NAME instead of the agent's own (labs)
   --cni-conf-dir DIR     CNI config dir (default /etc/cni/net.d)
   --cni-bin-dir DIR      CNI plugin dir (default /opt/cni/bin)
+  --health-file FILE     write the health signal that 'netconform-agent health' reads (default: none;
+                         the DaemonSet uses ${DEFAULT_HEALTH_FILE})
   --log-level LEVEL      debug, info, warn, error (default info)
+`,
+  health: `Usage: netconform-agent health [--health-file FILE] [--max-age 3m] [--require-ack]
+
+Reads the health file the running agent rewrites after each completed scan and each report
+the collector acknowledged. Exit 0 and "ok: …" when the last scan (with --require-ack also
+the last acknowledged report) is younger than --max-age, or the agent started less than
+--max-age ago; exit 1 with the reason otherwise (also when the file is missing).
+
+  --health-file FILE   default ${DEFAULT_HEALTH_FILE}
+  --max-age DURATION   default 3m
+  --require-ack        readiness: reports must be reaching the collector too
 `,
   trace: TRACE_HELP,
   snapshot: `Usage: netconform-agent snapshot [--node NAME] [--cni-conf-dir DIR] [--cni-bin-dir DIR]
@@ -174,6 +190,7 @@ async function runCommand(argv: string[]): Promise<number> {
     ...NODE_FLAGS, ...CLUSTER_FLAGS,
     collector: { type: 'string' },
     interval: { type: 'string' },
+    'health-file': { type: 'string' },
   });
   if (bool(p, 'help')) return help('run');
   return runAgent({
@@ -183,7 +200,28 @@ async function runCommand(argv: string[]): Promise<number> {
     logLevel: logLevelFlag(p),
     inspect: () => inspectNode(p),
     localCluster: clusterFromFlags(p),
+    ...(str(p, 'health-file') ? { healthFile: str(p, 'health-file')! } : {}),
   });
+}
+
+async function healthCommand(argv: string[]): Promise<number> {
+  const p = parseFlags(argv, {
+    'health-file': { type: 'string' },
+    'max-age': { type: 'string' },
+    'require-ack': { type: 'boolean' },
+    help: { type: 'boolean', short: 'h' },
+  });
+  if (bool(p, 'help')) return help('health');
+  const file = str(p, 'health-file') ?? DEFAULT_HEALTH_FILE;
+  const maxAgeMs = parseDuration(str(p, 'max-age') ?? '3m', '--max-age');
+  let verdict: HealthVerdict;
+  try {
+    verdict = judgeHealth(readHealthFile(file), Date.now(), maxAgeMs, bool(p, 'require-ack'));
+  } catch (err) {
+    verdict = { ok: false, message: `unhealthy: ${err instanceof Error ? err.message : String(err)}` };
+  }
+  process.stdout.write(verdict.message + '\n');
+  return verdict.ok ? EXIT_OK : EXIT_FINDINGS;
 }
 
 function help(topic: string): number {
@@ -197,6 +235,7 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   capture: captureCommand,
   snapshot: snapshotCommand,
   trace: traceCommand,
+  health: healthCommand,
 };
 
 async function main(argv: string[]): Promise<number> {

@@ -10,6 +10,7 @@ import { VERSION } from '../common/version.js';
 import type { NodeSnapshot } from './snapshot.js';
 import { scanSnapshot } from './scan.js';
 import { Reporter } from './reporter.js';
+import { HealthFile } from './health.js';
 
 export interface AgentRunOptions {
   readonly collector: string;
@@ -19,6 +20,8 @@ export interface AgentRunOptions {
   readonly inspect: () => Promise<NodeSnapshot>;
   /** Used until (or unless) the collector pushes a context. */
   readonly localCluster: ClusterContext | undefined;
+  /** Where the health signal goes (agent/health.ts); undefined: none. */
+  readonly healthFile?: string;
 }
 
 export function jittered(ms: number, fraction = 0.1, random = Math.random): number {
@@ -28,6 +31,7 @@ export function jittered(ms: number, fraction = 0.1, random = Math.random): numb
 export async function runAgent(opts: AgentRunOptions): Promise<number> {
   const intervalMs = parseDuration(opts.intervalText, '--interval');
   const log = createLogger({ component: 'agent', node: opts.node }, opts.logLevel);
+  const health = opts.healthFile ? new HealthFile(opts.healthFile, log) : undefined;
   let cluster = opts.localCluster;
   let timer: NodeJS.Timeout | undefined;
   let scanning = false;
@@ -44,6 +48,7 @@ export async function runAgent(opts: AgentRunOptions): Promise<number> {
       void scan(`collector asked: ${reason || 'scan now'}`);
     },
     onAck(sequence) {
+      health?.reportAcked();
       log.debug('report acknowledged', { sequence });
     },
   });
@@ -64,9 +69,11 @@ export async function runAgent(opts: AgentRunOptions): Promise<number> {
         scannedAt: result.scannedAt, proxyMode: result.proxyMode, cni: result.cni,
         checks: result.checks, findings: result.findings,
       });
+      health?.scanCompleted();
       const failed = result.findings.filter((f) => f.status === 'fail').length;
       log.info('scan complete', { why, sequence, durationMs: Date.now() - started, failed, findings: result.findings.length });
     } catch (err) {
+      health?.scanFailed(err instanceof Error ? err.message : String(err));
       log.error('scan failed; will retry at the next interval', { why, err: err instanceof Error ? err.message : String(err) });
     } finally {
       scanning = false;

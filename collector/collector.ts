@@ -13,6 +13,7 @@ import { ContextHub } from './context-hub.js';
 import { createAgentService, type AgentStreams } from './agent-service.js';
 import { createQueryService } from './query-service.js';
 import { createHttpServer, type Route } from './http.js';
+import { HealthChecks, grpcListenerProbe } from './health.js';
 import type { FindingHistory } from './history.js';
 import { PsaReadiness, type PsaReadinessOptions } from './psa-readiness/readiness.js';
 import type { NodeReport, NodeSink } from './nodes.js';
@@ -43,6 +44,8 @@ export interface CollectorOptions {
   readonly psa?: PsaReadinessOptions;
   /** Extra readiness condition for /readyz (e.g. the Kubernetes watch has synced). */
   readonly ready?: () => boolean;
+  /** /healthz probes of other parts (the store); the collector adds its gRPC listener's. */
+  readonly health?: HealthChecks;
 }
 
 export interface Collector {
@@ -100,7 +103,9 @@ export async function startCollector(opts: CollectorOptions): Promise<Collector>
   });
 
   let ready = true;
-  const http: HttpServer = createHttpServer({ registry: metricsRegistry, ready: () => ready && (opts.ready?.() ?? true), log, routes: opts.routes });
+  const health = opts.health ?? new HealthChecks();
+  health.add('grpc', grpcListenerProbe(g.host, grpcPort));
+  const http: HttpServer = createHttpServer({ registry: metricsRegistry, ready: () => ready && (opts.ready?.() ?? true), log, routes: opts.routes, health });
   const h = splitHostPort(opts.httpListen, '--http-listen');
   await new Promise<void>((resolve, reject) => {
     http.once('error', (err) => reject(new Error(`--http-listen ${opts.httpListen}: ${err.message}`)));

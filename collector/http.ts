@@ -3,10 +3,11 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../common/log.js';
+import type { HealthChecks } from './health.js';
 
 export type Route = (req: IncomingMessage, res: ServerResponse) => void | Promise<void>;
 
-export function createHttpServer(deps: { registry: Registry; ready: () => boolean; log: Logger; routes?: Record<string, Route> }): Server {
+export function createHttpServer(deps: { registry: Registry; ready: () => boolean; log: Logger; routes?: Record<string, Route>; health?: HealthChecks }): Server {
   const { registry, ready, log } = deps;
   const routes: Record<string, Route> = {
     '/metrics': async (_req, res) => {
@@ -14,9 +15,11 @@ export function createHttpServer(deps: { registry: Registry; ready: () => boolea
       res.writeHead(200, { 'Content-Type': registry.contentType });
       res.end(body);
     },
-    '/healthz': (_req, res) => {
-      res.writeHead(200, { 'Content-Type': 'text/plain' });
-      res.end('ok\n');
+    '/healthz': async (_req, res) => {
+      const r = deps.health ? await deps.health.run() : { ok: true, lines: [] };
+      if (!r.ok) log.warn('health check failed', { failing: r.lines.filter((l) => l.startsWith('FAIL')) });
+      res.writeHead(r.ok ? 200 : 503, { 'Content-Type': 'text/plain' });
+      res.end([r.ok ? 'ok' : 'unhealthy', ...r.lines].join('\n') + '\n');
     },
     '/readyz': (_req, res) => {
       const ok = ready();

@@ -402,3 +402,14 @@ test('the policy-reports component adds the flag and exactly the report RBAC to 
   t.false(base.some((o) => nameOf(o) === 'netconform-policy-reports'));
   t.false((get(find(base, 'Deployment', 'netconform-collector'), 'spec', 'template', 'spec', 'containers', 0, 'args') as string[]).some((a) => a.startsWith('--policy-reports')));
 });
+
+test('the agent probes run the health command on the file the agent writes', (t) => {
+  const c = get(find(kustomize('base'), 'DaemonSet', 'netconform-agent'), 'spec', 'template', 'spec', 'containers', 0) as Obj;
+  const args = c['args'] as string[];
+  const file = args.find((a) => a.startsWith('--health-file='))!.slice('--health-file='.length);
+  t.is(file, '/run/netconform/agent-health.json');
+  const mounts = asArray(c['volumeMounts']).map((m) => String(m['mountPath']));
+  t.true(mounts.some((m) => file.startsWith(`${m}/`)), 'the health file lies on a writable mount');
+  t.deepEqual(get(c, 'livenessProbe', 'exec', 'command'), ['netconform-agent', 'health', `--health-file=${file}`, '--max-age=3m']);
+  t.deepEqual(get(c, 'readinessProbe', 'exec', 'command'), ['netconform-agent', 'health', `--health-file=${file}`, '--max-age=3m', '--require-ack']);
+});

@@ -23,6 +23,7 @@ import { ReportStore } from '../store/reports.js';
 import { AuditEventStore } from '../store/audit-events.js';
 import { startRetention, type Retention } from '../store/retention.js';
 import { NamespaceLabelsTracker } from '../psa-labels/tracker.js';
+import { HealthChecks, type HealthResult } from '../health.js';
 import { DEFAULT_EXEMPT_NAMESPACES } from '../psa-labels/lint.js';
 import { PsaMetrics } from './metrics.js';
 import { AuditIngest } from './ingest.js';
@@ -126,7 +127,7 @@ export interface PsaStoreWiring {
   readonly metrics: PsaMetrics;
   readonly ingest: AuditIngest;
   readonly labels: NamespaceLabelsTracker;
-  readonly collectorOptions: Pick<CollectorOptions, 'metricsRegistry' | 'restore' | 'sinks' | 'history' | 'services'>;
+  readonly collectorOptions: Pick<CollectorOptions, 'metricsRegistry' | 'restore' | 'sinks' | 'history' | 'services' | 'health'>;
   /** The audit webhook, once start() ran with --audit-listen. */
   webhook(): AuditWebhook | undefined;
   start(collector: Collector): Promise<void>;
@@ -143,6 +144,8 @@ export function preparePsaStore(opts: StoreAuditOptions, log: Logger, metricsReg
   const restore = reports.loadReports();
   log.info('store opened', { db: opts.dbPath, schema: store.schemaVersion, reports: restore.length, events: events.count() });
   const contract = loadContract();
+  const health = new HealthChecks();
+  health.add('store', () => storeHealth(store, events));
   let webhook: AuditWebhook | undefined;
   let retention: Retention | undefined;
   let unsubscribe: (() => void) | undefined;
@@ -152,7 +155,7 @@ export function preparePsaStore(opts: StoreAuditOptions, log: Logger, metricsReg
   return {
     store, reports, events, metrics, ingest, labels,
     collectorOptions: {
-      metricsRegistry, restore, sinks: [reports], history: reports,
+      metricsRegistry, restore, sinks: [reports], history: reports, health,
       services: [{ definition: contract.PsaQueryService.service, handlers: createPsaQueryService({ events, labels }) }],
     },
     webhook: () => webhook,
@@ -185,4 +188,15 @@ export function preparePsaStore(opts: StoreAuditOptions, log: Logger, metricsReg
       store.close();
     },
   };
+}
+
+/** An audit batch the writer thread has held this long means it is wedged (a commit takes ms). */
+const WRITER_BACKLOG_LIMIT_MS = 60_000;
+
+/** The store answers a query on the main connection, and the audit writer thread keeps up. */
+function storeHealth(store: Store, events: AuditEventStore): HealthResult {
+  store.db.prepare('SELECT 1').get();
+  const backlog = events.writerBacklogAgeMs();
+  if (backlog > WRITER_BACKLOG_LIMIT_MS) return { ok: false, detail: `the audit writer has held a batch for ${Math.round(backlog / 1000)} s` };
+  return { ok: true, detail: `${store.path} answers${events.threaded ? `, audit writer backlog ${backlog} ms` : ''}` };
 }

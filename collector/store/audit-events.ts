@@ -125,6 +125,11 @@ export class AuditEventStore {
     }
   }
 
+  /** Age of the oldest audit batch not yet committed by the writer thread (0 when none, or no thread). */
+  writerBacklogAgeMs(): number {
+    return this.writer?.backlogAgeMs() ?? 0;
+  }
+
   /** Whether insertAsync commits on the writer thread (a file database). */
   get threaded(): boolean {
     return this.writer !== undefined;

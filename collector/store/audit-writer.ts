@@ -26,6 +26,8 @@ export interface WriterBatch {
 interface Pending {
   readonly resolve: (fresh: Uint8Array) => void;
   readonly reject: (err: Error) => void;
+  /** When the batch was handed to the thread (health: a wedged writer leaves old batches). */
+  readonly sinceMs: number;
 }
 
 const WRITER_SOURCE = `
@@ -197,10 +199,18 @@ export class AuditWriter {
           resolve(fresh);
         },
         reject,
+        sinceMs: Date.now(),
       });
       w.ref();
       w.postMessage({ id, batch });
     });
+  }
+
+  /** Age of the oldest batch the writer thread has not committed yet (0 when none). */
+  backlogAgeMs(now = Date.now()): number {
+    let oldest = now;
+    for (const p of this.pending.values()) if (p.sinceMs < oldest) oldest = p.sinceMs;
+    return now - oldest;
   }
 
   private maybeCheckpoint(): void {
