@@ -16,9 +16,11 @@ export interface NodeSnapshot {
   readonly routes?: readonly RouteFacts[];
   readonly cni?: CniFacts;
   readonly dataplane?: DataplaneFacts;
+  /** Data-path kernel modules present (/sys/module): agent/inspect/kernel-modules.ts. */
+  readonly kernelModules?: readonly string[];
 }
 
-export type Facet = 'sysctls' | 'links' | 'routes' | 'cni' | 'dataplane';
+export type Facet = 'sysctls' | 'links' | 'routes' | 'cni' | 'dataplane' | 'kernelModules';
 
 /** Where each facet comes from in a bundle, for skip reasons people can act on. */
 export const FACET_SOURCES: Record<Facet, string> = {
@@ -27,4 +29,5 @@ export const FACET_SOURCES: Record<Facet, string> = {
   routes: 'ip-route.json (ip -j route show table all)',
   cni: 'cni/ (copy of /etc/cni/net.d) and cni-bin.txt',
   dataplane: 'iptables-save.txt, nft.json or ipvsadm.txt',
+  kernelModules: 'modules.txt (the data-path modules in /sys/module)',
 };

@@ -7,12 +7,14 @@ import { VERSION } from '../common/version.js';
 import { nodesCommand, findingsCommand } from './query-commands.js';
 import { psaCommand } from './psa-command.js';
 import type { Command } from './command.js';
-
+import { diffCommand, migrateCommand } from './migrate.js';
 
 const COMMANDS: Record<string, Command> = {
   nodes: nodesCommand,
   findings: findingsCommand,
   psa: psaCommand,
+  migrate: migrateCommand,
+  diff: diffCommand,
 };
 
 function help(): string {

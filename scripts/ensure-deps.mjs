@@ -22,6 +22,8 @@ export const NEEDED = {
   prometheus: 'prometheus',
   promtool: 'prometheus',
   sysctl: 'procps',
+  // The migration report's HTML is rendered in a real headless browser by the tests.
+  chromium: 'chromium',
 };
 
 function have(cmd) {

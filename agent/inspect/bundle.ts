@@ -8,6 +8,7 @@ import type { NodeSnapshot } from '../snapshot.js';
 import { formatSysctlText, parseSysctlText } from './sysctl.js';
 import { readNetworkBundle, writeNetworkBundle } from './bundle-network.js';
 import { readDataplaneBundle, writeDataplaneBundle } from './dataplane.js';
+import { MODULES_FILE, formatModulesText, parseModulesText } from './kernel-modules.js';
 
 export const BUNDLE_FILES = {
   node: 'node.txt',
@@ -37,6 +38,7 @@ export function readBundle(dir: string, nodeOverride?: string): NodeSnapshot {
   const nodeText = readBundleFile(dir, BUNDLE_FILES.node)?.trim();
   const capturedAt = readBundleFile(dir, BUNDLE_FILES.capturedAt)?.trim() || st.mtime.toISOString();
   const sysctlText = readBundleFile(dir, BUNDLE_FILES.sysctl);
+  const modulesText = readBundleFile(dir, MODULES_FILE);
   return {
     node: nodeOverride || nodeText || 'unknown-node',
     capturedAt,
@@ -44,6 +46,7 @@ export function readBundle(dir: string, nodeOverride?: string): NodeSnapshot {
     ...(sysctlText !== undefined ? { sysctls: parseSysctlText(sysctlText, join(dir, BUNDLE_FILES.sysctl)) } : {}),
     ...readNetworkBundle(dir, readBundleFile),
     ...readDataplaneBundle(dir, readBundleFile),
+    ...(modulesText !== undefined ? { kernelModules: parseModulesText(modulesText) } : {}),
   };
 }
 
@@ -60,5 +63,6 @@ export function writeBundle(dir: string, snapshot: NodeSnapshot): string[] {
   if (snapshot.sysctls) put(BUNDLE_FILES.sysctl, formatSysctlText(snapshot.sysctls));
   written.push(...writeNetworkBundle(dir, snapshot));
   written.push(...writeDataplaneBundle(dir, snapshot.dataplane));
+  if (snapshot.kernelModules) put(MODULES_FILE, formatModulesText(snapshot.kernelModules));
   return written;
 }

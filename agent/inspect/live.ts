@@ -5,6 +5,7 @@ import { readSysctlsLive } from './sysctl.js';
 import { readNetworkLive } from './netlink.js';
 import { readCniLive } from './cni.js';
 import { readDataplaneLive } from './dataplane.js';
+import { readKernelModulesLive } from './kernel-modules.js';
 
 export interface LiveOptions {
   readonly node: string;
@@ -23,6 +24,7 @@ export async function inspectLive(opts: LiveOptions, now = new Date()): Promise<
     links,
     routes,
     cni: readCniLive(opts.cniConfDir, opts.cniBinDir),
+    kernelModules: readKernelModulesLive(),
     ...(dataplane ? { dataplane } : {}),
   };
 }

@@ -13,6 +13,8 @@ export const SYSCTL_KEYS: readonly string[] = [
   'net.ipv4.conf.*.route_localnet',
   'net.ipv4.vs.conntrack',
   'net.netfilter.nf_conntrack_max',
+  // The kernel release, for the migration fingerprint (a target CNI's minimum kernel).
+  'kernel.osrelease',
 ];
 
 const KEY_PATTERNS = SYSCTL_KEYS.map((k) => new RegExp('^' + k.replace(/\./g, '\\.').replace(/\*/g, '[^.]+') + '$'));

@@ -1,0 +1,154 @@
+// A node's network fingerprint: what a CNI migration must carry over or will change, derived
+// from the snapshot the agent already reads (no new privileges). Pure.
+import type { NodeSnapshot } from '../agent/snapshot.js';
+import { activeCniProfile } from '../agent/checks/cni/conflist.js';
+import { detectProxyMode } from '../agent/dataplane/mode.js';
+import { dataplaneOf, tablesFor } from '../agent/dataplane/load.js';
+import { formatPrefix } from '../agent/dataplane/addr.js';
+
+export type DataPathKind = 'bridge' | 'routed' | 'overlay' | 'ebpf' | 'unknown';
+
+export interface NodeFingerprint {
+  readonly node: string;
+  readonly cni: { readonly family: string; readonly mainType: string; readonly file: string; readonly specVersion: string; readonly binaries: readonly string[] };
+  /** host-local (node pod CIDR), calico-ipam, azure-vnet, aws-eni, cilium, … ('' unknown). */
+  readonly ipam: string;
+  readonly dataPath: {
+    readonly kind: DataPathKind;
+    /** The bridge, tunnel or eBPF host device pods' traffic goes through. */
+    readonly device: string;
+    /** MTU of that device, 0 unknown. */
+    readonly mtu: number;
+    /** MTU of the link the default route leaves by (the underlay), 0 unknown. */
+    readonly underlayMtu: number;
+    readonly underlayDevice: string;
+    /** The node's address on the underlay (first global IPv4, else IPv6), '' unknown. */
+    readonly underlayAddress: string;
+  };
+  readonly podCidrSource: 'node spec.podCIDRs' | 'cni ipam ranges' | 'cni ipam (cluster pool)' | 'unknown';
+  readonly podCidrs: readonly string[];
+  /** MASQUERADE/SNAT rules in nat postrouting paths and the destinations they exclude. */
+  readonly masquerade: { readonly rules: number; readonly excludedDestinations: readonly string[] };
+  readonly proxyMode: string;
+  readonly ruleCounts: Readonly<Record<string, number>>;
+  /** Pods sit on a Linux bridge, so iptables must see bridged traffic (br_netfilter). */
+  readonly bridgeNfCallNeeded: boolean;
+  readonly bridgeNfCallIptables: string;
+  readonly hostPortMapping: boolean;
+  readonly ipFamilies: readonly (4 | 6)[];
+  readonly kernel: string;
+  readonly modules: readonly string[];
+}
+
+const TUNNEL_KINDS = new Set(['vxlan', 'geneve', 'ipip', 'gre', 'wireguard', 'ip6tnl', 'sit']);
+
+function ipamKind(type: string, usesPodCidr: boolean): string {
+  if (type === 'host-local') return usesPodCidr ? 'host-local (node pod CIDR)' : 'host-local (ranges)';
+  if (type === 'aws-cni' || type === 'aws-ipam') return 'aws-eni';
+  return type;
+}
+
+export function fingerprintNode(s: NodeSnapshot): NodeFingerprint {
+  const active = activeCniProfile(s.cni);
+  const profile = active?.profile;
+  const links = s.links ?? [];
+  const defaultRoute = (s.routes ?? []).find((r) => r.table === 254 && r.family === 4 && r.dst === '0.0.0.0/0');
+  const underlay = links.find((l) => l.name === (defaultRoute?.dev ?? defaultRoute?.nexthops?.[0]?.dev));
+  const tunnel = links.find((l) => TUNNEL_KINDS.has(l.kind));
+  const ciliumHost = links.find((l) => l.name === 'cilium_host');
+  const bridge = profile?.bridge ? links.find((l) => l.name === profile.bridge) : undefined;
+  let kind: DataPathKind = 'unknown';
+  let device = '';
+  let mtu = 0;
+  if (profile?.family === 'cilium' || ciliumHost) {
+    kind = tunnel ? 'overlay' : 'ebpf';
+    const d = tunnel ?? ciliumHost;
+    device = d?.name ?? 'cilium_host';
+    mtu = d?.mtu ?? 0;
+  } else if (tunnel) {
+    kind = 'overlay'; device = tunnel.name; mtu = tunnel.mtu;
+  } else if (profile?.bridge) {
+    kind = 'bridge'; device = profile.bridge; mtu = bridge?.mtu ?? 0;
+  } else if (profile) {
+    kind = 'routed';
+  }
+  const ipam = profile?.ipam;
+  const podCidrSource: NodeFingerprint['podCidrSource'] = profile?.usesNodePodCIDR
+    ? 'node spec.podCIDRs'
+    : ipam && ipam.subnets.length > 0 ? 'cni ipam ranges' : profile && ['calico', 'cilium', 'aws-vpc', 'azure'].includes(profile.family) ? 'cni ipam (cluster pool)' : 'unknown';
+  const addrs = links.flatMap((l) => l.addresses).filter((a) => a.scope === 'global');
+  const ipFamilies = ([4, 6] as const).filter((f) => addrs.some((a) => a.family === f));
+  return {
+    node: s.node,
+    cni: {
+      family: profile?.family ?? (s.cni ? 'none' : ''),
+      mainType: profile?.mainType ?? '',
+      file: active?.file ?? '',
+      specVersion: active?.config.cniVersion ?? '',
+      binaries: s.cni?.binaries ?? [],
+    },
+    ipam: ipam ? ipamKind(ipam.type, ipam.usesPodCidr) : profile?.family === 'aws-vpc' ? 'aws-eni' : profile?.family === 'cilium' ? 'cilium' : '',
+    dataPath: {
+      kind, device, mtu, underlayMtu: underlay?.mtu ?? 0, underlayDevice: underlay?.name ?? '',
+      underlayAddress: (underlay?.addresses.find((a) => a.scope === 'global' && a.family === 4) ?? underlay?.addresses.find((a) => a.scope === 'global'))?.address ?? '',
+    },
+    podCidrSource,
+    podCidrs: ipam?.subnets ?? [],
+    masquerade: masqueradeFacts(s),
+    proxyMode: detectProxyMode(s),
+    ruleCounts: ruleCounts(s),
+    bridgeNfCallNeeded: kind === 'bridge',
+    bridgeNfCallIptables: s.sysctls?.['net.bridge.bridge-nf-call-iptables'] ?? '',
+    hostPortMapping: profile?.capabilities.includes('port-mapping') ?? false,
+    ipFamilies,
+    kernel: s.sysctls?.['kernel.osrelease'] ?? '',
+    modules: s.kernelModules ?? [],
+  };
+}
+
+function masqueradeFacts(s: NodeSnapshot): NodeFingerprint['masquerade'] {
+  const dp = dataplaneOf(s);
+  if (!dp) return { rules: 0, excludedDestinations: [] };
+  let rules = 0;
+  const excluded = new Set<string>();
+  for (const family of [4, 6] as const) {
+    for (const t of tablesFor(dp, family)) {
+      for (const chain of t.chains.values()) {
+        for (const r of chain.rules) {
+          if (r.verdict.kind !== 'masquerade' && r.verdict.kind !== 'snat') continue;
+          // kube-proxy's own masquerade acts on marked Service traffic only, not pod traffic.
+          if (r.matches.some((m) => m.kind === 'mark')) continue;
+          rules++;
+          for (const m of r.matches) if (m.kind === 'addr' && m.field === 'dst' && m.neg) for (const p of m.prefixes) excluded.add(formatPrefix(p));
+        }
+      }
+      // `-j RETURN` before a masquerade for destinations inside the pod network (flannel, ip-masq-agent).
+      for (const chain of t.chains.values()) {
+        const masq = chain.rules.some((r) => r.verdict.kind === 'masquerade');
+        if (!masq) continue;
+        for (const r of chain.rules) {
+          if (r.verdict.kind !== 'return') continue;
+          for (const m of r.matches) if (m.kind === 'addr' && m.field === 'dst' && !m.neg) for (const p of m.prefixes) excluded.add(formatPrefix(p));
+        }
+      }
+    }
+  }
+  return { rules, excludedDestinations: [...excluded].sort() };
+}
+
+function ruleCounts(s: NodeSnapshot): Record<string, number> {
+  const dp = dataplaneOf(s);
+  const out: Record<string, number> = {};
+  if (!dp) return out;
+  const count = (rs: { tables: readonly { chains: Map<string, { rules: readonly unknown[] }> }[] } | undefined, key: string): void => {
+    if (!rs) return;
+    let n = 0;
+    for (const t of rs.tables) for (const c of t.chains.values()) n += c.rules.length;
+    out[key] = n;
+  };
+  count(dp.iptables, dp.iptables?.backend ?? 'iptables');
+  count(dp.ip6tables, `${dp.ip6tables?.backend ?? 'ip6tables'} (IPv6)`);
+  count(dp.nftables, 'nftables');
+  if (dp.ipvs) out['ipvs virtual servers'] = dp.ipvs.length;
+  return out;
+}

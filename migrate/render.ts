@@ -1,0 +1,32 @@
+// The migration report for people: a table for the terminal, Markdown for a ticket or a PR.
+import { renderTable } from '../common/table.js';
+import type { MigrationItem, MigrationReport } from './check.js';
+
+const rows = (items: readonly MigrationItem[]): string[][] => items.map((i) => [i.id, i.subject, i.message]);
+
+export function formatMigrationTable(r: MigrationReport): string {
+  const out: string[] = [];
+  out.push(`migration to ${r.target.title} (${r.target.id}): ${r.ready ? 'READY' : `NOT READY — ${r.blockers.length} ${r.blockers.length === 1 ? 'blocker' : 'blockers'}`}; ${r.nodes.length} nodes fingerprinted\n`);
+  if (r.blockers.length) out.push('\nBLOCKERS\n', renderTable(['ID', 'SUBJECT', 'WHY'], rows(r.blockers), 40));
+  if (r.warnings.length) out.push('\nWARNINGS\n', renderTable(['ID', 'SUBJECT', 'WHAT TO CHECK'], rows(r.warnings), 40));
+  if (r.changes.length) out.push('\nCHANGES IN NETCONFORM RESULTS AFTER THE MOVE\n', renderTable(['CHECK', 'WHAT CHANGES'], r.changes.map((c) => [c.check, c.message]), 40));
+  return out.join('');
+}
+
+const md = (s: string): string => s.replaceAll('|', '\\|');
+
+export function formatMigrationMarkdown(r: MigrationReport): string {
+  const out: string[] = [`# Migration to ${md(r.target.title)}\n`, `\n**${r.ready ? 'Ready' : `Not ready: ${r.blockers.length} blockers`}** — ${r.nodes.length} nodes fingerprinted.\n`];
+  const section = (title: string, items: readonly MigrationItem[]): void => {
+    if (!items.length) return;
+    out.push(`\n## ${title}\n\n| id | subject | message |\n|---|---|---|\n`);
+    for (const i of items) out.push(`| \`${i.id}\` | ${md(i.subject)} | ${md(i.message)} |\n`);
+  };
+  section('Blockers', r.blockers);
+  section('Warnings', r.warnings);
+  if (r.changes.length) {
+    out.push('\n## What changes in netconform\n\n');
+    for (const c of r.changes) out.push(`- \`${c.check}\`: ${md(c.message)}\n`);
+  }
+  return out.join('');
+}

@@ -1,0 +1,208 @@
+// CNI migration readiness: fingerprints from real lab nodes (captured as bundles), the
+// blocker ids each produced by a cluster built for it, a ready case, the HTML report in a
+// real headless Chromium, and `diff` of one lab node before and after its bridge became routes.
+import test from 'ava';
+import { execFileSync } from 'node:child_process';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createLabNode, type LabNode } from './lab/lab.js';
+import { runProgram } from './support/processes.js';
+import { readBundle } from '../agent/inspect/bundle.js';
+import { fingerprintNode, type NodeFingerprint } from '../migrate/fingerprint.js';
+import { clusterInventory } from '../migrate/inventory.js';
+import { migrationCheck, type MigrationReport } from '../migrate/check.js';
+import { profileById, PROFILES } from '../migrate/profiles/index.js';
+import type { TargetProfile } from '../migrate/profile.js';
+import type { KubeObject } from '../common/cluster.js';
+
+const CNI_FIX = new URL('./fixtures/cni/', import.meta.url).pathname;
+
+function tempDir(t: { teardown(fn: () => void): void }, prefix = 'nc-migrate-'): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** Captures a lab node as a bundle and gives it the CNI config of a fixture family. */
+async function captureWithCni(lab: LabNode, dir: string, cni: string): Promise<string> {
+  const r = await runProgram('agent', ['capture', '--out', dir, '--netns', lab.netns, '--node', lab.nodeName, '--cni-conf-dir', join(CNI_FIX, cni, 'net.d'), '--cni-bin-dir', join(dir, 'no-bin')]);
+  if (r.code !== 0) throw new Error(r.stderr);
+  rmSync(join(dir, 'cni'), { recursive: true, force: true });
+  cpSync(join(CNI_FIX, cni, 'net.d'), join(dir, 'cni'), { recursive: true });
+  cpSync(join(CNI_FIX, cni, 'cni-bin.txt'), join(dir, 'cni-bin.txt'));
+  return dir;
+}
+
+const UPLINK = { uplinkAddress: '10.250.0.11/24', routes: ['default via 10.250.0.1 dev eth0'] };
+
+test('fingerprints of kubenet-, flannel-vxlan-, calico- and cilium-like lab nodes', async (t) => {
+  const kubenet = await createLabNode({ pods: 1, ...UPLINK });
+  t.teardown(() => kubenet.destroy());
+  const kb = fingerprintNode(readBundle(await captureWithCni(kubenet, tempDir(t), 'bridge')));
+  t.like(kb, {
+    cni: { family: 'bridge', mainType: 'bridge', file: '10-bridge.conflist' },
+    ipam: 'host-local (ranges)', podCidrSource: 'node spec.podCIDRs', podCidrs: ['10.244.1.0/24'],
+    dataPath: { kind: 'bridge', device: 'cbr0', underlayDevice: 'eth0', underlayAddress: '10.250.0.11' },
+    bridgeNfCallNeeded: true, bridgeNfCallIptables: '1', hostPortMapping: true, ipFamilies: [4],
+  });
+  t.is(kb.dataPath.underlayMtu, 1500);
+  t.regex(kb.kernel, /^\d+\.\d+/);
+
+  const flannel = await createLabNode({ pods: 1, bridge: 'cni0', ...UPLINK });
+  t.teardown(() => flannel.destroy());
+  await flannel.exec('ip', ['link', 'add', 'flannel.1', 'type', 'vxlan', 'id', '1', 'dstport', '8472', 'dev', 'eth0']);
+  await flannel.exec('ip', ['link', 'set', 'flannel.1', 'mtu', '1450', 'up']);
+  const fl = fingerprintNode(readBundle(await captureWithCni(flannel, tempDir(t), 'flannel')));
+  t.like(fl, { cni: { family: 'flannel' }, dataPath: { kind: 'overlay', device: 'flannel.1', mtu: 1450, underlayMtu: 1500 } });
+
+  const calico = await createLabNode({ pods: 1, bridge: null, ...UPLINK });
+  t.teardown(() => calico.destroy());
+  const ca = fingerprintNode(readBundle(await captureWithCni(calico, tempDir(t), 'calico')));
+  t.like(ca, { cni: { family: 'calico' }, ipam: 'calico-ipam', dataPath: { kind: 'routed' }, bridgeNfCallNeeded: false, podCidrSource: 'cni ipam (cluster pool)' });
+
+  const cilium = await createLabNode({ pods: 1, bridge: null, ...UPLINK });
+  t.teardown(() => cilium.destroy());
+  await cilium.exec('ip', ['link', 'add', 'cilium_host', 'type', 'veth', 'peer', 'name', 'cilium_net']);
+  await cilium.exec('ip', ['link', 'set', 'cilium_host', 'up']);
+  const ci = fingerprintNode(readBundle(await captureWithCni(cilium, tempDir(t), 'cilium')));
+  t.like(ci, { cni: { family: 'cilium' }, dataPath: { kind: 'ebpf', device: 'cilium_host' }, bridgeNfCallNeeded: false });
+});
+
+// A small cluster as `kubectl get nodes,pods,services,networkpolicies,daemonsets -A -o json` gives it.
+function node(name: string, podCIDRs: string[], ip: string, providerID = `azure:///subscriptions/x/${name}`): KubeObject {
+  return { kind: 'Node', metadata: { name }, spec: { podCIDRs, providerID }, status: { addresses: [{ type: 'InternalIP', address: ip }] } };
+}
+function pod(ns: string, name: string, nodeName: string, extra: Record<string, unknown> = {}): KubeObject {
+  return { kind: 'Pod', metadata: { namespace: ns, name }, spec: { nodeName, containers: [{ name: 'c', image: 'app:1' }], ...extra }, status: { phase: 'Running' } };
+}
+const base = (): KubeObject[] => [
+  node('n1', ['10.244.1.0/24'], '10.240.0.4'), node('n2', ['10.244.2.0/24'], '10.240.0.5'),
+  pod('shop', 'web-1', 'n1'), pod('shop', 'web-2', 'n2'),
+  { kind: 'Service', metadata: { namespace: 'shop', name: 'web' }, spec: { clusterIPs: ['10.0.0.10'], ipFamilies: ['IPv4'] } },
+];
+const fp = (over: Partial<NodeFingerprint['dataPath']> = {}, extra: Partial<NodeFingerprint> = {}): NodeFingerprint => ({
+  node: 'n1', cni: { family: 'bridge', mainType: 'bridge', file: '10-bridge.conflist', specVersion: '1.0.0', binaries: [] },
+  ipam: 'host-local (node pod CIDR)', dataPath: { kind: 'bridge', device: 'cbr0', mtu: 1500, underlayMtu: 1500, underlayDevice: 'eth0', underlayAddress: '10.240.0.4', ...over },
+  podCidrSource: 'node spec.podCIDRs', podCidrs: [], masquerade: { rules: 1, excludedDestinations: ['10.244.0.0/16'] }, proxyMode: 'iptables',
+  ruleCounts: {}, bridgeNfCallNeeded: true, bridgeNfCallIptables: '1', hostPortMapping: true, ipFamilies: [4], kernel: '6.1.0', modules: ['vxlan', 'br_netfilter'], ...extra,
+});
+const ids = (r: MigrationReport): string[] => r.blockers.map((b) => `${b.id} ${b.subject}`);
+
+test('each blocker id comes from a cluster built for it; a clean cluster is ready', (t) => {
+  const p = (id: string): TargetProfile => profileById(id)!;
+  const ready = migrationCheck(p('calico'), [fp()], clusterInventory(base()), { targetPodCidr: '192.168.0.0/16' });
+  t.deepEqual(ids(ready), []);
+  t.true(ready.ready);
+  t.deepEqual(ready.changes.map((c) => c.check), ['pod-network.sysctl', 'pod-network.bridge', 'no-nat.pod-to-pod']);
+
+  const policy: KubeObject = { kind: 'NetworkPolicy', metadata: { namespace: 'shop', name: 'deny-egress' }, spec: { podSelector: {}, policyTypes: ['Egress'], egress: [{ to: [{ ipBlock: { cidr: '0.0.0.0/0', except: ['10.0.0.0/8'] } }], ports: [{ port: 'http' }] }] } };
+  const np = migrationCheck(p('flannel-vxlan'), [], clusterInventory([...base(), policy]));
+  t.deepEqual(ids(np), ['networkpolicy-unsupported cluster']);
+  t.is(np.blockers[0]!.message, '1 NetworkPolicies exist and flannel, VXLAN backend enforces none: their isolation would silently vanish');
+  // Enforced, but a feature to verify: a warning naming the feature.
+  const cil = migrationCheck(p('azure-cni-cilium'), [], clusterInventory([...base(), policy]), {});
+  t.deepEqual(cil.warnings.filter((w) => w.id === 'networkpolicy-unsupported').map((w) => w.subject), ['ipBlockExcept']);
+
+  const overlap = migrationCheck(p('calico'), [], clusterInventory(base()), { targetPodCidr: '10.244.0.0/16', declaredCidrs: ['10.240.0.0/16'] });
+  t.deepEqual(ids(overlap), ['cidr-overlap 10.244.0.0/16']);
+  t.regex(overlap.blockers[0]!.message, /^the target pod CIDR 10\.244\.0\.0\/16 overlaps node n1 pod CIDR 10\.244\.1\.0\/24, node n2 pod CIDR 10\.244\.2\.0\/24/);
+  const vnet = migrationCheck(p('calico'), [], clusterInventory(base()), { targetPodCidr: '10.240.0.0/24' });
+  t.regex(vnet.blockers[0]!.message, /overlaps node n1 address 10\.240\.0\.4, node n2 address 10\.240\.0\.5/);
+
+  const crowded = [...base(), ...Array.from({ length: 260 }, (_, i) => pod('batch', `job-${i}`, 'n1'))];
+  const ex = migrationCheck(p('azure-cni'), [], clusterInventory(crowded));
+  t.deepEqual(ids(ex), ['ip-exhaustion cluster']);
+  t.is(ex.blockers[0]!.message, '1 nodes run more pods than Azure CNI (pods on the VNet) can address per node (250)');
+
+  const mtu = migrationCheck(p('calico'), [fp()], undefined, { targetMtu: 1500 });
+  t.deepEqual(ids(mtu), ['mtu-headroom n1']);
+  t.is(mtu.blockers[0]!.message, 'pod MTU 1500 does not fit: eth0 has MTU 1500 and Calico, iptables data plane (VXLAN overlay; IPIP adds 20 bytes, BGP none) adds 50 bytes (at most 1450)');
+  t.deepEqual(migrationCheck(p('calico'), [fp()], undefined).warnings.filter((w) => w.id === 'mtu-headroom').map((w) => w.subject), ['n1']);
+
+  const dual = [...base(), node('n3', ['10.244.3.0/24', 'fd00:3::/64'], '10.240.0.6')];
+  t.deepEqual(ids(migrationCheck(p('azure-cni'), [], clusterInventory(dual))), ['dual-stack-unsupported cluster']);
+
+  const kp: KubeObject = { kind: 'DaemonSet', metadata: { namespace: 'kube-system', name: 'kube-proxy' }, spec: { template: { spec: { containers: [{ name: 'kube-proxy', image: 'registry.k8s.io/kube-proxy:v1.31.0' }] } } } };
+  const tool = migrationCheck(p('cilium-kpr'), [], clusterInventory([...base(), kp]));
+  t.deepEqual(ids(tool), ['tool-incompatible kube-system/kube-proxy']);
+  t.is(tool.blockers[0]!.message, 'kube-proxy (Service rules): kube-proxy must be removed (and its rules cleaned) when Cilium replaces it');
+
+  t.deepEqual(ids(migrationCheck(p('aws-vpc-cni'), [], clusterInventory(base()))), ['cloud-unsupported azure']);
+
+  // Profiles where a fact is a plain "no" (every shipped profile maps hostPort and names no
+  // confirmed kernel minimum): the rule itself, with a profile made for the case.
+  const strict: TargetProfile = { ...p('calico'), id: 'test-strict', title: 'strict test CNI', hostPort: { value: false, source: 'test' }, kernelMin: { value: '9.9', source: 'test' } };
+  const hp = [...base(), pod('shop', 'edge', 'n2', { containers: [{ name: 'c', image: 'x', ports: [{ containerPort: 80, hostPort: 8080 }] }] })];
+  t.deepEqual(ids(migrationCheck(strict, [fp({ underlayMtu: 9000 })], clusterInventory(hp))), ['hostport-unsupported cluster', 'kernel-too-old n1']);
+  // module-missing: a warning (modules load on demand; absent from /sys/module is "not loaded now").
+  const mod = migrationCheck(p('antrea'), [fp({}, { modules: ['vxlan'] })], undefined);
+  t.deepEqual(mod.warnings.filter((w) => w.id === 'module-missing').map((w) => w.message), ['kernel modules openvswitch, geneve are not loaded on n1; Antrea (Open vSwitch, Geneve overlay) needs them (modprobe, or check the kernel build)']);
+});
+
+test('every profile names a source for every fact', (t) => {
+  for (const pr of PROFILES) {
+    const facts = [pr.networkPolicy, pr.ipv6, pr.dualStack, pr.encryption, pr.overlayOverheadBytes, pr.hostPort, pr.kernelMin, ...Object.values(pr.policyFeatures), ...(pr.maxPodsPerNode ? [pr.maxPodsPerNode] : [])];
+    for (const f of facts) t.regex(f.source, /^https:\/\//, `${pr.id}: every fact has a documentation URL`);
+  }
+});
+
+test('migrate check CLI: json contract, exit codes, and an HTML report Chromium renders with both pictures', async (t) => {
+  const dir = tempDir(t);
+  const cluster = join(dir, 'cluster.json');
+  writeFileSync(cluster, JSON.stringify({ kind: 'List', apiVersion: 'v1', items: base() }));
+  const bundle = join(dir, 'bundle');
+  const lab = await createLabNode({ pods: 1, ...UPLINK });
+  t.teardown(() => lab.destroy());
+  await captureWithCni(lab, bundle, 'bridge');
+  const ok = await runProgram('cli', ['migrate', 'check', '--to', 'calico', '--cluster', cluster, '--from', bundle, '--format', 'json', '--target-pod-cidr', '192.168.0.0/16']);
+  t.is(ok.code, 0, ok.stderr);
+  const report = JSON.parse(ok.stdout) as MigrationReport;
+  t.deepEqual(Object.keys(report), ['target', 'ready', 'nodes', 'blockers', 'warnings', 'changes']);
+  t.is(report.nodes[0]!.node, lab.nodeName);
+  const bad = await runProgram('cli', ['migrate', 'check', '--to', 'calico', '--cluster', cluster, '--target-pod-cidr', '10.244.0.0/16']);
+  t.is(bad.code, 1);
+  t.regex(bad.stdout, /NOT READY — 1 blocker/);
+  const usage = await runProgram('cli', ['migrate', 'check', '--to', 'nonsense', '--cluster', cluster]);
+  t.is(usage.code, 2);
+  t.regex(usage.stderr, /--to: "nonsense" is not a known target; one of kubenet, bridge, /);
+
+  const html = join(dir, 'report.html');
+  const r = await runProgram('cli', ['migrate', 'check', '--to', 'cilium-kpr', '--cluster', cluster, '--from', bundle, '--format', 'html', '--out', html]);
+  t.is(r.code, 0, r.stderr);
+  const page = readFileSync(html, 'utf8');
+  t.false(/<script|https?:\/\/[^"]*\.(css|js)/.test(page), 'self-contained: no scripts, no external assets');
+  const shot = join(dir, 'shot.png');
+  const flags = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', `--user-data-dir=${join(dir, 'chrome')}`];
+  const dom = execFileSync('chromium', [...flags, '--dump-dom', `file://${html}`], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 60_000 });
+  t.is((dom.match(/<svg /g) ?? []).length, 2, 'before and after pictures');
+  t.true((dom.match(/<rect /g) ?? []).length >= 10);
+  t.regex(dom, /before: bridge \(bridge\)/);
+  t.regex(dom, /after: Cilium replacing kube-proxy/);
+  execFileSync('chromium', [...flags, `--screenshot=${shot}`, '--window-size=1300,900', `file://${html}`], { stdio: 'ignore', timeout: 60_000 });
+  t.true(existsSync(shot) && statSync(shot).size > 5000, 'a screenshot was produced');
+});
+
+test('diff of one lab node before and after its bridge was replaced by host routes', async (t) => {
+  const dir = tempDir(t);
+  const lab = await createLabNode({ pods: 2, ...UPLINK });
+  t.teardown(() => lab.destroy());
+  const before = await captureWithCni(lab, join(dir, 'before'), 'bridge');
+  // Routed like Calico: pods' veths leave the bridge, each pod gets a host route, no bridge.
+  for (const p of lab.pods) await lab.exec('ip', ['link', 'set', p.hostVeth, 'nomaster']);
+  await lab.exec('ip', ['link', 'del', 'cbr0']);
+  for (const p of lab.pods) await lab.exec('ip', ['route', 'add', `${p.ip}/32`, 'dev', p.hostVeth]);
+  const after = await captureWithCni(lab, join(dir, 'after'), 'calico');
+  const r = await runProgram('cli', ['diff', before, after, '--format', 'json']);
+  t.is(r.code, 1, r.stderr);
+  const d = JSON.parse(r.stdout) as { links: { removed: string[]; changed: string[] }; routes: { added: string[]; removed: string[] }; cni: unknown; dataPath: unknown; checks: { check: string }[] };
+  t.deepEqual(d.links.removed.map((l) => l.split(':')[0]), ['cbr0']);
+  t.deepEqual(d.links.changed.map((l) => l.split(':')[0]).sort(), lab.pods.map((p) => p.hostVeth).sort());
+  t.deepEqual(d.routes.added.sort(), lab.pods.map((p) => `${p.ip}/32 dev ${p.hostVeth}`).sort());
+  t.true(d.routes.removed.some((x) => x.includes('dev cbr0')));
+  t.deepEqual(d.cni, { before: 'bridge (10-bridge.conflist)', after: 'calico (10-calico.conflist)' });
+  t.deepEqual(d.dataPath, { before: 'bridge cbr0', after: 'routed' });
+  const same = await runProgram('cli', ['diff', before, before]);
+  t.is(same.code, 0);
+  t.regex(same.stdout, /no difference/);
+});
