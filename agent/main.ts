@@ -9,7 +9,7 @@ import { runMain, parseFlags, str, bool, choice, logLevelFlag, type Options, typ
 import { EXIT_FINDINGS, EXIT_OK, UsageError } from '../common/errors.js';
 import { readClusterFile, type ClusterContext } from '../common/cluster.js';
 import { VERSION } from '../common/version.js';
-import { inspectLive, type LiveOptions } from './inspect/live.js';
+import { DEFAULT_BPF_ROOT, inspectLive, type LiveOptions } from './inspect/live.js';
 import { inspectNetns } from './inspect/netns.js';
 import { readBundle } from './inspect/bundle.js';
 import { captureBundle } from './inspect/capture.js';
@@ -25,6 +25,7 @@ const NODE_FLAGS: Options = {
   netns: { type: 'string' },
   'cni-conf-dir': { type: 'string' },
   'cni-bin-dir': { type: 'string' },
+  'bpf-root': { type: 'string' },
   'log-level': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 };
@@ -60,11 +61,12 @@ Run 'netconform-agent <command> --help' for its flags.
   --netns NAME          inspect network namespace NAME instead of the agent's own
   --cni-conf-dir DIR    CNI config dir (default /etc/cni/net.d)
   --cni-bin-dir DIR     CNI plugin dir (default /opt/cni/bin)
+  --bpf-root DIR        bpffs root with eBPF dataplanes' pinned maps (default /sys/fs/bpf)
   --format table|json   output (default table)
   --all                 table: show passing results too
   --fail-on LEVEL       exit 1 at: fail (default), warn, none, or a minimum severity (critical…info) of failures
 `,
-  capture: `Usage: netconform-agent capture --out DIR [--node NAME] [--netns NAME] [--cni-conf-dir DIR] [--cni-bin-dir DIR]
+  capture: `Usage: netconform-agent capture --out DIR [--node NAME] [--netns NAME] [--cni-conf-dir DIR] [--cni-bin-dir DIR] [--bpf-root DIR]
 
 Writes the node's facts as standard tool output (sysctl.txt, ip-link.json, …) into DIR.
 `,
@@ -76,10 +78,11 @@ Writes the node's facts as standard tool output (sysctl.txt, ip-link.json, …) 
   --netns NAME           inspect network namespace NAME instead of the agent's own (labs)
   --cni-conf-dir DIR     CNI config dir (default /etc/cni/net.d)
   --cni-bin-dir DIR      CNI plugin dir (default /opt/cni/bin)
+  --bpf-root DIR         bpffs root with eBPF dataplanes' pinned maps (default /sys/fs/bpf)
   --log-level LEVEL      debug, info, warn, error (default info)
 `,
   trace: TRACE_HELP,
-  snapshot: `Usage: netconform-agent snapshot [--node NAME] [--cni-conf-dir DIR] [--cni-bin-dir DIR]
+  snapshot: `Usage: netconform-agent snapshot [--node NAME] [--cni-conf-dir DIR] [--cni-bin-dir DIR] [--bpf-root DIR]
 `,
 };
 
@@ -92,6 +95,7 @@ export function liveOptions(p: Parsed): LiveOptions {
     node: nodeName(p),
     cniConfDir: str(p, 'cni-conf-dir') ?? '/etc/cni/net.d',
     cniBinDir: str(p, 'cni-bin-dir') ?? '/opt/cni/bin',
+    bpfRoot: str(p, 'bpf-root') ?? DEFAULT_BPF_ROOT,
   };
 }
 
