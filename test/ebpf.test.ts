@@ -59,13 +59,13 @@ function cluster(node: string): ClusterDesc {
 interface Scan { readonly findings: Finding[]; readonly proxyMode: string; readonly snapshot: NodeSnapshot; readonly cluster: ClusterContext }
 
 /** A lab node with Cilium's links and maps rendered from `mutate(api)`; the API objects stay `api`. */
-async function scanCilium(mutate: (d: ClusterDesc) => ClusterDesc, withBundle?: (dir: string, lab: LabNode, s: Scan) => Promise<void>): Promise<Scan> {
+async function scanCilium(mutate: (d: ClusterDesc) => ClusterDesc, withBundle?: (dir: string, lab: LabNode, s: Scan) => Promise<void>, apiMutate: (d: ClusterDesc) => ClusterDesc = (d) => d): Promise<Scan> {
   return withBpffs(async (root) => {
     const lab = await createLabNode({ pods: 0, bridge: null, uplinkAddress: '192.168.50.2/24' });
     const tmp = mkdtempSync(join(tmpdir(), `nc-ebpf-${process.pid}-`));
     try {
       await lab.exec('ip', ['link', 'add', 'cilium_host', 'type', 'veth', 'peer', 'name', 'cilium_net']);
-      const api = cluster(lab.nodeName);
+      const api = apiMutate(cluster(lab.nodeName));
       const batch = join(tmp, 'maps.batch');
       writeFileSync(batch, renderCiliumBatch(mutate(api), join(root, 'tc', 'globals')));
       await sh('bpftool', ['batch', 'file', batch]);
@@ -110,4 +110,54 @@ test('healthy Cilium maps: every Service port passes, live and from a captured b
   t.deepEqual(passed('service-routing.nodeport'), HEALTHY_NODEPORT);
   t.is(s.findings.find((f) => f.check === 'service-routing.mode')!.message, "Services are routed by Cilium's eBPF kube-proxy replacement (23 IPv4 and 1 IPv6 frontends in its LB maps)");
   t.deepEqual(fromBundle.map(line), s.findings.map(line));
+});
+
+const fails = (fs: readonly Finding[]): string[] => fs.filter((f) => f.status === 'fail').map(line).sort();
+
+test('a stale backend, a missing frontend and a wrong backend port fail, live and from the bundle', async (t) => {
+  let fromBundle: string[] = [];
+  const s = await scanCilium((d) => {
+    let x = svc(d, 'shop/single', (v) => ({ ...v, endpoints: [...v.endpoints, { ip: '10.244.2.99', node: 'node-b' }] })); // stale
+    x = svc(x, 'shop/sticky', () => undefined); // missing from the maps
+    x = svc(x, 'shop/web6', (v) => ({ ...v, ports: [{ ...v.ports[0]!, targetPort: 8081 }] })); // wrong port, IPv6
+    return x;
+  }, async (dir, lab, live) => {
+    await captureBundle(dir, live.snapshot, { netns: lab.netns });
+    fromBundle = fails(scanSnapshot(readBundle(dir), live.cluster, { only: CHECKS }).findings as Finding[]);
+  });
+  const want = [
+    'fail service-routing.clusterip shop/single:8080/TCP: ClusterIP 10.96.0.12:8080/TCP: stale endpoint 10.244.2.99:9090',
+    'fail service-routing.clusterip shop/sticky:80/TCP: ClusterIP 10.96.0.13:80/TCP: no rule sends it anywhere (Service missing from the dataplane); missing endpoints 10.244.1.30:80, 10.244.2.31:80',
+    'fail service-routing.clusterip shop/web6:80/TCP: ClusterIP [fd00:10:96::20]:80/TCP: wrong target port: [fd00:10:244:1::11]:8081 (expected [fd00:10:244:1::11]:8080), [fd00:10:244:2::12]:8081 (expected [fd00:10:244:2::12]:8080)',
+  ];
+  t.deepEqual(fails(s.findings), want);
+  t.deepEqual(fromBundle, want);
+  const stale = s.findings.find((f) => f.subject === 'shop/single:8080/TCP')!;
+  t.deepEqual(stale.evidence?.['stale'], ['10.244.2.99:9090']);
+  t.deepEqual(stale.evidence?.['expected'], ['10.244.2.20:9090']);
+  t.deepEqual(stale.evidence?.['observed'], ['10.244.2.20:9090', '10.244.2.99:9090']);
+  t.deepEqual(stale.evidence?.['probabilities'], { '10.244.2.20:9090': 0.5, '10.244.2.99:9090': 0.5 });
+  t.regex((stale.evidence?.['rules'] as string[])[0]!, /^cilium_lb4_services_v2 10\.96\.0\.12:8080\/TCP scope=external slot 0: count=2 rev_nat=\d+ flags=\[\]$/);
+  const missing = s.findings.find((f) => f.subject === 'shop/sticky:80/TCP')!;
+  t.is(missing.evidence?.['unrouted'], 1);
+  t.deepEqual(missing.evidence?.['missing'], ['10.244.1.30:80', '10.244.2.31:80']);
+});
+
+test('terminating backends are used as kube-proxy uses them: only when no endpoint is ready', async (t) => {
+  const draining = { ip: '10.244.2.14', node: 'node-b', ready: false, serving: true, terminating: true } as const;
+  const withDraining = (d: ClusterDesc): ClusterDesc => svc(d, 'shop/web', (v) => ({ ...v, endpoints: [...v.endpoints, draining] }));
+  // Cilium keeps the terminating backend (state terminating) but out of the slots: pass.
+  const ok = await scanCilium(withDraining, undefined, withDraining);
+  t.deepEqual(fails(ok.findings), []);
+  const web = ok.findings.filter((f) => f.subject === 'shop/web:80/TCP' && f.check === 'service-routing.clusterip');
+  t.deepEqual(web.map((f) => f.message), ['ClusterIP 10.96.0.10:80/TCP → 3 endpoints, evenly']);
+  // shop/draining has only a terminating endpoint: it is the fallback and in the slots (healthy test).
+  t.is(ok.findings.find((f) => f.subject === 'shop/draining:80/TCP')!.status, 'pass');
+  // Maps that spread new connections over the terminating backend while ready ones exist fail.
+  const bad = await scanCilium((d) => svc(d, 'shop/web', (v) => ({ ...v, endpoints: [...v.endpoints, { ip: draining.ip, node: draining.node }] })), undefined, withDraining);
+  t.deepEqual(fails(bad.findings).filter((l) => l.includes('shop/web:80/TCP')), [
+    'fail service-routing.clusterip shop/web:80/TCP: ClusterIP 10.96.0.10:80/TCP: stale endpoint 10.244.2.14:8080',
+    'fail service-routing.nodeport shop/web:80/TCP: NodePort 0.0.0.0:30080/TCP, Cilium\'s frontend for every node address (externalTrafficPolicy=Cluster): stale endpoint 10.244.2.14:8080',
+    'fail service-routing.nodeport shop/web:80/TCP: NodePort 192.168.50.2:30080/TCP from outside the cluster (externalTrafficPolicy=Cluster): stale endpoint 10.244.2.14:8080',
+  ]);
 });
