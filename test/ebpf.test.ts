@@ -161,3 +161,53 @@ test('terminating backends are used as kube-proxy uses them: only when no endpoi
     'fail service-routing.nodeport shop/web:80/TCP: NodePort 192.168.50.2:30080/TCP from outside the cluster (externalTrafficPolicy=Cluster): stale endpoint 10.244.2.14:8080',
   ]);
 });
+
+test('a Calico-eBPF-shaped node is named and skipped, never failed', async (t) => {
+  await withBpffs(async (root) => {
+    const lab = await createLabNode({ pods: 0, bridge: null, uplinkAddress: '192.168.50.2/24' });
+    try {
+      // Calico's eBPF mode makes the bpfin.cali/bpfout.cali veth pair and pins cali_* maps.
+      await lab.exec('ip', ['link', 'add', 'bpfin.cali', 'type', 'veth', 'peer', 'name', 'bpfout.cali']);
+      await sh('bpftool', ['map', 'create', join(root, 'tc', 'globals', 'cali_v4_nat_fe3'), 'type', 'hash', 'key', '16', 'value', '16', 'entries', '16', 'name', 'cali_v4_nat_fe3']);
+      const ctx = parseClusterObjects(parseClusterText(renderClusterJson(smallCluster(lab.nodeName)), 'cluster.json'));
+      const snapshot = await inspectNetns(lab.netns, { node: lab.nodeName, cniConfDir: '/nonexistent', cniBinDir: '/nonexistent', bpfRoot: root });
+      const r = scanSnapshot(snapshot, ctx, { only: CHECKS });
+      t.is(r.proxyMode, 'calico-ebpf');
+      const seen = 'link bpfin.cali, link bpfout.cali, pinned map tc/globals/cali_v4_nat_fe3';
+      const skip = `skipped: Services on this node are routed by Calico eBPF dataplane (seen: ${seen}), not kube-proxy; netconform cannot read its Service programming`;
+      t.deepEqual(r.findings.map(line), [
+        `skip service-routing.mode ${lab.nodeName}: ${skip}`,
+        `skip service-routing.clusterip ${lab.nodeName}: ${skip}`,
+        `skip service-routing.nodeport ${lab.nodeName}: ${skip}`,
+        `pass service-routing.stale-rules ${lab.nodeName}: every kube-proxy Service entry belongs to an existing Service port`,
+        `skip no-nat.pod-to-pod ${lab.nodeName}: skipped: Calico eBPF dataplane runs on this node (seen: ${seen}) with no masquerade rules in netfilter: it masquerades (when enabled) in BPF, where netconform cannot read the decision — empty netfilter NAT tables prove nothing`,
+      ]);
+    } finally {
+      await lab.destroy();
+    }
+  });
+});
+
+test('bundle: a malformed bpftool dump is bad input naming the file and JSON path; an unknown layout is skipped', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), `nc-ebpf-bundle-${process.pid}-`));
+  try {
+    mkdirSync(join(dir, 'bpf'));
+    writeFileSync(join(dir, 'node.txt'), 'node-a\n');
+    writeFileSync(join(dir, 'iptables-save.txt'), '');
+    writeFileSync(join(dir, 'bpf', 'cilium_lb4_services_v2.json'), '[{"key":["0x0a","0x60"],"value":["0x00","zz"]}]');
+    const err = t.throws(() => readBundle(dir));
+    t.is(err?.message, `${join(dir, 'bpf', 'cilium_lb4_services_v2.json')}: $[0].value[1]: expected a byte like "0x0a", got "zz"`);
+    // Well-formed, but sizes of no layout netconform knows (a 10-byte key from an old release).
+    const b = (n: number): string[] => new Array<string>(n).fill('0x00');
+    writeFileSync(join(dir, 'bpf', 'cilium_lb4_services_v2.json'), JSON.stringify([{ key: b(10), value: b(8) }]));
+    writeFileSync(join(dir, 'ip-link.json'), JSON.stringify([{ ifindex: 1, ifname: 'lo', flags: ['LOOPBACK', 'UP'], mtu: 65536, operstate: 'UNKNOWN', link_type: 'loopback' }, { ifindex: 2, ifname: 'cilium_host', flags: ['UP'], mtu: 1500, operstate: 'UP', link_type: 'ether', linkinfo: { info_kind: 'veth' } }]));
+    writeFileSync(join(dir, 'ip-addr.json'), JSON.stringify([{ ifindex: 1, ifname: 'lo', addr_info: [] }, { ifindex: 2, ifname: 'cilium_host', addr_info: [] }]));
+    const ctx = parseClusterObjects(parseClusterText(renderClusterJson(smallCluster('node-a')), 'cluster.json'));
+    const r = scanSnapshot(readBundle(dir), ctx, { only: ['service-routing.mode', 'service-routing.clusterip'] });
+    t.is(r.proxyMode, 'cilium-ebpf');
+    const why = 'skipped: Services on this node are routed by Cilium (eBPF kube-proxy replacement) (seen: link cilium_host, pinned map tc/globals/cilium_lb4_services_v2), not kube-proxy; its service maps could not be read (cilium_lb4_services_v2: key/value size 10/8 bytes matches no lb4_key/lb4_service layout netconform knows (expected 12/12))';
+    t.deepEqual(r.findings.map(line), [`skip service-routing.mode node-a: ${why}`, `skip service-routing.clusterip node-a: ${why}`]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
