@@ -16,6 +16,7 @@ export const NEEDED = {
   nft: 'nftables',
   ipset: 'ipset',
   ipvsadm: 'ipvsadm',
+  bpftool: 'bpftool',
   conntrack: 'conntrack',
   ping: 'iputils-ping',
   openssl: 'openssl',
