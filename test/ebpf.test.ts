@@ -10,6 +10,7 @@ import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseClusterObjects, parseClusterText, type ClusterContext } from '../common/cluster.js';
 import type { Finding } from '../common/findings.js';
 import { inspectNetns } from '../agent/inspect/netns.js';
@@ -59,7 +60,10 @@ function cluster(node: string): ClusterDesc {
 interface Scan { readonly findings: Finding[]; readonly proxyMode: string; readonly snapshot: NodeSnapshot; readonly cluster: ClusterContext }
 
 /** A lab node with Cilium's links and maps rendered from `mutate(api)`; the API objects stay `api`. */
-async function scanCilium(mutate: (d: ClusterDesc) => ClusterDesc, withBundle?: (dir: string, lab: LabNode, s: Scan) => Promise<void>, apiMutate: (d: ClusterDesc) => ClusterDesc = (d) => d): Promise<Scan> {
+async function scanCilium(
+  mutate: (d: ClusterDesc) => ClusterDesc, withBundle?: (dir: string, lab: LabNode, s: Scan) => Promise<void>,
+  apiMutate: (d: ClusterDesc) => ClusterDesc = (d) => d, btf?: { readonly slotMember: string },
+): Promise<Scan> {
   return withBpffs(async (root) => {
     const lab = await createLabNode({ pods: 0, bridge: null, uplinkAddress: '192.168.50.2/24' });
     const tmp = mkdtempSync(join(tmpdir(), `nc-ebpf-${process.pid}-`));
@@ -67,7 +71,13 @@ async function scanCilium(mutate: (d: ClusterDesc) => ClusterDesc, withBundle?: 
       await lab.exec('ip', ['link', 'add', 'cilium_host', 'type', 'veth', 'peer', 'name', 'cilium_net']);
       const api = apiMutate(cluster(lab.nodeName));
       const batch = join(tmp, 'maps.batch');
-      writeFileSync(batch, renderCiliumBatch(mutate(api), join(root, 'tc', 'globals')));
+      let script = renderCiliumBatch(mutate(api), join(root, 'tc', 'globals'));
+      if (btf) {
+        // The IPv4 service and backend maps carry BTF, as libbpf-created Cilium maps do.
+        for (const spec of btfSpecs(join(root, 'tc', 'globals'), btf.slotMember)) await sh('python3', [BTF_HELPER, JSON.stringify(spec)]);
+        script = script.split('\n').filter((l) => !/^map create \S+\/cilium_lb4_(services_v2|backends_v3) /.test(l)).join('\n');
+      }
+      writeFileSync(batch, script);
       await sh('bpftool', ['batch', 'file', batch]);
       const ctx = parseClusterObjects(parseClusterText(renderClusterJson(api), 'cluster.json'));
       const snapshot = await inspectNetns(lab.netns, { node: lab.nodeName, cniConfDir: '/nonexistent', cniBinDir: '/nonexistent', bpfRoot: root });
@@ -88,6 +98,27 @@ const HEALTHY_CLUSTERIP = [
 ];
 /** Each NodePort twice: on the node address and on the zero address. */
 const HEALTHY_NODEPORT = ['shop/local-ext:80/TCP', 'shop/remote-only:80/TCP', 'shop/web:443/TCP', 'shop/web:80/TCP'].flatMap((s) => [s, s]);
+
+const BTF_HELPER = fileURLToPath(new URL('./support/btf-map.py', import.meta.url));
+
+/** Cilium's lb4_key / lb4_service / lb4_backend (bpf/lib/lb.h) as BTF, offsets in bits. */
+function btfSpecs(globals: string, slotMember: string): unknown[] {
+  return [
+    {
+      path: `${globals}/cilium_lb4_services_v2`, name: 'cilium_lb4_serv', entries: 65536,
+      key: { name: 'lb4_key', size: 12, members: [['address', 'u32', 0], ['dport', 'u16', 32], [slotMember, 'u16', 48], ['proto', 'u8', 64], ['scope', 'u8', 72], ['pad', 'u8[2]', 80]] },
+      value: {
+        name: 'lb4_service', size: 12,
+        members: [['', { union: [['backend_id', 'u32', 0], ['affinity_timeout', 'u32', 0], ['l7_lb_proxy_port', 'u32', 0]], size: 4 }, 0], ['count', 'u16', 32], ['rev_nat_index', 'u16', 48], ['flags', 'u8', 64], ['flags2', 'u8', 72], ['qcount', 'u16', 80]],
+      },
+    },
+    {
+      path: `${globals}/cilium_lb4_backends_v3`, name: 'cilium_lb4_back', entries: 65536,
+      key: { name: 'lb4_backend_key', size: 4, members: [['backend_id', 'u32', 0]] },
+      value: { name: 'lb4_backend', size: 12, members: [['address', 'u32', 0], ['port', 'u16', 32], ['proto', 'u8', 48], ['flags', 'u8', 56], ['cluster_id', 'u16', 64], ['zone', 'u8', 80], ['pad', 'u8', 88]] },
+    },
+  ];
+}
 
 const line = (f: Finding): string => `${f.status} ${f.check} ${f.subject}: ${f.message}`;
 const notPass = (fs: readonly Finding[]): string[] => fs.filter((f) => f.status !== 'pass').map(line).sort();
@@ -210,4 +241,17 @@ test('bundle: a malformed bpftool dump is bad input naming the file and JSON pat
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('maps that carry BTF (as libbpf creates Cilium\'s) are read the same; BTF with unknown member names is not misread', async (t) => {
+  const s = await scanCilium((d) => d, undefined, undefined, { slotMember: 'backend_slot' });
+  t.regex(s.snapshot.bpf!.maps['cilium_lb4_services_v2']!, /"formatted":\{"key":\{"address":\d+,"dport":\d+,"backend_slot":0,/);
+  t.deepEqual(fails(s.findings), []);
+  t.deepEqual(s.findings.filter((f) => f.check === 'service-routing.clusterip' && f.status === 'pass').map((f) => f.subject).sort(), HEALTHY_CLUSTERIP);
+  // An older key layout names the slot `slave`: its meaning cannot be taken on trust.
+  const old = await scanCilium((d) => d, undefined, undefined, { slotMember: 'slave' });
+  t.is(old.proxyMode, 'cilium-ebpf');
+  t.deepEqual(old.findings.filter((f) => f.check === 'service-routing.clusterip').map(line), [
+    `skip service-routing.clusterip ${old.snapshot.node}: skipped: Services on this node are routed by Cilium (eBPF kube-proxy replacement) (seen: link cilium_host, link cilium_net, pinned map tc/globals/cilium_lb4_services_v2, pinned map tc/globals/cilium_lb6_services_v2), not kube-proxy; its service maps could not be read (cilium_lb4_services_v2: its BTF lacks the members netconform decodes (backend_slot): a layout netconform does not know)`,
+  ]);
 });
