@@ -238,6 +238,12 @@ test('bundle: a malformed bpftool dump is bad input naming the file and JSON pat
     t.is(r.proxyMode, 'cilium-ebpf');
     const why = 'skipped: Services on this node are routed by Cilium (eBPF kube-proxy replacement) (seen: link cilium_host, pinned map tc/globals/cilium_lb4_services_v2), not kube-proxy; its service maps could not be read (cilium_lb4_services_v2: key/value size 10/8 bytes matches no lb4_key/lb4_service layout netconform knows (expected 12/12))';
     t.deepEqual(r.findings.map(line), [`skip service-routing.mode node-a: ${why}`, `skip service-routing.clusterip node-a: ${why}`]);
+    // A service map without its backends map: the slots name nothing that can be read.
+    writeFileSync(join(dir, 'bpf', 'cilium_lb4_services_v2.json'), '[]');
+    const r2 = scanSnapshot(readBundle(dir), ctx, { only: ['service-routing.clusterip'] });
+    t.deepEqual(r2.findings.map(line), [
+      'skip service-routing.clusterip node-a: skipped: Services on this node are routed by Cilium (eBPF kube-proxy replacement) (seen: link cilium_host, pinned map tc/globals/cilium_lb4_services_v2), not kube-proxy; its service maps could not be read (cilium_lb4_backends_v3: not pinned or not read (the service map\'s slots name backends in it))',
+    ]);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

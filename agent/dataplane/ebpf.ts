@@ -74,6 +74,10 @@ function detect(snapshot: NodeSnapshot): OtherDataplane | undefined {
       }
       const services = Object.keys(lb.layouts).filter((m) => m.includes('_services_'));
       const problems = Object.entries(lb.unreadable).filter(([m]) => m.includes('_services_') || m.includes('_backends_') || m.startsWith('/'));
+      // Service slots name backend ids: without that family's backends map they mean nothing.
+      for (const f of [4, 6]) {
+        if (lb.layouts[`cilium_lb${f}_services_v2`] && !lb.layouts[`cilium_lb${f}_backends_v3`] && !lb.layouts[`cilium_lb${f}_backends_v2`]) problems.push([`cilium_lb${f}_backends_v3`, 'not pinned or not read (the service map\'s slots name backends in it)']);
+      }
       if (problems.length > 0) unreadable = problems.map(([m, why]) => `${m}: ${why}`).join('; ');
       else if (services.length === 0) unreadable = `no cilium_lb4_services_v2 or cilium_lb6_services_v2 map under ${snapshot.bpf.root === 'bundle' ? 'bpf/' : `${snapshot.bpf.root}/tc/globals`}`;
     }
