@@ -20,6 +20,7 @@ import { scanSnapshot } from '../agent/scan.js';
 import { renderClusterJson, smallCluster, type ClusterDesc, type DescService } from '../agent/dataplane/testing/generate.js';
 import { renderCiliumBatch } from '../agent/dataplane/testing/cilium.js';
 import { createLabNode, type LabNode } from './lab/lab.js';
+import { runProgram } from './support/processes.js';
 import type { NodeSnapshot } from '../agent/snapshot.js';
 
 const CHECKS = ['service-routing.mode', 'service-routing.clusterip', 'service-routing.nodeport', 'service-routing.stale-rules', 'no-nat.pod-to-pod'];
@@ -260,4 +261,37 @@ test('maps that carry BTF (as libbpf creates Cilium\'s) are read the same; BTF w
   t.deepEqual(old.findings.filter((f) => f.check === 'service-routing.clusterip').map(line), [
     `skip service-routing.clusterip ${old.snapshot.node}: skipped: Services on this node are routed by Cilium (eBPF kube-proxy replacement) (seen: link cilium_host, link cilium_net, pinned map tc/globals/cilium_lb4_services_v2, pinned map tc/globals/cilium_lb6_services_v2), not kube-proxy; its service maps could not be read (cilium_lb4_services_v2: its BTF lacks the members netconform decodes (backend_slot): a layout netconform does not know)`,
   ]);
+});
+
+test('CLI: scan --netns --bpf-root and capture --bpf-root, then scan --from, judge the Cilium node the same', async (t) => {
+  await withBpffs(async (root) => {
+    const lab = await createLabNode({ pods: 0, bridge: null, uplinkAddress: '192.168.50.2/24' });
+    const tmp = mkdtempSync(join(tmpdir(), `nc-ebpf-cli-${process.pid}-`));
+    try {
+      await lab.exec('ip', ['link', 'add', 'cilium_host', 'type', 'veth', 'peer', 'name', 'cilium_net']);
+      const desc = svc(cluster(lab.nodeName), 'shop/single', (v) => ({ ...v, endpoints: [...v.endpoints, { ip: '10.244.2.99', node: 'node-b' }] }));
+      writeFileSync(join(tmp, 'maps.batch'), renderCiliumBatch(desc, join(root, 'tc', 'globals')));
+      await sh('bpftool', ['batch', 'file', join(tmp, 'maps.batch')]);
+      writeFileSync(join(tmp, 'cluster.json'), renderClusterJson(cluster(lab.nodeName)));
+      const common = ['--cluster', join(tmp, 'cluster.json'), '--format', 'json', '--fail-on', 'none'];
+      const live = await runProgram('agent', ['scan', '--netns', lab.netns, '--node', lab.nodeName, '--bpf-root', root, ...common]);
+      t.is(live.code, 0, live.stderr);
+      const cap = await runProgram('agent', ['capture', '--netns', lab.netns, '--node', lab.nodeName, '--bpf-root', root, '--out', join(tmp, 'bundle')]);
+      t.is(cap.code, 0, cap.stderr);
+      t.regex(cap.stderr, /bpf\/cilium_lb4_services_v2\.json/);
+      t.true((JSON.parse(readFileSync(join(tmp, 'bundle', 'bpf', 'cilium_lb4_services_v2.json'), 'utf8')) as unknown[]).length > 0);
+      const bundle = await runProgram('agent', ['scan', '--from', join(tmp, 'bundle'), ...common]);
+      t.is(bundle.code, 0, bundle.stderr);
+      for (const out of [live.stdout, bundle.stdout]) {
+        const r = JSON.parse(out) as { proxyMode: string; findings: Finding[] };
+        t.is(r.proxyMode, 'cilium-ebpf');
+        t.deepEqual(r.findings.filter((f) => f.check.startsWith('service-routing.') && f.status === 'fail').map(line), [
+          'fail service-routing.clusterip shop/single:8080/TCP: ClusterIP 10.96.0.12:8080/TCP: stale endpoint 10.244.2.99:9090',
+        ]);
+      }
+    } finally {
+      await lab.destroy();
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  });
 });
