@@ -152,7 +152,8 @@ test('a stale backend, a missing frontend and a wrong backend port fail, live an
     let x = svc(d, 'shop/single', (v) => ({ ...v, endpoints: [...v.endpoints, { ip: '10.244.2.99', node: 'node-b' }] })); // stale
     x = svc(x, 'shop/sticky', () => undefined); // missing from the maps
     x = svc(x, 'shop/web6', (v) => ({ ...v, ports: [{ ...v.ports[0]!, targetPort: 8081 }] })); // wrong port, IPv6
-    return x;
+    // A Service deleted from the API that Cilium still serves: stale frontends.
+    return { ...x, services: [...x.services, { namespace: 'shop', name: 'gone', type: 'NodePort', clusterIP: '10.96.0.99', ports: [{ name: 'http', port: 80, targetPort: 80, nodePort: 30099 }], endpoints: [{ ip: '10.244.2.98', node: 'node-b' }] }] };
   }, async (dir, lab, live) => {
     await captureBundle(dir, live.snapshot, { netns: lab.netns });
     fromBundle = fails(scanSnapshot(readBundle(dir), live.cluster, { only: CHECKS }).findings as Finding[]);
@@ -164,6 +165,10 @@ test('a stale backend, a missing frontend and a wrong backend port fail, live an
   ];
   t.deepEqual(fails(s.findings), want);
   t.deepEqual(fromBundle, want);
+  t.deepEqual(s.findings.filter((f) => f.status === 'warn').map(line), [
+    'warn service-routing.stale-rules 10.96.0.99:80/TCP: Cilium\'s cilium_lb4_services_v2 still holds a frontend for 10.96.0.99:80/TCP, which no Service uses: stale',
+    'warn service-routing.stale-rules nodePort 30099/TCP: Cilium\'s cilium_lb4_services_v2 still holds a frontend for nodePort 30099/TCP, which no Service uses: stale',
+  ]);
   const stale = s.findings.find((f) => f.subject === 'shop/single:8080/TCP')!;
   t.deepEqual(stale.evidence?.['stale'], ['10.244.2.99:9090']);
   t.deepEqual(stale.evidence?.['expected'], ['10.244.2.20:9090']);

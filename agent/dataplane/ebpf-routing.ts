@@ -164,3 +164,31 @@ export function bpfMasqueradeSkip(snapshot: NodeSnapshot): CheckResult | undefin
     evidence: { dataplane: d.kind, seen: d.seen },
   };
 }
+
+/**
+ * service-routing.stale-rules on a Cilium node: frontends in its service maps that serve an
+ * address:port or node port no Service has (the maps Cilium rewrites from the Services it
+ * sees). HostPort and local-redirect frontends are not Services and are left alone.
+ */
+export function staleCiliumFrontends(snapshot: NodeSnapshot, known: { readonly addrs: ReadonlySet<string>; readonly nodePorts: ReadonlySet<string> }): CheckResult[] {
+  const lb = serviceDataplaneOf(snapshot)?.lb;
+  if (!lb) return [];
+  const out: CheckResult[] = [];
+  const seen = new Set<string>();
+  for (const f of lb.frontends.values()) {
+    if ((f.flags & SVC_FLAG.hostPort) !== 0 || (f.flags2 & SVC_FLAG2.localRedirect) !== 0) continue;
+    const protos = f.proto === 0 ? ['TCP', 'UDP', 'SCTP'] : [Object.keys(IPPROTO).find((p) => IPPROTO[p] === f.proto) ?? String(f.proto)];
+    const nodePort = (f.flags & SVC_FLAG.nodePort) !== 0;
+    const subject = nodePort ? `nodePort ${f.port}/${protos[0]}` : `${hostPort(f.address, f.port)}/${protos[0]}`;
+    if (seen.has(subject)) continue; // the scope-internal twin of a frontend
+    seen.add(subject);
+    const used = protos.some((p) => (nodePort ? known.nodePorts.has(`${f.port}/${p}`) : known.addrs.has(`${hostPort(f.address, f.port)}/${p}`)));
+    if (used) continue;
+    out.push({
+      status: 'warn', severity: 'medium', subject,
+      message: `Cilium's ${f.family === 4 ? 'cilium_lb4_services_v2' : 'cilium_lb6_services_v2'} still holds a frontend for ${subject}, which no Service uses: stale`,
+      evidence: { stale: [subject], frontend: frontendText(f) },
+    });
+  }
+  return out;
+}
