@@ -190,5 +190,6 @@ export function staleCiliumFrontends(snapshot: NodeSnapshot, known: { readonly a
       evidence: { stale: [subject], frontend: frontendText(f) },
     });
   }
-  return out;
+  // The maps dump in hash order; findings come in a stable one.
+  return out.sort((a, b) => (a.subject < b.subject ? -1 : a.subject > b.subject ? 1 : 0));
 }
