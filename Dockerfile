@@ -14,7 +14,7 @@ RUN npm run build && npm prune --omit=dev
 FROM node:20-bookworm-slim
 # The agent reads the node's dataplane with the standard tools (read-only use).
 RUN apt-get update \
- && apt-get install -y --no-install-recommends iproute2 iptables nftables ipset ipvsadm \
+ && apt-get install -y --no-install-recommends iproute2 iptables nftables ipset ipvsadm bpftool \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY --from=build /app/package.json ./package.json

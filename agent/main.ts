@@ -9,7 +9,7 @@ import { runMain, parseFlags, str, bool, choice, logLevelFlag, type Options, typ
 import { EXIT_FINDINGS, EXIT_OK, UsageError } from '../common/errors.js';
 import { readClusterFile, type ClusterContext } from '../common/cluster.js';
 import { VERSION } from '../common/version.js';
-import { inspectLive, type LiveOptions } from './inspect/live.js';
+import { DEFAULT_BPF_ROOT, inspectLive, type LiveOptions } from './inspect/live.js';
 import { inspectNetns } from './inspect/netns.js';
 import { readBundle } from './inspect/bundle.js';
 import { captureBundle } from './inspect/capture.js';
@@ -28,6 +28,7 @@ const NODE_FLAGS: Options = {
   netns: { type: 'string' },
   'cni-conf-dir': { type: 'string' },
   'cni-bin-dir': { type: 'string' },
+  'bpf-root': { type: 'string' },
   'log-level': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 };
@@ -66,10 +67,11 @@ Run 'netconform-agent <command> --help' for its flags.
   --cni-bin-dir DIR     CNI plugin dir (default /opt/cni/bin)
   --format FORMAT       table (default, for people), json (the scan contract), or policyreport
                         (a wgpolicyk8s.io/v1alpha2 ClusterPolicyReport for the node, JSON; kubectl apply -f -)
+  --bpf-root DIR        bpffs root with eBPF dataplanes' pinned maps (default /sys/fs/bpf)
   --all                 table: show passing results too
   --fail-on LEVEL       exit 1 at: fail (default), warn, none, or a minimum severity (critical…info) of failures
 `,
-  capture: `Usage: netconform-agent capture --out DIR [--node NAME] [--netns NAME] [--cni-conf-dir DIR] [--cni-bin-dir DIR]
+  capture: `Usage: netconform-agent capture --out DIR [--node NAME] [--netns NAME] [--cni-conf-dir DIR] [--cni-bin-dir DIR] [--bpf-root DIR]
 
 Writes the node's facts as standard tool output (sysctl.txt, ip-link.json, …) into DIR.
 `,
@@ -83,6 +85,7 @@ Writes the node's facts as standard tool output (sysctl.txt, ip-link.json, …) 
   --cni-bin-dir DIR      CNI plugin dir (default /opt/cni/bin)
   --health-file FILE     write the health signal that 'netconform-agent health' reads (default: none;
                          the DaemonSet uses ${DEFAULT_HEALTH_FILE})
+  --bpf-root DIR         bpffs root with eBPF dataplanes' pinned maps (default /sys/fs/bpf)
   --log-level LEVEL      debug, info, warn, error (default info)
 `,
   health: `Usage: netconform-agent health [--health-file FILE] [--max-age 3m] [--require-ack]
@@ -97,7 +100,7 @@ the last acknowledged report) is younger than --max-age, or the agent started le
   --require-ack        readiness: reports must be reaching the collector too
 `,
   trace: TRACE_HELP,
-  snapshot: `Usage: netconform-agent snapshot [--node NAME] [--cni-conf-dir DIR] [--cni-bin-dir DIR]
+  snapshot: `Usage: netconform-agent snapshot [--node NAME] [--cni-conf-dir DIR] [--cni-bin-dir DIR] [--bpf-root DIR]
 `,
 };
 
@@ -110,6 +113,7 @@ export function liveOptions(p: Parsed): LiveOptions {
     node: nodeName(p),
     cniConfDir: str(p, 'cni-conf-dir') ?? '/etc/cni/net.d',
     cniBinDir: str(p, 'cni-bin-dir') ?? '/opt/cni/bin',
+    bpfRoot: str(p, 'bpf-root') ?? DEFAULT_BPF_ROOT,
   };
 }
 

@@ -4,6 +4,7 @@
 import type { LinkFacts, RouteFacts } from './inspect/network.js';
 import type { CniFacts } from './inspect/cni.js';
 import type { DataplaneFacts } from './dataplane/facts.js';
+import type { BpfFacts } from './inspect/bpf.js';
 
 export interface NodeSnapshot {
   readonly node: string;
@@ -18,9 +19,11 @@ export interface NodeSnapshot {
   readonly dataplane?: DataplaneFacts;
   /** Data-path kernel modules present (/sys/module): agent/inspect/kernel-modules.ts. */
   readonly kernelModules?: readonly string[];
+  /** eBPF dataplanes' pinned maps (Cilium's LB maps) as bpftool -j dumps them. */
+  readonly bpf?: BpfFacts;
 }
 
-export type Facet = 'sysctls' | 'links' | 'routes' | 'cni' | 'dataplane' | 'kernelModules';
+export type Facet = 'sysctls' | 'links' | 'routes' | 'cni' | 'dataplane' | 'kernelModules' | 'bpf';
 
 /** Where each facet comes from in a bundle, for skip reasons people can act on. */
 export const FACET_SOURCES: Record<Facet, string> = {
@@ -30,4 +33,5 @@ export const FACET_SOURCES: Record<Facet, string> = {
   cni: 'cni/ (copy of /etc/cni/net.d) and cni-bin.txt',
   dataplane: 'iptables-save.txt, nft.json or ipvsadm.txt',
   kernelModules: 'modules.txt (the data-path modules in /sys/module)',
+  bpf: 'bpf/ (bpftool -j map dump pinned of <bpffs>/tc/globals/cilium_lb*)',
 };

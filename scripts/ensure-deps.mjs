@@ -16,6 +16,8 @@ export const NEEDED = {
   nft: 'nftables',
   ipset: 'ipset',
   ipvsadm: 'ipvsadm',
+  bpftool: 'bpftool',
+  python3: 'python3', // test/support/btf-map.py: creates BTF-carrying maps (raw bpf(2))
   conntrack: 'conntrack',
   ping: 'iputils-ping',
   openssl: 'openssl',

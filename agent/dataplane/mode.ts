@@ -5,9 +5,10 @@
 import type { NodeSnapshot } from '../snapshot.js';
 import { dataplaneOf, type Dataplane } from './load.js';
 import type { Ruleset } from './model.js';
+import { detectOtherDataplane, type OtherDataplaneKind } from './ebpf.js';
 
-export type ProxyMode = 'iptables' | 'ipvs' | 'nftables' | 'none' | 'unknown';
-export type ProgrammedMode = Exclude<ProxyMode, 'none' | 'unknown'>;
+export type ProxyMode = 'iptables' | 'ipvs' | 'nftables' | OtherDataplaneKind | 'none' | 'unknown';
+export type ProgrammedMode = 'iptables' | 'ipvs' | 'nftables';
 
 export interface ModeFacts {
   /** Modes whose rules exist at all. */
@@ -68,7 +69,12 @@ export function detectProxyMode(snapshot: NodeSnapshot): ProxyMode {
   } catch {
     return 'unknown'; // a parse error is reported by the checks, with file and line
   }
-  if (!dp) return 'unknown';
-  const f = modeFacts(dp);
-  return f.catching[0] ?? f.present[0] ?? 'none';
+  // Without kube-proxy rules catching Service traffic, another dataplane may route Services
+  // (Cilium's kube-proxy replacement, Calico eBPF, …): name it rather than report "none".
+  const f = dp ? modeFacts(dp) : undefined;
+  if (f && f.catching.length > 0) return f.catching[0]!;
+  const other = detectOtherDataplane(snapshot);
+  if (other) return other.kind;
+  if (!f) return 'unknown';
+  return f.present[0] ?? 'none';
 }

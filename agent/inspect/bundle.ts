@@ -9,6 +9,7 @@ import { formatSysctlText, parseSysctlText } from './sysctl.js';
 import { readNetworkBundle, writeNetworkBundle } from './bundle-network.js';
 import { readDataplaneBundle, writeDataplaneBundle } from './dataplane.js';
 import { MODULES_FILE, formatModulesText, parseModulesText } from './kernel-modules.js';
+import { readBpfBundle, writeBpfBundle } from './bpf.js';
 
 export const BUNDLE_FILES = {
   node: 'node.txt',
@@ -47,6 +48,7 @@ export function readBundle(dir: string, nodeOverride?: string): NodeSnapshot {
     ...readNetworkBundle(dir, readBundleFile),
     ...readDataplaneBundle(dir, readBundleFile),
     ...(modulesText !== undefined ? { kernelModules: parseModulesText(modulesText) } : {}),
+    ...readBpfBundle(dir, readBundleFile),
   };
 }
 
@@ -64,5 +66,6 @@ export function writeBundle(dir: string, snapshot: NodeSnapshot): string[] {
   written.push(...writeNetworkBundle(dir, snapshot));
   written.push(...writeDataplaneBundle(dir, snapshot.dataplane));
   if (snapshot.kernelModules) put(MODULES_FILE, formatModulesText(snapshot.kernelModules));
+  written.push(...writeBpfBundle(dir, snapshot.bpf));
   return written;
 }

@@ -6,16 +6,21 @@ import { readNetworkLive } from './netlink.js';
 import { readCniLive } from './cni.js';
 import { readDataplaneLive } from './dataplane.js';
 import { readKernelModulesLive } from './kernel-modules.js';
+import { readBpfLive } from './bpf.js';
 
 export interface LiveOptions {
   readonly node: string;
   readonly cniConfDir: string;
   readonly cniBinDir: string;
   readonly procSys?: string;
+  /** bpffs root holding eBPF dataplanes' pinned maps (default /sys/fs/bpf). */
+  readonly bpfRoot?: string;
 }
 
+export const DEFAULT_BPF_ROOT = '/sys/fs/bpf';
+
 export async function inspectLive(opts: LiveOptions, now = new Date()): Promise<NodeSnapshot> {
-  const [{ links, routes }, dataplane] = await Promise.all([readNetworkLive(), readDataplaneLive()]);
+  const [{ links, routes }, dataplane, bpf] = await Promise.all([readNetworkLive(), readDataplaneLive(), readBpfLive(opts.bpfRoot ?? DEFAULT_BPF_ROOT)]);
   return {
     node: opts.node,
     capturedAt: now.toISOString(),
@@ -26,5 +31,6 @@ export async function inspectLive(opts: LiveOptions, now = new Date()): Promise<
     cni: readCniLive(opts.cniConfDir, opts.cniBinDir),
     kernelModules: readKernelModulesLive(),
     ...(dataplane ? { dataplane } : {}),
+    ...(bpf ? { bpf } : {}),
   };
 }

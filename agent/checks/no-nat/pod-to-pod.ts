@@ -8,6 +8,7 @@ import type { CheckDefinition, CheckResult } from '../types.js';
 import type { ClusterContext } from '../../../common/cluster.js';
 import type { NodeSnapshot } from '../../snapshot.js';
 import { dataplaneOf } from '../../dataplane/load.js';
+import { bpfMasqueradeSkip } from '../../dataplane/ebpf-routing.js';
 import { nodeView, stepText, traceEnv } from '../../dataplane/routing.js';
 import { trace, type TraceEnv, type TraceOutcome } from '../../dataplane/tracer.js';
 import { formatIp, formatPrefix, parseIp, parsePrefix, prefixContains } from '../../dataplane/addr.js';
@@ -89,6 +90,8 @@ export const podToPodNoNatCheck: CheckDefinition = {
   title: 'Pods reach pods on this and every other node without source NAT',
   needs: ['dataplane'],
   run(snapshot, cluster) {
+    const bpfNat = bpfMasqueradeSkip(snapshot); // Cilium / Calico eBPF masquerade outside netfilter
+    if (bpfNat) return [bpfNat];
     const dp = dataplaneOf(snapshot)!;
     const own = ownPodCIDR(snapshot, cluster);
     if (!own) {

@@ -5,6 +5,7 @@
 // should use; a Service without endpoints must be rejected.
 import type { CheckDefinition, CheckResult } from '../types.js';
 import { dataplaneOf } from '../../dataplane/load.js';
+import { otherDataplaneResults } from '../../dataplane/ebpf-routing.js';
 import { expectedServicePorts } from '../../dataplane/expected.js';
 import { modeFacts } from '../../dataplane/mode.js';
 import { familyOf, judge, nodeView, observeIpvs, podSource, traceEnv, traceService } from '../../dataplane/routing.js';
@@ -17,6 +18,9 @@ export const clusterIPCheck: CheckDefinition = {
   needs: ['dataplane'],
   needsCluster: true,
   run(snapshot, cluster) {
+    // Cilium's kube-proxy replacement (judged from its maps) or another dataplane (skipped).
+    const other = otherDataplaneResults('clusterip', snapshot, cluster);
+    if (other) return other;
     const dp = dataplaneOf(snapshot)!;
     const view = nodeView(snapshot, cluster);
     const useIpvs = modeFacts(dp).catching.includes('ipvs') && !modeFacts(dp).catching.some((m) => m !== 'ipvs');

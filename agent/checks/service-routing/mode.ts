@@ -4,6 +4,7 @@
 // a mode or iptables-backend switch.
 import type { CheckDefinition, CheckResult } from '../types.js';
 import { dataplaneOf } from '../../dataplane/load.js';
+import { otherDataplaneResults } from '../../dataplane/ebpf-routing.js';
 import { modeFacts } from '../../dataplane/mode.js';
 
 export const proxyModeCheck: CheckDefinition = {
@@ -11,6 +12,9 @@ export const proxyModeCheck: CheckDefinition = {
   title: 'kube-proxy programs Services in exactly one mode',
   needs: ['dataplane'],
   run(snapshot, cluster) {
+    // Cilium's kube-proxy replacement (judged from its maps) or another dataplane (skipped).
+    const other = otherDataplaneResults('mode', snapshot, cluster);
+    if (other) return other;
     const dp = dataplaneOf(snapshot)!;
     const f = modeFacts(dp);
     const routed = cluster?.services.filter((s) => s.type !== 'ExternalName' && s.clusterIPs.some((ip) => ip && ip !== 'None')).length;

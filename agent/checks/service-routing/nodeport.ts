@@ -4,6 +4,7 @@
 // client outside the cluster to the node's address on the node port.
 import type { CheckDefinition, CheckResult } from '../types.js';
 import { dataplaneOf } from '../../dataplane/load.js';
+import { otherDataplaneResults } from '../../dataplane/ebpf-routing.js';
 import { expectedServicePorts } from '../../dataplane/expected.js';
 import { modeFacts } from '../../dataplane/mode.js';
 import { EXTERNAL_CLIENT, familyOf, judge, nodeView, observeIpvs, traceEnv, traceService } from '../../dataplane/routing.js';
@@ -14,6 +15,9 @@ export const nodePortCheck: CheckDefinition = {
   needs: ['dataplane'],
   needsCluster: true,
   run(snapshot, cluster) {
+    // Cilium's kube-proxy replacement (judged from its maps) or another dataplane (skipped).
+    const other = otherDataplaneResults('nodeport', snapshot, cluster);
+    if (other) return other;
     const dp = dataplaneOf(snapshot)!;
     const view = nodeView(snapshot, cluster);
     const ports = expectedServicePorts(cluster!, snapshot.node).filter((e) => e.port.nodePort > 0 && (e.service.type === 'NodePort' || e.service.type === 'LoadBalancer'));

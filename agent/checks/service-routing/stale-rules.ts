@@ -11,6 +11,7 @@ import { canonicalIp, formatPrefix, hostPort } from '../../dataplane/addr.js';
 import { ruleOrigin, type Rule, type Ruleset } from '../../dataplane/model.js';
 import type { ClusterContext } from '../../../common/cluster.js';
 import { nodeView } from '../../dataplane/routing.js';
+import { staleCiliumFrontends } from '../../dataplane/ebpf-routing.js';
 
 interface Known {
   /** `ip:port/PROTO` of every ClusterIP, external IP and load-balancer IP. */
@@ -146,6 +147,7 @@ export const staleRulesCheck: CheckDefinition = {
         });
       }
     }
+    out.push(...staleCiliumFrontends(snapshot, k));
     if (out.length === 0) {
       out.push({ status: 'pass', severity: 'info', subject: snapshot.node, message: 'every kube-proxy Service entry belongs to an existing Service port' });
     }
