@@ -17,6 +17,7 @@ import type { NodeSnapshot } from './snapshot.js';
 import { scanSnapshot } from './scan.js';
 import { writeScanJson, formatScanTable, parseFailOn, breaches } from './report/format.js';
 import { runAgent } from './run.js';
+import { probeCommand, PROBE_HELP } from './probe/command.js';
 import { DEFAULT_HEALTH_FILE, judgeHealth, readHealthFile, type HealthVerdict } from './health.js';
 import { parseDuration } from '../common/duration.js';
 import { traceCommand, TRACE_HELP } from './trace-command.js';
@@ -51,6 +52,7 @@ Commands:
   snapshot  print the node's raw facts as JSON
   trace     explain what the node's rules do with one packet (outcomes, probabilities, rule path)
   health    exit 0 when the running agent scanned (and reported) recently — for probes
+  probe     source-IP echo and prober for a pod on the pod network (no-nat.observed)
 
 Run 'netconform-agent <command> --help' for its flags.
 `,
@@ -100,6 +102,7 @@ the last acknowledged report) is younger than --max-age, or the agent started le
   --require-ack        readiness: reports must be reaching the collector too
 `,
   trace: TRACE_HELP,
+  probe: PROBE_HELP,
   snapshot: `Usage: netconform-agent snapshot [--node NAME] [--cni-conf-dir DIR] [--cni-bin-dir DIR] [--bpf-root DIR]
 `,
 };
@@ -240,6 +243,7 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   snapshot: snapshotCommand,
   trace: traceCommand,
   health: healthCommand,
+  probe: probeCommand,
 };
 
 async function main(argv: string[]): Promise<number> {
