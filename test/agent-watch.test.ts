@@ -231,6 +231,8 @@ test('10,000 Services / 100,000 endpoints listed, then single events applied in 
   const started = Date.now();
   const first = await r.next('the large first context', 180_000);
   const listMs = Date.now() - started;
+  global.gc?.();
+  const heapMb = Math.round(process.memoryUsage().heapUsed / 1e6);
   t.is(first.ctx.services.length, 10_000);
   t.is(first.ctx.services.reduce((n, s) => n + s.ports.reduce((m, p) => m + p.endpoints.length, 0), 0), 100_000);
   t.is(r.watch.work().serviceParses, 10_000, 'each Service parsed once for the first context');
@@ -267,6 +269,48 @@ test('10,000 Services / 100,000 endpoints listed, then single events applied in 
   t.deepEqual(last.nodes.find((n) => n.name === 'node-a')?.podCIDRs, ['10.250.0.0/24']);
   // Loose: an event travels server → watch → one parse → context in well under a second
   // even on a loaded 2-core machine; a full re-parse of 10k Services would not.
+  t.log(`heap with the fake server, the test's objects and the agent's cache: ${heapMb} MB`);
   t.log(`list + first context ${listMs} ms; per event (incl. ${5} ms debounce): ${eventMs.map((m) => m.toFixed(1)).join(', ')} ms`);
   for (const [i, ms] of eventMs.entries()) t.true(ms < 1500, `${events[i]![0]} took ${ms.toFixed(0)} ms`);
+});
+
+test('in-cluster: the Pod\'s projected token, CA and namespace files are all the agent needs', async (t) => {
+  const { mkdirSync, writeFileSync } = await import('node:fs');
+  const { inClusterAvailable } = await import('../kube/config.js');
+  const server = await FakeApiServer.start({ tls: true, token: 'projected-token-1' });
+  const root = mkdtempSync(join(tmpdir(), 'agent-pod-'));
+  const saved = { host: process.env['KUBERNETES_SERVICE_HOST'], port: process.env['KUBERNETES_SERVICE_PORT'] };
+  let watch: AgentClusterWatch | undefined;
+  t.teardown(async () => {
+    await watch?.stop();
+    await server.close();
+    rmSync(root, { recursive: true, force: true });
+    for (const [k, v] of [['KUBERNETES_SERVICE_HOST', saved.host], ['KUBERNETES_SERVICE_PORT', saved.port]] as const) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+  });
+  for (const o of seedCluster()) server.upsert(o);
+  const sa = join(root, 'var/run/secrets/kubernetes.io/serviceaccount');
+  process.env['KUBERNETES_SERVICE_HOST'] = '127.0.0.1';
+  process.env['KUBERNETES_SERVICE_PORT'] = new URL(server.url).port;
+  t.false(inClusterAvailable(root), 'no token mounted yet');
+  mkdirSync(sa, { recursive: true });
+  writeFileSync(join(sa, 'token'), 'projected-token-1');
+  writeFileSync(join(sa, 'ca.crt'), server.caPem!);
+  writeFileSync(join(sa, 'namespace'), 'netconform');
+  t.true(inClusterAvailable(root));
+  const kubeConfig = loadKubeConfig(undefined, '--kubeconfig', root);
+  t.is(kubeConfig.getCurrentCluster()?.server, server.url);
+  let got: ClusterContext | undefined;
+  watch = new AgentClusterWatch({
+    kubeConfig, node: 'node-a', debounceMs: 20,
+    logger: createLogger({ component: 'test' }, 'error', () => undefined),
+    onChange: (ctx) => { got = ctx; },
+  });
+  watch.start();
+  const deadline = Date.now() + 15_000;
+  while (!got && Date.now() < deadline) await new Promise((res) => setTimeout(res, 20));
+  t.deepEqual(got?.services.map((s) => `${s.namespace}/${s.name}`), ['default/db', 'shop/api', 'shop/web']);
+  t.true(server.requests.every((q) => q.status !== 401), 'every request carried the projected token');
 });
