@@ -23,6 +23,9 @@ import { parseDuration } from '../common/duration.js';
 import { traceCommand, TRACE_HELP } from './trace-command.js';
 import { loadClusterFromApi } from '../kube/load.js';
 import { nodePolicyReport } from '../common/policy-report.js';
+import { inClusterAvailable, loadKubeConfig } from '../kube/config.js';
+import { createLogger } from '../common/log.js';
+import { apiClusterSource, staticClusterSource, type ClusterSource } from './cluster-source.js';
 
 const NODE_FLAGS: Options = {
   node: { type: 'string' },
@@ -77,11 +80,19 @@ Run 'netconform-agent <command> --help' for its flags.
 
 Writes the node's facts as standard tool output (sysctl.txt, ip-link.json, …) into DIR.
 `,
-  run: `Usage: netconform-agent run --collector HOST:PORT [--node NAME] [--interval 30s]
+  run: `Usage: netconform-agent run --collector HOST:PORT [--node NAME] [--interval 30s] [--kubeconfig FILE | --cluster FILE]
 
   --collector HOST:PORT  collector gRPC address (default $NETCONFORM_COLLECTOR or 127.0.0.1:9443)
   --node NAME            node name (default $NODE_NAME or the hostname)
   --interval DURATION    time between scans, jittered ±10% (default 30s)
+  --kubeconfig FILE      list and watch Nodes, Services, EndpointSlices and ServiceCIDRs through this
+                         kubeconfig (default: in-cluster, with the Pod's ServiceAccount token, when
+                         running as a Pod; changes are applied as they come and trigger a rescan)
+  --cluster FILE         a fixed cluster context instead of the API (labs, offline; not watched):
+                         'kubectl get nodes,services,endpointslices -A -o yaml' (or json)
+  --no-kube              no API access even in a Pod (Service and node checks skip without --cluster)
+  --service-cidr CIDR    the cluster's Service CIDR (repeatable; added to those of ServiceCIDR objects)
+  --cluster-cidr CIDR    the cluster-wide pod CIDR (kube-proxy --cluster-cidr)
   --netns NAME           inspect network namespace NAME instead of the agent's own (labs)
   --cni-conf-dir DIR     CNI config dir (default /etc/cni/net.d)
   --cni-bin-dir DIR      CNI plugin dir (default /opt/cni/bin)
@@ -192,12 +203,36 @@ async function snapshotCommand(argv: string[]): Promise<number> {
   return EXIT_OK;
 }
 
+/**
+ * `run`'s context: --cluster (a file), --kubeconfig (that API server), else the in-cluster
+ * API when running as a Pod (unless --no-kube), else none.
+ */
+function runClusterSource(p: Parsed): ClusterSource {
+  const kubeconfig = str(p, 'kubeconfig');
+  if (kubeconfig !== undefined && str(p, 'cluster') !== undefined) throw new UsageError('--cluster and --kubeconfig cannot be combined');
+  if (kubeconfig !== undefined && bool(p, 'no-kube')) throw new UsageError('--kubeconfig and --no-kube cannot be combined');
+  if (str(p, 'cluster') !== undefined || (kubeconfig === undefined && (bool(p, 'no-kube') || !inClusterAvailable()))) {
+    return staticClusterSource(clusterFromFlags(p));
+  }
+  const clusterCIDR = str(p, 'cluster-cidr');
+  const node = nodeName(p);
+  return apiClusterSource({
+    kubeConfig: loadKubeConfig(kubeconfig),
+    node,
+    serviceCIDRs: (p.values['service-cidr'] as string[] | undefined) ?? [],
+    ...(clusterCIDR ? { clusterCIDR } : {}),
+    logger: createLogger({ component: 'agent', node }, logLevelFlag(p)),
+  });
+}
+
 async function runCommand(argv: string[]): Promise<number> {
   const p = parseFlags(argv, {
     ...NODE_FLAGS, ...CLUSTER_FLAGS,
     collector: { type: 'string' },
     interval: { type: 'string' },
     'health-file': { type: 'string' },
+    kubeconfig: { type: 'string' },
+    'no-kube': { type: 'boolean' },
   });
   if (bool(p, 'help')) return help('run');
   return runAgent({
@@ -206,8 +241,8 @@ async function runCommand(argv: string[]): Promise<number> {
     node: nodeName(p),
     logLevel: logLevelFlag(p),
     inspect: () => inspectNode(p),
-    localCluster: clusterFromFlags(p),
     ...(str(p, 'health-file') ? { healthFile: str(p, 'health-file')! } : {}),
+    cluster: runClusterSource(p),
   });
 }
 

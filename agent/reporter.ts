@@ -1,19 +1,19 @@
 // Streams reports to the collector over one long-lived gRPC stream. The collector may be
 // away at any time: the reporter reconnects with exponential backoff and full jitter,
 // and on every (re)connect sends Hello and then its latest report again, so a collector
-// that restarted learns the node's state without waiting for the next scan.
+// that restarted learns the node's state without waiting for the next scan. The stream
+// carries reports one way and Acks/ScanNow back; the cluster context is not on it (the
+// agent watches the API server itself, agent/cluster-source.ts).
 import * as grpc from '@grpc/grpc-js';
 import { randomUUID } from 'node:crypto';
 import { loadContract, MAX_MESSAGE_BYTES } from '../common/proto.js';
-import { ContextAssembler, reportToWire, type ReportInput } from '../common/wire.js';
-import type { ClusterContext } from '../common/cluster.js';
+import { reportToWire, type ReportInput } from '../common/wire.js';
 import type { Logger } from '../common/log.js';
 import type { AgentMessage } from '../gen/proto/netconform/v1/AgentMessage.js';
 import type { CollectorMessage__Output } from '../gen/proto/netconform/v1/CollectorMessage.js';
 import type { AgentServiceClient } from '../gen/proto/netconform/v1/AgentService.js';
 
 export interface ReporterEvents {
-  onContext?(ctx: ClusterContext, version: number): void;
   onScanNow?(reason: string): void;
   onAck?(sequence: number): void;
   onConnected?(): void;
@@ -42,7 +42,6 @@ export class Reporter {
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
   private connectedOnce = false;
-  private readonly assembler = new ContextAssembler();
 
   constructor(
     private readonly address: string,
@@ -130,19 +129,13 @@ export class Reporter {
       this.log.warn('collector stream closed; retrying', { collector: this.address, code: grpc.status[status.code], detail: status.details, retryInMs: delay });
       this.timer = setTimeout(() => this.connect(), delay);
     });
-    call.write({ hello: { node: this.node, agentVersion: this.version, capabilities: ['report', 'context-chunks'], bootId: this.bootId } });
+    call.write({ hello: { node: this.node, agentVersion: this.version, capabilities: ['report'], bootId: this.bootId } });
     this.sendLatest();
   }
 
   private handle(msg: CollectorMessage__Output): void {
     if (msg.ack) {
       this.events.onAck?.(Number(msg.ack.sequence));
-    } else if (msg.context) {
-      const done = this.assembler.add(msg.context);
-      if (done) {
-        this.call?.write({ contextAck: { version: String(done.version) } });
-        this.events.onContext?.(done.context, done.version);
-      }
     } else if (msg.scanNow) {
       this.events.onScanNow?.(msg.scanNow.reason);
     }

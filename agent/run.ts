@@ -1,7 +1,9 @@
 // The agent's long-running loop: scan on start and every interval (jittered so a fleet
-// does not scan in lockstep), on ScanNow, and when the cluster context changes; each
-// scan becomes a report. Errors are logged and retried; the agent never exits on them.
-import type { ClusterContext } from '../common/cluster.js';
+// does not scan in lockstep), on ScanNow, and when the cluster context changes (the
+// agent's own API watch, coalesced); each scan becomes a report. With the API as the
+// source the first scan waits (up to FIRST_CONTEXT_WAIT_MS) for the first complete
+// context, so the first report is not one without Services. Errors are logged and
+// retried; the agent never exits on them.
 import { createLogger, type LogLevel } from '../common/log.js';
 import { parseDuration } from '../common/duration.js';
 import { onShutdown } from '../common/cli.js';
@@ -11,6 +13,10 @@ import type { NodeSnapshot } from './snapshot.js';
 import { scanSnapshot } from './scan.js';
 import { Reporter } from './reporter.js';
 import { HealthFile } from './health.js';
+import type { ClusterSource } from './cluster-source.js';
+
+/** How long the first scan waits for the API watch's first context before going without. */
+export const FIRST_CONTEXT_WAIT_MS = 30_000;
 
 export interface AgentRunOptions {
   readonly collector: string;
@@ -18,10 +24,11 @@ export interface AgentRunOptions {
   readonly node: string;
   readonly logLevel: LogLevel;
   readonly inspect: () => Promise<NodeSnapshot>;
-  /** Used until (or unless) the collector pushes a context. */
-  readonly localCluster: ClusterContext | undefined;
   /** Where the health signal goes (agent/health.ts); undefined: none. */
   readonly healthFile?: string;
+  /** The cluster context: the API watch, a file, or none (agent/cluster-source.ts). */
+  readonly cluster: ClusterSource;
+  readonly firstContextWaitMs?: number;
 }
 
 export function jittered(ms: number, fraction = 0.1, random = Math.random): number {
@@ -32,18 +39,12 @@ export async function runAgent(opts: AgentRunOptions): Promise<number> {
   const intervalMs = parseDuration(opts.intervalText, '--interval');
   const log = createLogger({ component: 'agent', node: opts.node }, opts.logLevel);
   const health = opts.healthFile ? new HealthFile(opts.healthFile, log) : undefined;
-  let cluster = opts.localCluster;
   let timer: NodeJS.Timeout | undefined;
   let scanning = false;
   let again = false;
   let stopped = false;
 
   const reporter = new Reporter(opts.collector, opts.node, VERSION, log, {
-    onContext(ctx, version) {
-      log.info('cluster context received', { version, services: ctx.services.length, nodes: ctx.nodes.length });
-      cluster = ctx;
-      void scan('cluster context changed');
-    },
     onScanNow(reason) {
       void scan(`collector asked: ${reason || 'scan now'}`);
     },
@@ -64,7 +65,7 @@ export async function runAgent(opts: AgentRunOptions): Promise<number> {
     try {
       const started = Date.now();
       const snapshot = await opts.inspect();
-      const result = scanSnapshot(snapshot, cluster);
+      const result = scanSnapshot(snapshot, opts.cluster.current());
       const sequence = reporter.submit({
         scannedAt: result.scannedAt, proxyMode: result.proxyMode, cni: result.cni,
         checks: result.checks, findings: result.findings,
@@ -88,14 +89,32 @@ export async function runAgent(opts: AgentRunOptions): Promise<number> {
     }
   }
 
-  log.info('agent starting', { collector: opts.collector, intervalMs, version: VERSION });
+  log.info('agent starting', { collector: opts.collector, intervalMs, version: VERSION, cluster: opts.cluster.origin });
   reporter.start();
-  void scan('start');
+  let firstWait: NodeJS.Timeout | undefined;
+  opts.cluster.start((ctx, update) => {
+    const what = { services: ctx.services.length, nodes: ctx.nodes.length, changedServices: update.changes.services.length };
+    if (update.initial) log.info('cluster context synced', what);
+    else log.info('cluster context changed', what);
+    if (firstWait) clearTimeout(firstWait);
+    firstWait = undefined;
+    void scan(update.initial ? 'cluster context synced' : 'cluster context changed');
+  });
+  if (opts.cluster.origin === 'api' && !opts.cluster.current()) {
+    firstWait = setTimeout(() => {
+      firstWait = undefined;
+      log.warn('no cluster context yet; scanning without it', { waitedMs: opts.firstContextWaitMs ?? FIRST_CONTEXT_WAIT_MS });
+      void scan('start');
+    }, opts.firstContextWaitMs ?? FIRST_CONTEXT_WAIT_MS);
+  } else {
+    void scan('start');
+  }
   await onShutdown(async (signal) => {
     stopped = true;
     if (timer) clearTimeout(timer);
+    if (firstWait) clearTimeout(firstWait);
     log.info('shutting down', { signal });
-    await reporter.stop();
+    await Promise.all([reporter.stop(), opts.cluster.stop()]);
   });
   return EXIT_OK;
 }

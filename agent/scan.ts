@@ -30,7 +30,7 @@ export function runCheck(check: CheckDefinition, snapshot: NodeSnapshot, cluster
   if (check.needsCluster && !cluster) {
     return [{
       check: check.id, status: 'skip', severity: 'info', subject: snapshot.node,
-      message: 'skipped: no cluster context (run under a collector, or pass --cluster FILE / --kubeconfig)',
+      message: 'skipped: no cluster context (run as a Pod for the in-cluster API watch, or pass --kubeconfig FILE / --cluster FILE)',
     }];
   }
   try {

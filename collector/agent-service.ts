@@ -8,7 +8,6 @@ import { findingFromWire, summaryFromWire } from '../common/wire.js';
 import type { Logger } from '../common/log.js';
 import type { NodeRegistry, NodeReport } from './nodes.js';
 import type { NodeMetrics } from './metrics.js';
-import type { ContextHub } from './context-hub.js';
 
 /** Bounded per-agent memory: a report with more findings than this is truncated. */
 export const MAX_FINDINGS_PER_REPORT = 20_000;
@@ -23,23 +22,18 @@ export interface AgentStreams {
 export function createAgentService(deps: {
   registry: NodeRegistry;
   metrics: NodeMetrics;
-  hub: ContextHub;
   log: Logger;
 }): { handlers: AgentServiceHandlers; streams: AgentStreams } {
-  const { registry, metrics, hub, log } = deps;
+  const { registry, metrics, log } = deps;
   const open = new Map<grpc.ServerDuplexStream<AgentMessage__Output, CollectorMessage>, string>();
 
   const handlers: AgentServiceHandlers = {
     Connect(call) {
       let node = '';
       let agentVersion = '';
-      let unsubscribe: (() => void) | undefined;
       const send = (msg: CollectorMessage): void => {
         if (!call.writable || call.destroyed) return;
         call.write(msg);
-      };
-      const sendContext = (chunks: readonly CollectorMessage['context'][]): void => {
-        for (const c of chunks) send({ context: c });
       };
 
       call.on('data', (msg: AgentMessage__Output) => {
@@ -55,9 +49,6 @@ export function createAgentService(deps: {
             open.set(call, node);
             registry.connected(node, agentVersion);
             log.info('agent connected', { node, agentVersion, peer: call.getPeer() });
-            const current = hub.current();
-            if (current) sendContext(current.chunks);
-            unsubscribe = hub.subscribe((chunks) => sendContext(chunks));
             return;
           }
           if (msg.report) {
@@ -86,9 +77,6 @@ export function createAgentService(deps: {
             send({ ack: { sequence: r.sequence } });
             return;
           }
-          if (msg.contextAck) {
-            log.debug('context acknowledged', { node, version: msg.contextAck.version });
-          }
         } catch (err) {
           log.error('agent message failed', { node, err: err instanceof Error ? err.message : String(err) });
           call.destroy(err instanceof Error ? err : new Error(String(err)));
@@ -98,7 +86,6 @@ export function createAgentService(deps: {
       const finish = (why: string): void => {
         if (!open.has(call)) return;
         open.delete(call);
-        unsubscribe?.();
         registry.disconnected(node);
         log.info('agent disconnected', { node, why });
       };

@@ -1,5 +1,8 @@
-// Assembles the collector: inputs (agent streams, cluster context sources) feed the node
-// registry; sinks (metrics, store) hear about changes; servers expose the results.
+// Assembles the collector: inputs (agent streams) feed the node registry; sinks (metrics,
+// store) hear about changes; servers expose the results. The cluster context (a --cluster
+// file or the collector's own Kubernetes watch) feeds only the collector's own consumers
+// (Pod Security readiness and what-if, namespace label lint): agents watch the API
+// server themselves, nothing is pushed to them.
 import * as grpc from '@grpc/grpc-js';
 import type { Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -9,7 +12,6 @@ import type { ClusterContext } from '../common/cluster.js';
 import type { Logger } from '../common/log.js';
 import { NodeRegistry } from './nodes.js';
 import { NodeMetrics, createMetricsRegistry } from './metrics.js';
-import { ContextHub } from './context-hub.js';
 import { createAgentService, type AgentStreams } from './agent-service.js';
 import { createQueryService } from './query-service.js';
 import { createHttpServer, type Route } from './http.js';
@@ -30,7 +32,10 @@ export interface CollectorOptions {
   readonly log: Logger;
   /** Forget nodes disconnected this long (ms); their metric series go with them. */
   readonly nodeRetentionMs: number;
+  /** A cluster context known at start (--cluster); the watch's contexts come through updateContext. */
   readonly staticContext?: ClusterContext;
+  /** More consumers of the cluster context (the namespace label lint), next to PSA readiness. */
+  readonly contextSinks?: readonly ClusterContextSink[];
   readonly routes?: Record<string, Route>;
   /** Use this metrics registry (so other modules can register on it first); default: a new one. */
   readonly metricsRegistry?: Registry;
@@ -48,12 +53,18 @@ export interface CollectorOptions {
   readonly health?: HealthChecks;
 }
 
+/** Something in the collector that follows the cluster context. */
+export interface ClusterContextSink {
+  update(ctx: ClusterContext): void;
+}
+
 export interface Collector {
   readonly grpcPort: number;
   readonly httpPort: number;
   readonly registry: NodeRegistry;
   readonly metricsRegistry: Registry;
-  readonly hub: ContextHub;
+  /** The cluster context changed (the collector's Kubernetes watch): every context sink hears it. */
+  updateContext(ctx: ClusterContext): void;
   readonly streams: AgentStreams;
   stop(): Promise<void>;
 }
@@ -75,11 +86,9 @@ export async function startCollector(opts: CollectorOptions): Promise<Collector>
     log.info('restored last known reports (stale until their agents report)', { nodes: opts.restore.length });
   }
   for (const s of opts.sinks ?? []) registry.addSink(s);
-  const hub = new ContextHub();
-  if (opts.staticContext) hub.publish(opts.staticContext);
 
   const contract = loadContract();
-  const { handlers, streams } = createAgentService({ registry, metrics, hub, log });
+  const { handlers, streams } = createAgentService({ registry, metrics, log });
   const grpcServer = new grpc.Server({
     'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
     'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
@@ -90,7 +99,17 @@ export async function startCollector(opts: CollectorOptions): Promise<Collector>
   });
   grpcServer.addService(contract.AgentService.service, handlers);
   const readiness = new PsaReadiness(metricsRegistry, log.child({ part: 'psa-readiness' }), opts.psa ?? {});
-  const detachReadiness = readiness.attach(hub);
+  const contextSinks: readonly ClusterContextSink[] = [readiness, ...(opts.contextSinks ?? [])];
+  const updateContext = (ctx: ClusterContext): void => {
+    for (const sink of contextSinks) {
+      try {
+        sink.update(ctx);
+      } catch (err) {
+        log.error('cluster context consumer failed', { err: err instanceof Error ? err.message : String(err) });
+      }
+    }
+  };
+  if (opts.staticContext) updateContext(opts.staticContext);
   grpcServer.addService(contract.QueryService.service, createQueryService({
     registry,
     ...(opts.history ? { history: opts.history } : {}),
@@ -121,11 +140,10 @@ export async function startCollector(opts: CollectorOptions): Promise<Collector>
 
   log.info('collector listening', { grpcPort, httpPort });
   return {
-    grpcPort, httpPort, registry, metricsRegistry, hub, streams,
+    grpcPort, httpPort, registry, metricsRegistry, streams, updateContext,
     async stop() {
       ready = false;
       clearInterval(pruneTimer);
-      detachReadiness();
       readiness.stop();
       streams.closeAll();
       await new Promise<void>((resolve) => {

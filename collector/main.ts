@@ -92,19 +92,19 @@ async function main(argv: string[]): Promise<number> {
     psa: { version: psaVersion, kubernetesMinor },
     ...(kubeConfig ? { ready: () => watcher?.synced ?? false } : {}),
   });
-  // The Kubernetes watch feeds the same hub a --cluster file would: agents, label lint and
-  // Pod Security readiness all follow it.
+  // The Kubernetes watch feeds the collector's own consumers (label lint, Pod Security
+  // readiness and what-if), as a --cluster file would. Agents watch the API themselves.
   if (kubeConfig) {
     watcher = new ClusterWatcher({
       kubeConfig,
       cluster: { serviceCIDRs: strList(p, 'service-cidr'), ...(clusterCIDR ? { clusterCIDR } : {}) },
       logger: log.child({ input: 'kube' }),
-      onContext: (ctx) => collector.hub.publish(ctx),
+      onContext: (ctx) => collector.updateContext(ctx),
     });
     watcher.start();
     log.info('watching the Kubernetes API', { kubeconfig: kubeconfig ?? 'in-cluster' });
   } else if (!staticContext) {
-    log.info('no cluster context source (no --kubeconfig, --cluster, or in-cluster ServiceAccount): agents scan without Services and nodes');
+    log.info('no cluster context source (no --kubeconfig, --cluster, or in-cluster ServiceAccount): Pod Security what-if and namespace lint have no cluster');
   }
   try {
     await psa.start(collector);

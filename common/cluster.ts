@@ -1,6 +1,8 @@
 // The cluster as the API server describes it, reduced to what node checks need.
 // One parsing path (parseClusterObjects) serves every source: a `kubectl get -o yaml`
-// file, the Kubernetes watch, and (converted from the wire) the collector's push.
+// file, a one-off API list, and the collector's watch. The agent's watch
+// (kube/incremental-context.ts) applies events one object at a time through the same
+// per-object parsers (parseServiceObject, parseNodeObject).
 import { readFileSync } from 'node:fs';
 import { parseAllDocuments } from 'yaml';
 import { InputError } from './errors.js';
@@ -51,6 +53,8 @@ export interface ServiceInfo {
   readonly externalIPs: readonly string[];
   readonly loadBalancerIPs: readonly string[];
   readonly hasSelector: boolean;
+  /** Epoch ms when the agent last saw this Service or its endpoints change (watch events); undefined when unknown (a file). */
+  readonly changedAt?: number;
 }
 
 export interface NamespaceInfo {
@@ -142,7 +146,7 @@ export function parseClusterObjects(objects: readonly unknown[], opts: ClusterOp
       continue;
     }
     switch (kind) {
-      case 'Node': nodes.push(parseNode(o as Obj)); break;
+      case 'Node': nodes.push(parseNodeObject(o as Obj)); break;
       case 'Service': services.push(o as Obj); break;
       case 'EndpointSlice': slices.push(o as Obj); break;
       case 'Namespace':
@@ -160,11 +164,8 @@ export function parseClusterObjects(objects: readonly unknown[], opts: ClusterOp
 
   const slicesByService = new Map<string, Obj[]>();
   for (const s of slices) {
-    const meta = s['metadata'] as Obj;
-    const labels = stringMap(meta['labels']);
-    const svc = labels['kubernetes.io/service-name'];
-    if (!svc) { skip('EndpointSlice without kubernetes.io/service-name label', s); continue; }
-    const key = `${str(meta['namespace'], 'default')}/${svc}`;
+    const key = sliceServiceKey(s);
+    if (!key) { skip('EndpointSlice without kubernetes.io/service-name label', s); continue; }
     let list = slicesByService.get(key);
     if (!list) slicesByService.set(key, (list = []));
     list.push(s);
@@ -173,7 +174,7 @@ export function parseClusterObjects(objects: readonly unknown[], opts: ClusterOp
   const parsedServices: ServiceInfo[] = [];
   for (const s of services) {
     try {
-      parsedServices.push(parseService(s, slicesByService));
+      parsedServices.push(parseServiceObject(s, slicesByService.get(serviceKey(s)) ?? []));
     } catch (err) {
       skip(err instanceof Error ? err.message : String(err), s);
     }
@@ -197,7 +198,21 @@ function stringMap(v: unknown): Record<string, string> {
   return out;
 }
 
-function parseNode(o: Obj): NodeInfo {
+/** `namespace/name` of a Service object (the namespace defaults to "default"). */
+export function serviceKey(s: Obj): string {
+  const meta = isObj(s['metadata']) ? s['metadata'] : {};
+  return `${str(meta['namespace'], 'default')}/${str(meta['name'])}`;
+}
+
+/** `namespace/service` of the Service an EndpointSlice belongs to, by its kubernetes.io/service-name label. */
+export function sliceServiceKey(slice: Obj): string | undefined {
+  const meta = isObj(slice['metadata']) ? slice['metadata'] : {};
+  const svc = stringMap(meta['labels'])['kubernetes.io/service-name'];
+  return svc ? `${str(meta['namespace'], 'default')}/${svc}` : undefined;
+}
+
+/** One Node object (with metadata.name) as the checks see it. */
+export function parseNodeObject(o: Obj): NodeInfo {
   const meta = o['metadata'] as Obj;
   const spec = isObj(o['spec']) ? o['spec'] : {};
   const status = isObj(o['status']) ? o['status'] : {};
@@ -217,7 +232,11 @@ function parseNode(o: Obj): NodeInfo {
 
 const PROTOCOLS: readonly Protocol[] = ['TCP', 'UDP', 'SCTP'];
 
-function parseService(s: Obj, slicesByService: Map<string, Obj[]>): ServiceInfo {
+/**
+ * One Service object with the EndpointSlices that name it, as the checks see it; throws
+ * (with the Service and field named) for a type or protocol kube-proxy would not accept.
+ */
+export function parseServiceObject(s: Obj, slices: readonly Obj[]): ServiceInfo {
   const meta = s['metadata'] as Obj;
   const namespace = str(meta['namespace'], 'default');
   const name = str(meta['name']);
@@ -229,7 +248,6 @@ function parseService(s: Obj, slicesByService: Map<string, Obj[]>): ServiceInfo 
   }
   const clusterIPs = strs(spec['clusterIPs']);
   if (clusterIPs.length === 0 && typeof spec['clusterIP'] === 'string' && spec['clusterIP'] !== '') clusterIPs.push(spec['clusterIP']);
-  const slices = slicesByService.get(`${namespace}/${name}`) ?? [];
 
   const ports: ServicePortInfo[] = arr(spec['ports']).filter(isObj).map((p, i) => {
     const protocol = str(p['protocol'], 'TCP') as Protocol;

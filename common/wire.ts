@@ -4,10 +4,7 @@ import type { Finding as WireFinding, Finding__Output } from '../gen/proto/netco
 import type { CheckSummary__Output } from '../gen/proto/netconform/v1/CheckSummary.js';
 import type { Status as WireStatus } from '../gen/proto/netconform/v1/Status.js';
 import type { Severity as WireSeverity } from '../gen/proto/netconform/v1/Severity.js';
-import type { ClusterContextChunk, ClusterContextChunk__Output } from '../gen/proto/netconform/v1/ClusterContextChunk.js';
-import type { ServiceInfo__Output } from '../gen/proto/netconform/v1/ServiceInfo.js';
 import { isSeverity, isStatus, type CheckSummary, type Finding, type Severity, type Status } from './findings.js';
-import type { ClusterContext, ServiceInfo } from './cluster.js';
 
 export function statusToWire(s: Status): WireStatus {
   return s.toUpperCase() as WireStatus;
@@ -69,77 +66,5 @@ export function reportToWire(r: ReportInput): Report {
     sequence: String(r.sequence), bootId: r.bootId, scannedAt: r.scannedAt, proxyMode: r.proxyMode, cni: r.cni,
     checks: r.checks.map((c) => ({ ...c, status: statusToWire(c.status) })),
     findings: r.findings.filter((f) => f.status !== 'pass').map(findingToWire),
-  };
-}
-
-// ---- cluster context, in bounded chunks ---------------------------------------------
-
-/** Services per chunk: keeps each message far below the gRPC limit even for large Services. */
-export const SERVICES_PER_CHUNK = 500;
-
-export function contextToChunks(ctx: ClusterContext, version: number, perChunk = SERVICES_PER_CHUNK): ClusterContextChunk[] {
-  const total = Math.max(1, Math.ceil(ctx.services.length / perChunk));
-  const chunks: ClusterContextChunk[] = [];
-  for (let i = 0; i < total; i++) {
-    chunks.push({
-      version: String(version), index: i, total,
-      // Nodes and CIDRs are small: they ride in the first chunk only.
-      nodes: i === 0 ? ctx.nodes.map((n) => ({ ...n, podCidrs: [...n.podCIDRs], internalIps: [...n.internalIPs], externalIps: [...n.externalIPs] })) : [],
-      serviceCidrs: i === 0 ? [...ctx.serviceCIDRs] : [],
-      clusterCidr: i === 0 ? ctx.clusterCIDR : '',
-      services: ctx.services.slice(i * perChunk, (i + 1) * perChunk).map((s) => ({
-        ...s,
-        clusterIps: [...s.clusterIPs], externalIps: [...s.externalIPs], loadBalancerIps: [...s.loadBalancerIPs],
-        ports: s.ports.map((p) => ({ ...p, endpoints: p.endpoints.map((e) => ({ ...e })) })),
-      })),
-    });
-  }
-  return chunks;
-}
-
-/** Assembles chunks of one version; returns undefined until all have arrived. */
-export class ContextAssembler {
-  private version = '';
-  private parts: (ClusterContextChunk__Output | undefined)[] = [];
-
-  add(chunk: ClusterContextChunk__Output): { version: number; context: ClusterContext } | undefined {
-    if (chunk.version !== this.version || chunk.total !== this.parts.length) {
-      this.version = chunk.version;
-      this.parts = new Array<ClusterContextChunk__Output | undefined>(chunk.total).fill(undefined);
-    }
-    if (chunk.index >= this.parts.length) return undefined;
-    this.parts[chunk.index] = chunk;
-    if (this.parts.some((p) => p === undefined)) return undefined;
-    const parts = this.parts as ClusterContextChunk__Output[];
-    this.parts = [];
-    this.version = '';
-    return { version: Number(chunk.version), context: chunksToContext(parts) };
-  }
-}
-
-function serviceFromWire(s: ServiceInfo__Output): ServiceInfo {
-  return {
-    namespace: s.namespace, name: s.name, type: s.type as ServiceInfo['type'], clusterIPs: s.clusterIps,
-    externalTrafficPolicy: s.externalTrafficPolicy === 'Local' ? 'Local' : 'Cluster',
-    internalTrafficPolicy: s.internalTrafficPolicy === 'Local' ? 'Local' : 'Cluster',
-    sessionAffinity: s.sessionAffinity === 'ClientIP' ? 'ClientIP' : 'None',
-    sessionAffinityTimeoutSeconds: s.sessionAffinityTimeoutSeconds,
-    externalIPs: s.externalIps, loadBalancerIPs: s.loadBalancerIps, hasSelector: s.hasSelector,
-    ports: s.ports.map((p) => ({
-      name: p.name, protocol: p.protocol as ServiceInfo['ports'][number]['protocol'], port: p.port, nodePort: p.nodePort,
-      endpoints: p.endpoints.map((e) => ({ ...e })),
-    })),
-  };
-}
-
-export function chunksToContext(parts: readonly ClusterContextChunk__Output[]): ClusterContext {
-  const first = parts[0]!;
-  return {
-    nodes: first.nodes.map((n) => ({ name: n.name, podCIDRs: n.podCidrs, internalIPs: n.internalIps, externalIPs: n.externalIps, maxPods: n.maxPods })),
-    serviceCIDRs: first.serviceCidrs,
-    clusterCIDR: first.clusterCidr,
-    services: parts.flatMap((p) => p.services.map(serviceFromWire)),
-    namespaces: [],
-    workloads: [],
   };
 }

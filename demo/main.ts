@@ -104,9 +104,10 @@ async function main(): Promise<void> {
     say(`  node ${lab.nodeName}: netns ${lab.netns}, bridge ${lab.bridge} ${lab.gateway}/${lab.podCIDR.split('/')[1]}, pods ${lab.pods.map((p) => p.ip).join(', ')}`);
     const logOpts = { stdio: ['ignore', 'ignore', 'inherit'] as ['ignore', 'ignore', 'inherit'] };
     const logLevel = process.env['NETCONFORM_LOG_LEVEL'] ?? 'warn';
+    // The collector needs no cluster context for agents (each agent has its own); without
+    // an API server here, the agent reads the cluster file itself.
     children.push(spawn(process.execPath, [bin('collector'), '--grpc-listen', collectorAddr, '--http-listen', `127.0.0.1:${httpPort}`,
-      '--cluster', clusterFile, '--service-cidr', '10.96.0.0/12', '--cluster-cidr', desc.clusterCIDR,
-      '--db', join(work, 'netconform.db'), '--log-level', logLevel], logOpts));
+      '--no-kube', '--db', join(work, 'netconform.db'), '--log-level', logLevel], logOpts));
     // Start the agent once the collector answers, so the demo's log stays quiet.
     const ready = Date.now() + 20_000;
     while ((await cli(['nodes', '--collector', collectorAddr])).code !== 0) {
@@ -114,6 +115,7 @@ async function main(): Promise<void> {
       await new Promise((res) => setTimeout(res, 200));
     }
     children.push(spawn(process.execPath, [bin('agent'), 'run', '--collector', collectorAddr, '--netns', lab.netns, '--node', lab.nodeName, '--interval', '30s',
+      '--cluster', clusterFile, '--service-cidr', '10.96.0.0/12', '--cluster-cidr', desc.clusterCIDR,
       '--cni-conf-dir', cniConf, '--cni-bin-dir', cniBin, '--log-level', logLevel], logOpts));
     for (const c of children) c.once('exit', (code) => {
       if (!cleaning) {
@@ -127,9 +129,8 @@ async function main(): Promise<void> {
     const deadline = Date.now() + 60_000;
     for (;;) {
       const r = await cli(['nodes', '--collector', collectorAddr, '--output', 'json']);
-      // The first report comes before the collector's cluster context arrives; wait for the
-      // one that judged the Services (its proxy mode is known).
-      if (r.code === 0 && (JSON.parse(r.out) as { nodes: Array<{ proxyMode: string; lastSequence: number }> }).nodes.some((n) => n.lastSequence >= 2)) break;
+      // The agent has its cluster context from the start: its first report judges the Services.
+      if (r.code === 0 && (JSON.parse(r.out) as { nodes: Array<{ proxyMode: string; lastSequence: number }> }).nodes.some((n) => n.lastSequence >= 1)) break;
       if (Date.now() > deadline) throw new Error('no report from the agent within 60 s');
       await new Promise((res) => setTimeout(res, 300));
     }

@@ -3,7 +3,8 @@
 // resumed from the last resourceVersion seen; 410 Gone (an ERROR event in the stream or
 // an HTTP status) means that version was compacted away, so list again; any other error
 // backs off exponentially (with jitter) before trying again. An object that cannot be
-// keyed is logged and skipped; it never stops the loop.
+// keyed is logged and skipped; it never stops the loop. Consumers that apply changes
+// incrementally get each one as a delta (onDelta); a relist yields only the differences.
 import { isDeepStrictEqual } from 'node:util';
 import { Watch, type KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from '../common/log.js';
@@ -31,12 +32,25 @@ export interface ReflectorStats {
   readonly lastError: string;
 }
 
+/** One change to the store: an object added or changed in what is kept, or removed. */
+export type ReflectorDelta =
+  | { readonly type: 'upsert'; readonly key: string; readonly object: Obj; readonly old: Obj | undefined }
+  | { readonly type: 'delete'; readonly key: string; readonly old: Obj };
+
 export interface ReflectorOptions {
   readonly kubeConfig: KubeConfig;
   readonly kind: ResourceKind;
   readonly logger: Logger;
   /** The store changed (an object added, changed in what is kept, or removed). */
   readonly onChange: () => void;
+  /** Each change, before onChange: watch events one by one, a relist as its differences. */
+  readonly onDelta?: (delta: ReflectorDelta) => void;
+  /**
+   * Server-side narrowing of the list and the watch, e.g. `spec.nodeName=node-a` for one
+   * node's Pods (a field selector) — the API server's watch cache serves it per node.
+   */
+  readonly fieldSelector?: string;
+  readonly labelSelector?: string;
   /** The first list completed (or an optional kind turned out not to be served). */
   readonly onSynced: () => void;
   readonly backoffInitialMs?: number;
@@ -169,7 +183,9 @@ export class Reflector {
     this.state = 'absent';
     this.resourceVersion = '';
     if (this.store.size > 0) {
+      const gone = [...this.store];
       this.store.clear();
+      for (const [key, old] of gone) this.delta({ type: 'delete', key, old });
       this.opts.onChange();
     }
     this.markSynced();
@@ -183,22 +199,23 @@ export class Reflector {
 
   private async relist(): Promise<void> {
     this.state = 'listing';
-    const list = await listAll(this.opts.kubeConfig, this.path, this.opts.pageLimit ?? 500);
+    const list = await listAll(this.opts.kubeConfig, this.path, this.opts.pageLimit ?? 500, this.selectors());
     if (this.stopped) return;
     const next = new Map<string, Obj>();
     for (const item of list.items) {
       const entry = this.keyed(item, 'list');
       if (entry) next.set(entry[0], entry[1]);
     }
-    let changed = next.size !== this.store.size;
-    if (!changed) {
-      for (const [key, obj] of next) {
-        const old = this.store.get(key);
-        if (!old || !sameObject(old, obj)) { changed = true; break; }
-      }
+    const deltas: ReflectorDelta[] = [];
+    for (const [key, old] of this.store) if (!next.has(key)) deltas.push({ type: 'delete', key, old });
+    for (const [key, obj] of next) {
+      const old = this.store.get(key);
+      if (!old || !sameObject(old, obj)) deltas.push({ type: 'upsert', key, object: obj, old });
     }
+    const changed = deltas.length > 0;
     this.store.clear();
     for (const [k, v] of next) this.store.set(k, v);
+    for (const d of deltas) this.delta(d);
     this.resourceVersion = list.resourceVersion;
     this.counts.lists++;
     this.log.debug('listed', { objects: next.size, resourceVersion: list.resourceVersion });
@@ -260,7 +277,7 @@ export class Reflector {
       this.watch
         .watch(
           this.path,
-          { resourceVersion: this.resourceVersion, allowWatchBookmarks: true, timeoutSeconds },
+          { ...this.selectors(), resourceVersion: this.resourceVersion, allowWatchBookmarks: true, timeoutSeconds },
           onEvent,
           (err: unknown) => finish(err ?? undefined),
         )
@@ -283,13 +300,20 @@ export class Reflector {
         if (!entry) return;
         const old = this.store.get(entry[0]);
         this.store.set(entry[0], entry[1]);
-        if (!old || !sameObject(old, entry[1])) this.opts.onChange();
+        if (!old || !sameObject(old, entry[1])) {
+          this.delta({ type: 'upsert', key: entry[0], object: entry[1], old });
+          this.opts.onChange();
+        }
         return;
       }
       case 'DELETED': {
         const entry = this.keyed(obj, 'watch DELETED');
         this.advance(obj);
-        if (entry && this.store.delete(entry[0])) this.opts.onChange();
+        const old = entry ? this.store.get(entry[0]) : undefined;
+        if (entry && old && this.store.delete(entry[0])) {
+          this.delta({ type: 'delete', key: entry[0], old });
+          this.opts.onChange();
+        }
         return;
       }
       case 'BOOKMARK':
@@ -306,6 +330,23 @@ export class Reflector {
       default:
         this.counts.skipped++;
         this.log.warn('skipping watch event of unknown type', { type: phase });
+    }
+  }
+
+  private selectors(): Record<string, string> {
+    const out: Record<string, string> = {};
+    if (this.opts.fieldSelector) out['fieldSelector'] = this.opts.fieldSelector;
+    if (this.opts.labelSelector) out['labelSelector'] = this.opts.labelSelector;
+    return out;
+  }
+
+  /** Hands a delta to the consumer; a consumer that throws is logged, never stops the loop. */
+  private delta(d: ReflectorDelta): void {
+    if (!this.opts.onDelta) return;
+    try {
+      this.opts.onDelta(d);
+    } catch (err) {
+      this.log.error('applying a change failed', { key: d.key, type: d.type, error: err instanceof Error ? err.message : String(err) });
     }
   }
 

@@ -86,59 +86,80 @@ test('the query CLI says clearly when no collector is listening', async (t) => {
   t.regex(r.stderr, new RegExp(`^netconform: cannot reach the collector at 127\\.0\\.0\\.1:${port} \\((UNAVAILABLE|DEADLINE_EXCEEDED)\\); is it running\\?`));
 });
 
-test('the collector pushes its cluster context to a connecting agent, which rescans with it', async (t) => {
-  const { mkdtempSync, writeFileSync } = await import('node:fs');
+/** The collector's current findings of one check on one node, as `subject status` lines. */
+async function findingsOf(address: string, node: string, check: string): Promise<string[]> {
+  const r = await runProgram('cli', ['findings', '--node', node, '--check', check, '--collector', address, '--output', 'json']);
+  if (r.code !== 0) throw new Error(r.stderr);
+  return (JSON.parse(r.stdout) as { findings: Array<{ subject: string; status: string }> }).findings.map((f) => `${f.subject} ${f.status}`).sort();
+}
+
+test('run --kubeconfig: the agent lists and watches the API itself, rescans on a change; the collector sends no context', async (t) => {
+  const { mkdtempSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { FakeApiServer } = await import('./kube/fake-apiserver.js');
+  const { endpointSlice, node, service, WEB_PORTS } = await import('./kube/fixtures.js');
+  const lab = await createLabNode({ pods: 1 });
+  t.teardown(() => lab.destroy());
+  const api = await FakeApiServer.start();
+  t.teardown(() => api.close());
+  const dir = mkdtempSync(join(tmpdir(), 'nc-agent-kube-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  api.upsert(node(lab.nodeName, '10.244.1.0/24', '192.0.2.10'));
+  api.upsert(service('shop', 'web', '10.96.0.10', WEB_PORTS));
+  api.upsert(endpointSlice('shop', 'web', 'web-1', [{ ip: '10.244.1.10', node: lab.nodeName }], WEB_PORTS));
+  // The collector has no cluster source at all: whatever the agent knows, it got itself.
+  const collector = await startCollectorProcess(['--no-kube']);
+  t.teardown(() => collector.stop('SIGKILL'));
+  const agent = startProgram('agent', ['run', '--collector', collector.address, '--netns', lab.netns, '--node', lab.nodeName, '--interval', '1h', '--log-level', 'debug',
+    '--kubeconfig', api.writeKubeconfig(join(dir, 'kubeconfig')), '--service-cidr', '10.96.0.0/12']);
+  t.teardown(() => agent.stop('SIGKILL'));
+
+  const synced = await agent.waitForLog((l) => l.msg === 'cluster context synced', 30_000, 'the first context');
+  t.is(synced['services'], 1);
+  t.is(synced['nodes'], 1);
+  const first = await agent.waitForLog((l) => l.msg === 'scan complete', 30_000, 'the first scan');
+  t.is(first['why'], 'cluster context synced', 'the first scan waits for the context');
+  t.is(agent.logs.filter((l) => l.msg === 'scan complete').length, 1);
+  await agent.waitForLog((l) => l.msg === 'report acknowledged' && l['sequence'] === 1, 30_000, 'ack 1');
+  const before = await findingsOf(collector.address, lab.nodeName, 'service-routing.clusterip');
+  t.true(before.length > 0 && before.every((f) => f.startsWith('shop/web:')), before.join('; '));
+
+  api.upsert(service('shop', 'cart', '10.96.0.11', WEB_PORTS));
+  const changed = await agent.waitForLog((l) => l.msg === 'cluster context changed', 30_000, 'the change');
+  t.is(changed['services'], 2);
+  t.is(changed['changedServices'], 1);
+  await agent.waitForLog((l) => l.msg === 'report acknowledged' && l['sequence'] === 2, 30_000, 'ack 2');
+  const after = await findingsOf(collector.address, lab.nodeName, 'service-routing.clusterip');
+  t.true(after.some((f) => f.startsWith('shop/cart:')), after.join('; '));
+  // The agent listed once per kind and watched; nothing came from the collector.
+  t.deepEqual([...new Set(api.requests.filter((q) => !q.watch).map((q) => q.path))].sort(),
+    ['/api/v1/nodes', '/api/v1/services', '/apis/discovery.k8s.io/v1/endpointslices', '/apis/networking.k8s.io/v1/servicecidrs']);
+  t.false(agent.logs.some((l) => String(l.msg).includes('context received')));
+});
+
+test('run --cluster FILE: the agent scans with the file\'s context itself, no API and no push', async (t) => {
+  const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
   const { tmpdir } = await import('node:os');
   const { join } = await import('node:path');
   const lab = await createLabNode({ pods: 1 });
   t.teardown(() => lab.destroy());
   const dir = mkdtempSync(join(tmpdir(), 'nc-ctx-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const file = join(dir, 'cluster.yaml');
   writeFileSync(file, [
     'apiVersion: v1', 'kind: List', 'items:',
     '- apiVersion: v1', '  kind: Node', `  metadata: { name: ${lab.nodeName} }`, '  spec: { podCIDR: 10.244.1.0/24, podCIDRs: [10.244.1.0/24] }',
     '- apiVersion: v1', '  kind: Service', '  metadata: { name: web, namespace: shop }', '  spec: { clusterIP: 10.96.0.10, ports: [{ name: http, port: 80, protocol: TCP }], selector: { app: web } }',
   ].join('\n') + '\n');
-  const collector = await startCollectorProcess(['--cluster', file, '--service-cidr', '10.96.0.0/12']);
+  const collector = await startCollectorProcess(['--no-kube']);
   t.teardown(() => collector.stop('SIGKILL'));
-  const agent = startProgram('agent', ['run', '--collector', collector.address, '--netns', lab.netns, '--node', lab.nodeName, '--interval', '1h']);
+  const agent = startProgram('agent', ['run', '--collector', collector.address, '--netns', lab.netns, '--node', lab.nodeName, '--interval', '1h', '--log-level', 'debug', '--cluster', file]);
   t.teardown(() => agent.stop('SIGKILL'));
-  const got = await agent.waitForLog((l) => l.msg === 'cluster context received', 30_000, 'context');
-  t.is(got['services'], 1);
-  t.is(got['nodes'], 1);
-  await agent.waitForLog((l) => l.msg === 'scan complete' && l['why'] === 'cluster context changed' || (l.msg === 'scan complete' && l['why'] === 'coalesced trigger'), 30_000, 'rescan with context');
-});
-
-test('a 10,000-Service, 100,000-endpoint context reaches the agent whole, in messages far below the gRPC limit', async (t) => {
-  t.timeout(180_000);
-  const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
-  const { tmpdir } = await import('node:os');
-  const { join } = await import('node:path');
-  const { largeCluster, renderClusterJson } = await import('../agent/dataplane/testing/generate.js');
-  const { readClusterFile } = await import('../common/cluster.js');
-  const { contextToChunks } = await import('../common/wire.js');
-  const { loadContract } = await import('../common/proto.js');
-
-  const lab = await createLabNode({ pods: 0 });
-  t.teardown(() => lab.destroy());
-  const dir = mkdtempSync(join(tmpdir(), 'nc-big-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const file = join(dir, 'cluster.json');
-  writeFileSync(file, renderClusterJson(largeCluster(lab.nodeName, '192.0.2.10', 10_000, 10)));
-
-  // The messages the collector will send, measured as the wire encodes them.
-  const ctx = readClusterFile(file);
-  t.is(ctx.services.length, 10_000);
-  t.is(ctx.services.reduce((n, s) => n + s.ports[0]!.endpoints.length, 0), 100_000);
-  const encode = loadContract().AgentService.service.Connect.responseSerialize;
-  const sizes = contextToChunks(ctx, 1).map((c) => encode({ context: c }).length);
-  t.is(sizes.length, 20);
-  t.true(Math.max(...sizes) < 1024 * 1024, `largest chunk ${Math.max(...sizes)} bytes`);
-
-  const collector = await startCollectorProcess(['--cluster', file]);
-  t.teardown(() => collector.stop('SIGKILL'));
-  const agent = startProgram('agent', ['run', '--collector', collector.address, '--netns', lab.netns, '--node', lab.nodeName, '--interval', '1h']);
-  t.teardown(() => agent.stop('SIGKILL'));
-  const got = await agent.waitForLog((l) => l.msg === 'cluster context received', 120_000, 'the large context');
-  t.is(got['services'], 10_000);
+  const starting = await agent.waitForLog((l) => l.msg === 'agent starting', 30_000, 'start');
+  t.is(starting['cluster'], 'file');
+  const scan = await agent.waitForLog((l) => l.msg === 'scan complete', 30_000, 'the scan');
+  t.is(scan['why'], 'start');
+  await agent.waitForLog((l) => l.msg === 'report acknowledged' && l['sequence'] === 1, 30_000, 'ack 1');
+  t.deepEqual(await findingsOf(collector.address, lab.nodeName, 'service-routing.clusterip'), ['shop/web:80/TCP fail']);
 });

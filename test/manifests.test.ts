@@ -1,7 +1,7 @@
 // The deployment manifests, checked as far as can be shown without a cluster: every file
 // parses, kustomize renders, every object validates against its kind's Kubernetes schema
 // (kubernetes-models, and the client's own models for unknown fields), RBAC is least
-// privilege, the agent has no API access and no privilege, the DaemonSet passes its
+// privilege (the agent: kube-proxy's read access, through a projected token), the agent has no privilege, the DaemonSet passes its
 // namespace's Pod Security level, and the alert and dashboard PromQL is valid.
 import test from 'ava';
 import { execFileSync } from 'node:child_process';
@@ -11,6 +11,7 @@ import { join, relative } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { parseAllDocuments, stringify } from 'yaml';
 import { RESOURCE_KINDS } from '../kube/kinds.js';
+import { AGENT_WATCHES } from '../kube/agent-watch.js';
 import { evaluate } from '../psa/evaluate.js';
 import { readNamespacePolicy } from '../psa/namespace-labels.js';
 import { podSubject } from '../psa/workload.js';
@@ -78,13 +79,13 @@ test('every manifest file parses (YAML documents, the dashboard JSON)', (t) => {
 test('kubectl kustomize renders base, monitoring and the whole install', (t) => {
   const kinds = (dir: string): string[] => kustomize(dir).map((o) => `${String(o['kind'])}/${nameOf(o)}`).sort();
   t.deepEqual(kinds('base'), [
-    'ClusterRole/netconform-collector', 'ClusterRoleBinding/netconform-collector',
+    'ClusterRole/netconform-agent', 'ClusterRole/netconform-collector', 'ClusterRoleBinding/netconform-agent', 'ClusterRoleBinding/netconform-collector',
     'DaemonSet/netconform-agent', 'Deployment/netconform-collector', 'Namespace/netconform',
     'PersistentVolumeClaim/netconform-collector-data', 'Service/netconform-collector',
     'ServiceAccount/netconform-agent', 'ServiceAccount/netconform-collector',
   ]);
   t.deepEqual(kinds('monitoring'), ['ConfigMap/netconform-grafana-dashboard', 'PrometheusRule/netconform', 'ServiceMonitor/netconform-collector']);
-  t.is(kustomize('.').length, 12);
+  t.is(kustomize('.').length, 14);
   for (const o of kustomize('.')) {
     if (o['kind'] === 'Namespace' || o['kind'] === 'ClusterRole' || o['kind'] === 'ClusterRoleBinding') continue;
     t.is(meta(o)['namespace'], 'netconform', `${String(o['kind'])}/${nameOf(o)} is namespaced to netconform`);
@@ -161,18 +162,66 @@ test('no built-in object has a field its kind does not define (strict field vali
   t.deepEqual(typo, ['DaemonSet.spec.template.spec.hostNetwrok']);
 });
 
-test('the agent has no API access: no token, no binding to its ServiceAccount', (t) => {
+/**
+ * The read part of kube-proxy's bootstrap ClusterRole `system:node-proxier` (Kubernetes'
+ * plugin/pkg/auth/authorizer/rbac/bootstrappolicy/policy.go): list/watch on services,
+ * endpoints, endpointslices and servicecidrs, get/list/watch on nodes. (Its other rule
+ * writes events.) `group/resource` → verbs.
+ */
+const NODE_PROXIER_READ: Readonly<Record<string, readonly string[]>> = {
+  '/services': ['list', 'watch'],
+  '/endpoints': ['list', 'watch'],
+  '/nodes': ['get', 'list', 'watch'],
+  'discovery.k8s.io/endpointslices': ['list', 'watch'],
+  'networking.k8s.io/servicecidrs': ['list', 'watch'],
+};
+
+/** `group/resource` → sorted verbs, over every rule of a role (no wildcards allowed). */
+function grants(t: import('ava').ExecutionContext, role: Obj): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  for (const rule of asArray(role['rules'])) {
+    t.falsy(rule['resourceNames'], 'no resourceNames');
+    t.falsy(rule['nonResourceURLs'], 'no non-resource URLs');
+    for (const g of rule['apiGroups'] as string[]) {
+      for (const r of rule['resources'] as string[]) {
+        t.false(`${g}/${r}`.includes('*'), `wildcard in ${g}/${r}`);
+        out[`${g}/${r}`] = [...new Set([...(out[`${g}/${r}`] ?? []), ...(rule['verbs'] as string[])])].sort();
+      }
+    }
+  }
+  return out;
+}
+
+test('the agent reads the API with a projected token and exactly kube-proxy\'s read access for what it watches', (t) => {
   const objs = kustomize('.');
   const sa = find(objs, 'ServiceAccount', 'netconform-agent');
-  t.is(sa['automountServiceAccountToken'], false);
+  t.is(sa['automountServiceAccountToken'], false, 'no legacy automount');
   const pod = get(find(objs, 'DaemonSet', 'netconform-agent'), 'spec', 'template', 'spec') as Obj;
   t.is(pod['serviceAccountName'], 'netconform-agent');
   t.is(pod['automountServiceAccountToken'], false);
+  // The projected volume: a bound, expiring token, the cluster CA, the namespace — what
+  // the client's in-cluster config reads from the standard path.
+  const vol = asArray(pod['volumes']).find((v) => v['name'] === 'kube-api-access');
+  const sources = asArray(get(vol, 'projected', 'sources'));
+  t.deepEqual(sources.map((x) => Object.keys(x)[0]), ['serviceAccountToken', 'configMap', 'downwardAPI']);
+  t.is(get(sources[0], 'serviceAccountToken', 'path'), 'token');
+  t.true(Number(get(sources[0], 'serviceAccountToken', 'expirationSeconds')) >= 600);
+  t.deepEqual(get(sources[1], 'configMap'), { name: 'kube-root-ca.crt', items: [{ key: 'ca.crt', path: 'ca.crt' }] });
+  t.deepEqual(get(sources[2], 'downwardAPI', 'items'), [{ path: 'namespace', fieldRef: { apiVersion: 'v1', fieldPath: 'metadata.namespace' } }]);
+  const mount = asArray(get(pod, 'containers', 0, 'volumeMounts')).find((m) => m['name'] === 'kube-api-access');
+  t.deepEqual(mount, { name: 'kube-api-access', mountPath: '/var/run/secrets/kubernetes.io/serviceaccount', readOnly: true });
+
+  // The role: exactly system:node-proxier's read rules for the kinds the agent watches.
+  const granted = grants(t, find(objs, 'ClusterRole', 'netconform-agent'));
+  const watched = AGENT_WATCHES.map((w) => RESOURCE_KINDS.find((k) => k.kind === w.kind)!).map((k) => `${k.group}/${k.resource}`);
+  t.deepEqual(Object.keys(granted).sort(), [...watched].sort(), 'granted = watched kinds');
+  for (const [res, verbs] of Object.entries(granted)) t.deepEqual(verbs, [...(NODE_PROXIER_READ[res] ?? [])].sort(), `${res} verbs as system:node-proxier`);
+  t.deepEqual(granted, { '/services': ['list', 'watch'], '/nodes': ['get', 'list', 'watch'], 'discovery.k8s.io/endpointslices': ['list', 'watch'], 'networking.k8s.io/servicecidrs': ['list', 'watch'] });
+  // Bound to the agent's ServiceAccount only, and the agent is bound to nothing else.
   const bindings = objs.filter((o) => o['kind'] === 'RoleBinding' || o['kind'] === 'ClusterRoleBinding');
-  t.true(bindings.length > 0);
-  for (const b of bindings) {
-    for (const s of asArray(b['subjects'])) t.not(s['name'], 'netconform-agent', `${String(b['kind'])}/${nameOf(b)} binds the agent`);
-  }
+  const agentBindings = bindings.filter((b) => asArray(b['subjects']).some((s) => s['name'] === 'netconform-agent'));
+  t.deepEqual(agentBindings.map((b) => `${String(b['kind'])}/${nameOf(b)} -> ${String(get(b, 'roleRef', 'name'))}`), ['ClusterRoleBinding/netconform-agent -> netconform-agent']);
+  t.deepEqual(find(objs, 'ClusterRoleBinding', 'netconform-agent')['subjects'], [{ kind: 'ServiceAccount', name: 'netconform-agent', namespace: 'netconform' }]);
 });
 
 test('nothing is privileged; the agent adds only NET_ADMIN, BPF and SYS_ADMIN and mounts the host read-only', (t) => {

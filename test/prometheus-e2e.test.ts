@@ -2,7 +2,7 @@
 // collector actually exports.
 //
 //   lab node (netns, kube-proxy-shaped rules with a missing Service, ip_forward=0)
-//     └─ agent run --netns ──gRPC──▶ collector (--cluster FILE, audit webhook on HTTP)
+//     └─ agent run --netns --cluster FILE ──gRPC──▶ collector (--cluster FILE, audit webhook on HTTP)
 //   audit EventList (violations, enforce denials, an exemption, a broken item) ──POST──┘
 //   Prometheus (Debian package, loopback, 1 s scrapes) ──scrapes /metrics, loads the
 //   PrometheusRule's groups as a rule file──▶ every alert and panel expression is queried.
@@ -66,7 +66,9 @@ test('every alert and dashboard expression returns series from a real Prometheus
   const webhook = String(listening['url']);
   t.regex(webhook, /^http:\/\/127\.0\.0\.1:\d+\/audit\/webhook$/);
 
-  const agent = startProgram('agent', ['run', '--collector', collector.address, '--netns', lab.netns, '--node', lab.nodeName, '--interval', '1h']);
+  // Each reads the cluster file itself: the agent for its checks, the collector for PSA.
+  const agent = startProgram('agent', ['run', '--collector', collector.address, '--netns', lab.netns, '--node', lab.nodeName, '--interval', '1h',
+    '--cluster', clusterFile, '--service-cidr', '10.96.0.0/12', '--cluster-cidr', desc.clusterCIDR]);
   t.teardown(() => agent.stop('SIGKILL'));
 
   // --- Audit events as kube-apiserver batches them: the fixture list (audit violations, an

@@ -1,10 +1,9 @@
 import test from 'ava';
 import { loadContract } from '../common/proto.js';
-import { ContextAssembler, contextToChunks, findingFromWire, reportToWire, summaryFromWire } from '../common/wire.js';
+import { findingFromWire, reportToWire, summaryFromWire } from '../common/wire.js';
 import type { AgentMessage__Output } from '../gen/proto/netconform/v1/AgentMessage.js';
 import type { CollectorMessage__Output } from '../gen/proto/netconform/v1/CollectorMessage.js';
 import type { Finding } from '../common/findings.js';
-import { parseClusterObjects } from '../common/cluster.js';
 
 const connect = () => loadContract().AgentService.service.Connect;
 
@@ -29,36 +28,19 @@ test('a report survives encoding to bytes and back, passing findings left out', 
   t.deepEqual(back.report!.checks.map(summaryFromWire), [{ id: 'pod-network.sysctl', status: 'fail', passed: 1, failed: 1, warned: 0, skipped: 0, errored: 0 }]);
 });
 
-test('a cluster context travels in bounded chunks and reassembles to the same context', (t) => {
-  const objects: unknown[] = [
-    { kind: 'Node', metadata: { name: 'n1' }, spec: { podCIDRs: ['10.244.1.0/24'] }, status: { addresses: [{ type: 'InternalIP', address: '192.0.2.11' }], allocatable: { pods: '110' } } },
-  ];
-  for (let i = 0; i < 1200; i++) {
-    objects.push({ kind: 'Service', metadata: { namespace: 'ns', name: `s${i}` }, spec: { clusterIP: `10.96.${i >> 8}.${i & 255}`, ports: [{ name: 'http', port: 80, protocol: 'TCP' }], selector: { app: 'x' } } });
-    objects.push({
-      kind: 'EndpointSlice', metadata: { namespace: 'ns', name: `s${i}-abc`, labels: { 'kubernetes.io/service-name': `s${i}` } },
-      ports: [{ name: 'http', port: 8080, protocol: 'TCP' }],
-      endpoints: [{ addresses: [`10.244.1.${i % 250}`], conditions: { ready: true }, nodeName: 'n1' }],
-    });
-  }
-  const ctx = parseClusterObjects(objects, { serviceCIDRs: ['10.96.0.0/12'], clusterCIDR: '10.244.0.0/16' });
-  const chunks = contextToChunks(ctx, 7, 500);
-  t.is(chunks.length, 3);
-  const collectorMsg = loadContract().AgentService.service.Connect;
-  const assembler = new ContextAssembler();
-  let done: ReturnType<ContextAssembler['add']>;
-  // Out of order on purpose: the assembler waits for the whole version.
-  for (const c of [chunks[2]!, chunks[0]!, chunks[1]!]) {
-    const bytes = collectorMsg.responseSerialize({ context: c });
-    t.true(bytes.length < 4 * 1024 * 1024);
-    const back = collectorMsg.responseDeserialize(bytes) as CollectorMessage__Output;
-    done = assembler.add(back.context!);
-  }
-  t.truthy(done);
-  t.is(done!.version, 7);
-  t.deepEqual(done!.context.nodes, ctx.nodes);
-  t.deepEqual(done!.context.services, ctx.services);
-  t.deepEqual(done!.context.serviceCIDRs, ['10.96.0.0/12']);
-  t.is(done!.context.clusterCIDR, '10.244.0.0/16');
-  t.is(done!.context.services[5]!.ports[0]!.endpoints[0]!.port, 8080);
+test('no cluster context on the wire: an old agent\'s ContextAck and an old collector\'s context push decode as nothing', (t) => {
+  // Field 3 of AgentMessage (ContextAck{version: 7}) and field 2 of CollectorMessage
+  // (a ClusterContextChunk{version: 7}) are reserved now: they arrive as unknown fields,
+  // which protobuf skips, so mixed versions during a rollout neither fail nor act on them.
+  const oldContextAck = Buffer.from([0x1a, 0x02, 0x08, 0x07]);
+  const agentMsg = connect().requestDeserialize(oldContextAck) as AgentMessage__Output;
+  t.is(agentMsg.kind, undefined);
+  t.deepEqual(Object.keys(agentMsg).filter((k) => (agentMsg as unknown as Record<string, unknown>)[k] !== undefined && k !== 'kind'), []);
+  const oldChunk = Buffer.from([0x12, 0x02, 0x08, 0x07]);
+  const collectorMsg = connect().responseDeserialize(oldChunk) as CollectorMessage__Output;
+  t.is(collectorMsg.kind, undefined);
+  // What the collector still sends decodes as before.
+  const ack = connect().responseDeserialize(connect().responseSerialize({ ack: { sequence: '5' } })) as CollectorMessage__Output;
+  t.is(ack.kind, 'ack');
+  t.is(ack.ack!.sequence, '5');
 });

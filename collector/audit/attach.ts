@@ -3,11 +3,11 @@
 //
 //   const psa = preparePsaStore(storeAuditOptions(flags), log);   // opens + migrates the db
 //   const collector = await startCollector({ ...base, ...psa.collectorOptions });
-//   await psa.start(collector);                                   // webhook, replay, label lint
+//   await psa.start(collector);                                   // webhook, replay, retention
 //
 // collectorOptions carries the store's NodeSink (reports + finding history, committed before
 // the agent's Ack), the reports to restore (stale until re-reported), the FindingHistory, the
-// shared metrics registry and PsaQueryService.
+// shared metrics registry, PsaQueryService, and the namespace label lint as a context sink.
 import type { Registry } from 'prom-client';
 import type { Options, Parsed } from '../../common/cli.js';
 import { str, strList, bool } from '../../common/cli.js';
@@ -127,7 +127,7 @@ export interface PsaStoreWiring {
   readonly metrics: PsaMetrics;
   readonly ingest: AuditIngest;
   readonly labels: NamespaceLabelsTracker;
-  readonly collectorOptions: Pick<CollectorOptions, 'metricsRegistry' | 'restore' | 'sinks' | 'history' | 'services' | 'health'>;
+  readonly collectorOptions: Pick<CollectorOptions, 'metricsRegistry' | 'restore' | 'sinks' | 'history' | 'services' | 'health' | 'contextSinks'>;
   /** The audit webhook, once start() ran with --audit-listen. */
   webhook(): AuditWebhook | undefined;
   start(collector: Collector): Promise<void>;
@@ -148,25 +148,18 @@ export function preparePsaStore(opts: StoreAuditOptions, log: Logger, metricsReg
   health.add('store', () => storeHealth(store, events));
   let webhook: AuditWebhook | undefined;
   let retention: Retention | undefined;
-  let unsubscribe: (() => void) | undefined;
   let stopped = false;
   let replay: Promise<unknown> | undefined;
   const replayAbort = new AbortController();
   return {
     store, reports, events, metrics, ingest, labels,
     collectorOptions: {
-      metricsRegistry, restore, sinks: [reports], history: reports, health,
+      metricsRegistry, restore, sinks: [reports], history: reports, health, contextSinks: [labels],
       services: [{ definition: contract.PsaQueryService.service, handlers: createPsaQueryService({ events, labels }) }],
     },
     webhook: () => webhook,
-    async start(collector) {
+    async start() {
       retention = startRetention({ store, events, retentionMs: opts.retentionMs, log });
-      const current = collector.hub.current();
-      if (current) labels.update(current.context);
-      unsubscribe = collector.hub.subscribe(() => {
-        const c = collector.hub.current();
-        if (c) labels.update(c.context);
-      });
       if (opts.audit) webhook = await startAuditWebhook({ ...opts.audit, ingest, metrics, log: log.child({ input: 'audit-webhook' }) });
       if (opts.auditLog) {
         const file = opts.auditLog;
@@ -180,7 +173,6 @@ export function preparePsaStore(opts: StoreAuditOptions, log: Logger, metricsReg
     async stop() {
       if (stopped) return;
       stopped = true;
-      unsubscribe?.();
       retention?.stop();
       replayAbort.abort();
       await replay;

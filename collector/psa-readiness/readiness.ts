@@ -8,7 +8,6 @@ import type { ClusterContext } from '../../common/cluster.js';
 import type { Logger } from '../../common/log.js';
 import { whatIf, type WhatIfReport } from '../../psa/whatif.js';
 import { LEVELS, type Level, type PolicyVersion } from '../../psa/types.js';
-import type { ContextHub } from '../context-hub.js';
 
 export interface PsaReadinessOptions {
   /** Policy version readiness is judged at (default latest, resolved against kubernetesMinor). */
@@ -30,15 +29,6 @@ export class PsaReadiness {
       help: '1 when every current pod and workload template in the namespace passes the Pod Security level at the pinned version.',
       labelNames: ['namespace', 'level'],
       registers: [registry],
-    });
-  }
-
-  attach(hub: ContextHub): () => void {
-    const current = hub.current();
-    if (current) this.update(current.context);
-    return hub.subscribe(() => {
-      const c = hub.current();
-      if (c) this.update(c.context);
     });
   }
 

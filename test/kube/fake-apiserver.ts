@@ -12,6 +12,8 @@
 //                                          the real server does inside a watch) or, with
 //                                          `expiredAs: 'http'`, an HTTP 410 answer
 // - `resourceVersion` empty or "0"       → synthetic ADDED events for the current state
+// - fieldSelector `a.b=v[,c.d=w]` (equality on dotted paths, e.g. spec.nodeName=node-a)
+//   narrows lists and watches, as the real server does for the fields it indexes
 // - timeoutSeconds closes the stream; the Bearer token (when set) is required.
 // Tests mutate objects, drop or expire watches, compact history and inject failures.
 import { execFileSync } from 'node:child_process';
@@ -61,6 +63,7 @@ interface OpenWatch {
   readonly res: http.ServerResponse;
   readonly namespace: string;
   readonly bookmarks: boolean;
+  readonly selected: (o: Obj) => boolean;
 }
 
 interface Resource {
@@ -319,6 +322,7 @@ current-context: fake
     r.events.push(ev);
     for (const w of r.watches) {
       if (w.namespace && namespaceOf(ev.object) !== w.namespace) continue;
+      if (!w.selected(ev.object)) continue;
       w.res.write(JSON.stringify({ type: ev.type, object: ev.object }) + '\n');
     }
   }
@@ -364,13 +368,14 @@ current-context: fake
     this.requests.push({ path: url.pathname, watch, resourceVersion: rvParam, status: 200 });
     res.writeHead(200, { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked' });
     res.flushHeaders();
-    const inNs = (o: Obj): boolean => !namespace || namespaceOf(o) === namespace;
+    const selected = fieldSelection(url.searchParams.get('fieldSelector'));
+    const inNs = (o: Obj): boolean => (!namespace || namespaceOf(o) === namespace) && selected(o);
     if (from === undefined) {
       for (const o of r.objects.values()) if (inNs(o)) res.write(JSON.stringify({ type: 'ADDED', object: o }) + '\n');
     } else {
       for (const ev of r.events) if (ev.rv > from && inNs(ev.object)) res.write(JSON.stringify({ type: ev.type, object: ev.object }) + '\n');
     }
-    const w: OpenWatch = { res, namespace, bookmarks: url.searchParams.get('allowWatchBookmarks') === 'true' };
+    const w: OpenWatch = { res, namespace, bookmarks: url.searchParams.get('allowWatchBookmarks') === 'true', selected };
     r.watches.add(w);
     const timeout = Number(url.searchParams.get('timeoutSeconds') ?? '0');
     const timer = timeout > 0 ? setTimeout(() => { r.watches.delete(w); res.end(); }, timeout * 1000) : undefined;
@@ -381,8 +386,9 @@ current-context: fake
   }
 
   private list(r: Resource, namespace: string, q: URLSearchParams, answer: (status: number, body: Obj) => void): void {
+    const selected = fieldSelection(q.get('fieldSelector'));
     const all = [...r.objects.entries()]
-      .filter(([, o]) => !namespace || namespaceOf(o) === namespace)
+      .filter(([, o]) => (!namespace || namespaceOf(o) === namespace) && selected(o))
       .sort(([a], [b]) => a.localeCompare(b))
       .map(([, o]) => o);
     let offset = 0;
@@ -405,6 +411,21 @@ current-context: fake
     });
     answer(200, { kind: `${r.info.kind}List`, apiVersion: r.info.apiVersion, metadata, items });
   }
+}
+
+/** A field selector's test: every `path=value` term holds (`==` too); none given selects all. */
+function fieldSelection(selector: string | null): (o: Obj) => boolean {
+  if (!selector) return () => true;
+  const terms = selector.split(',').map((t) => {
+    const m = /^([^=!]+)==?(.*)$/.exec(t.trim());
+    if (!m) throw new Error(`fake apiserver: unsupported fieldSelector term "${t}"`);
+    return { path: m[1]!.split('.'), value: m[2]! };
+  });
+  return (o) => terms.every(({ path, value }) => {
+    let cur: unknown = o;
+    for (const p of path) cur = isObj(cur) ? cur[p] : undefined;
+    return String(cur ?? '') === value;
+  });
 }
 
 function namespaceOf(o: Obj): string {

@@ -1,0 +1,52 @@
+// Where a running agent's cluster context comes from, chosen by flags: the API server
+// (in-cluster by default when running as a Pod, or `--kubeconfig FILE`), listed and
+// watched by the agent itself; a `--cluster FILE` (fixed, no watch: labs and offline);
+// or nothing (the Service and node checks then skip and say why).
+import type { KubeConfig } from '@kubernetes/client-node';
+import type { ClusterContext } from '../common/cluster.js';
+import type { Logger } from '../common/log.js';
+import { AgentClusterWatch, type AgentClusterWatchOptions, type ContextUpdate } from '../kube/agent-watch.js';
+
+export type ClusterOrigin = 'api' | 'file' | 'none';
+
+export interface ClusterSource {
+  readonly origin: ClusterOrigin;
+  /** The latest context; undefined before the first one (or without a source). */
+  current(): ClusterContext | undefined;
+  /** Starts; `onChange` hears every coalesced change, the first complete context included. */
+  start(onChange: (ctx: ClusterContext, update: ContextUpdate) => void): void;
+  stop(): Promise<void>;
+}
+
+/** A context known up front (a file) or none at all: nothing to watch. */
+export function staticClusterSource(ctx: ClusterContext | undefined): ClusterSource {
+  return {
+    origin: ctx ? 'file' : 'none',
+    current: () => ctx,
+    start: () => undefined,
+    stop: () => Promise.resolve(),
+  };
+}
+
+export interface ApiClusterSourceOptions extends Omit<AgentClusterWatchOptions, 'onChange' | 'kubeConfig' | 'logger'> {
+  readonly kubeConfig: KubeConfig;
+  readonly logger: Logger;
+}
+
+/** The API server's list + watch, applied incrementally (kube/agent-watch.ts). */
+export function apiClusterSource(opts: ApiClusterSourceOptions): ClusterSource & { readonly watch: () => AgentClusterWatch | undefined } {
+  let watch: AgentClusterWatch | undefined;
+  return {
+    origin: 'api',
+    current: () => watch?.current(),
+    watch: () => watch,
+    start(onChange) {
+      if (watch) return;
+      watch = new AgentClusterWatch({ ...opts, logger: opts.logger.child({ input: 'kube' }), onChange });
+      watch.start();
+    },
+    async stop() {
+      await watch?.stop();
+    },
+  };
+}
