@@ -19,12 +19,16 @@ import { writeScanJson, formatScanTable, parseFailOn, breaches } from './report/
 import { runAgent } from './run.js';
 import { traceCommand, TRACE_HELP } from './trace-command.js';
 import { loadClusterFromApi } from '../kube/load.js';
+import { loadKubeConfig } from '../kube/config.js';
+import { listNodePods } from '../kube/node-pods.js';
+import { podsOnNode } from '../common/node-pods.js';
 
 const NODE_FLAGS: Options = {
   node: { type: 'string' },
   netns: { type: 'string' },
   'cni-conf-dir': { type: 'string' },
   'cni-bin-dir': { type: 'string' },
+  'proc-root': { type: 'string' },
   'log-level': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 };
@@ -52,7 +56,7 @@ Run 'netconform-agent <command> --help' for its flags.
   scan: `Usage: netconform-agent scan [--from DIR] [--cluster FILE | --kubeconfig FILE] [--node NAME] [--format table|json] [--fail-on LEVEL]
 
   --from DIR            scan a bundle directory instead of the live node
-  --cluster FILE        cluster context: output of 'kubectl get nodes,services,endpointslices -A -o yaml' (or json)
+  --cluster FILE        cluster context: output of 'kubectl get nodes,services,endpointslices,pods -A -o yaml' (or json)
   --kubeconfig FILE     cluster context: read from the API server this kubeconfig points at
   --service-cidr CIDR   the cluster's Service CIDR (repeatable; not visible in API objects before ServiceCIDR)
   --cluster-cidr CIDR   the cluster-wide pod CIDR (kube-proxy --cluster-cidr)
@@ -60,11 +64,12 @@ Run 'netconform-agent <command> --help' for its flags.
   --netns NAME          inspect network namespace NAME instead of the agent's own
   --cni-conf-dir DIR    CNI config dir (default /etc/cni/net.d)
   --cni-bin-dir DIR     CNI plugin dir (default /opt/cni/bin)
+  --proc-root DIR       the host's /proc, for the processes of each pod (default /proc)
   --format table|json   output (default table)
   --all                 table: show passing results too
   --fail-on LEVEL       exit 1 at: fail (default), warn, none, or a minimum severity (critical…info) of failures
 `,
-  capture: `Usage: netconform-agent capture --out DIR [--node NAME] [--netns NAME] [--cni-conf-dir DIR] [--cni-bin-dir DIR]
+  capture: `Usage: netconform-agent capture --out DIR [--node NAME] [--netns NAME] [--cni-conf-dir DIR] [--cni-bin-dir DIR] [--proc-root DIR]
 
 Writes the node's facts as standard tool output (sysctl.txt, ip-link.json, …) into DIR.
 `,
@@ -76,10 +81,11 @@ Writes the node's facts as standard tool output (sysctl.txt, ip-link.json, …) 
   --netns NAME           inspect network namespace NAME instead of the agent's own (labs)
   --cni-conf-dir DIR     CNI config dir (default /etc/cni/net.d)
   --cni-bin-dir DIR      CNI plugin dir (default /opt/cni/bin)
+  --proc-root DIR        the host's /proc, for processes by pod (default /proc)
   --log-level LEVEL      debug, info, warn, error (default info)
 `,
   trace: TRACE_HELP,
-  snapshot: `Usage: netconform-agent snapshot [--node NAME] [--cni-conf-dir DIR] [--cni-bin-dir DIR]
+  snapshot: `Usage: netconform-agent snapshot [--node NAME] [--cni-conf-dir DIR] [--cni-bin-dir DIR] [--proc-root DIR]
 `,
 };
 
@@ -92,6 +98,7 @@ export function liveOptions(p: Parsed): LiveOptions {
     node: nodeName(p),
     cniConfDir: str(p, 'cni-conf-dir') ?? '/etc/cni/net.d',
     cniBinDir: str(p, 'cni-bin-dir') ?? '/opt/cni/bin',
+    procRoot: str(p, 'proc-root') ?? '/proc',
   };
 }
 
@@ -106,7 +113,8 @@ export function clusterFromFlags(p: Parsed): ClusterContext | undefined {
   if (!file) return undefined;
   const serviceCIDRs = (p.values['service-cidr'] as string[] | undefined) ?? [];
   const clusterCIDR = str(p, 'cluster-cidr');
-  return readClusterFile(file, { serviceCIDRs, ...(clusterCIDR ? { clusterCIDR } : {}) });
+  const ctx = readClusterFile(file, { serviceCIDRs, ...(clusterCIDR ? { clusterCIDR } : {}) });
+  return { ...ctx, nodePods: podsOnNode(ctx.workloads, nodeName(p)) };
 }
 
 /** `--kubeconfig` reads the context from the API server (one list of each kind); else as clusterFromFlags. */
@@ -115,11 +123,16 @@ async function scanClusterFromFlags(p: Parsed): Promise<ClusterContext | undefin
   if (kubeconfig === undefined) return clusterFromFlags(p);
   if (str(p, 'cluster') !== undefined) throw new UsageError('--cluster and --kubeconfig cannot be combined');
   const clusterCIDR = str(p, 'cluster-cidr');
-  return loadClusterFromApi(kubeconfig, {
-    serviceCIDRs: (p.values['service-cidr'] as string[] | undefined) ?? [],
-    ...(clusterCIDR ? { clusterCIDR } : {}),
-    onSkip: (reason) => process.stderr.write(`netconform-agent: skipping API object: ${reason}\n`),
-  });
+  // Pods are listed apart, scoped to this node and with their status (the shared list keeps spec only).
+  const [ctx, nodePods] = await Promise.all([
+    loadClusterFromApi(kubeconfig, {
+      serviceCIDRs: (p.values['service-cidr'] as string[] | undefined) ?? [],
+      ...(clusterCIDR ? { clusterCIDR } : {}),
+      onSkip: (reason) => process.stderr.write(`netconform-agent: skipping API object: ${reason}\n`),
+    }),
+    listNodePods(loadKubeConfig(kubeconfig), nodeName(p)),
+  ]);
+  return { ...ctx, nodePods };
 }
 
 async function scanCommand(argv: string[]): Promise<number> {

@@ -48,6 +48,10 @@ export interface ReflectorOptions {
   /** How long an absent optional kind waits before it is looked for again. */
   readonly absentRecheckMs?: number;
   readonly pageLimit?: number;
+  /** Lists and watches only the objects matching this field selector (`spec.nodeName=n1`). */
+  readonly fieldSelector?: string;
+  /** What the store keeps of an object (default trimObject for the kind). */
+  readonly trim?: (o: Obj) => Obj;
 }
 
 /** A watch that ended without error: the server closed it (timeout) or it went idle. */
@@ -183,7 +187,7 @@ export class Reflector {
 
   private async relist(): Promise<void> {
     this.state = 'listing';
-    const list = await listAll(this.opts.kubeConfig, this.path, this.opts.pageLimit ?? 500);
+    const list = await listAll(this.opts.kubeConfig, this.path, this.opts.pageLimit ?? 500, this.selector());
     if (this.stopped) return;
     const next = new Map<string, Obj>();
     for (const item of list.items) {
@@ -216,7 +220,11 @@ export class Reflector {
       return undefined;
     }
     const ns = typeof meta['namespace'] === 'string' ? meta['namespace'] : '';
-    return [`${ns}/${name}`, trimObject(this.opts.kind, item)];
+    return [`${ns}/${name}`, this.opts.trim ? this.opts.trim(item) : trimObject(this.opts.kind, item)];
+  }
+
+  private selector(): Record<string, string> {
+    return this.opts.fieldSelector ? { fieldSelector: this.opts.fieldSelector } : {};
   }
 
   private watchOnce(): Promise<WatchEnd> {
@@ -260,7 +268,7 @@ export class Reflector {
       this.watch
         .watch(
           this.path,
-          { resourceVersion: this.resourceVersion, allowWatchBookmarks: true, timeoutSeconds },
+          { ...this.selector(), resourceVersion: this.resourceVersion, allowWatchBookmarks: true, timeoutSeconds },
           onEvent,
           (err: unknown) => finish(err ?? undefined),
         )

@@ -88,12 +88,12 @@ function statusMessage(text: string): string | undefined {
  * tokens; the list's resourceVersion is the one of its first page, which is where a watch
  * resumes. An expired continue token surfaces as an ApiError with statusCode 410.
  */
-export async function listAll(kc: KubeConfig, path: string, limit = 500): Promise<RawList> {
+export async function listAll(kc: KubeConfig, path: string, limit = 500, extraQuery: Record<string, string> = {}): Promise<RawList> {
   const items: unknown[] = [];
   let resourceVersion = '';
   let cont = '';
   for (let page = 0; ; page++) {
-    const query: Record<string, string> = { limit: String(limit) };
+    const query: Record<string, string> = { ...extraQuery, limit: String(limit) };
     if (cont) query['continue'] = cont;
     const body = await getJson(kc, path, query);
     if (typeof body !== 'object' || body === null || !Array.isArray((body as { items?: unknown }).items)) {

@@ -8,6 +8,7 @@ import type { NodeSnapshot } from '../snapshot.js';
 import { formatSysctlText, parseSysctlText } from './sysctl.js';
 import { readNetworkBundle, writeNetworkBundle } from './bundle-network.js';
 import { readDataplaneBundle, writeDataplaneBundle } from './dataplane.js';
+import { readPodsBundle, writePodsBundle } from './bundle-pods.js';
 
 export const BUNDLE_FILES = {
   node: 'node.txt',
@@ -44,6 +45,7 @@ export function readBundle(dir: string, nodeOverride?: string): NodeSnapshot {
     ...(sysctlText !== undefined ? { sysctls: parseSysctlText(sysctlText, join(dir, BUNDLE_FILES.sysctl)) } : {}),
     ...readNetworkBundle(dir, readBundleFile),
     ...readDataplaneBundle(dir, readBundleFile),
+    ...readPodsBundle(dir, readBundleFile),
   };
 }
 
@@ -60,5 +62,6 @@ export function writeBundle(dir: string, snapshot: NodeSnapshot): string[] {
   if (snapshot.sysctls) put(BUNDLE_FILES.sysctl, formatSysctlText(snapshot.sysctls));
   written.push(...writeNetworkBundle(dir, snapshot));
   written.push(...writeDataplaneBundle(dir, snapshot.dataplane));
+  written.push(...writePodsBundle(dir, snapshot.pods));
   return written;
 }

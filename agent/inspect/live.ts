@@ -5,12 +5,15 @@ import { readSysctlsLive } from './sysctl.js';
 import { readNetworkLive } from './netlink.js';
 import { readCniLive } from './cni.js';
 import { readDataplaneLive } from './dataplane.js';
+import { readPodProcesses } from './pod-processes.js';
 
 export interface LiveOptions {
   readonly node: string;
   readonly cniConfDir: string;
   readonly cniBinDir: string;
   readonly procSys?: string;
+  /** The host's /proc (a read-only hostPath in the DaemonSet); default /proc. */
+  readonly procRoot?: string;
 }
 
 export async function inspectLive(opts: LiveOptions, now = new Date()): Promise<NodeSnapshot> {
@@ -24,5 +27,6 @@ export async function inspectLive(opts: LiveOptions, now = new Date()): Promise<
     routes,
     cni: readCniLive(opts.cniConfDir, opts.cniBinDir),
     ...(dataplane ? { dataplane } : {}),
+    pods: readPodProcesses(opts.procRoot ?? '/proc'),
   };
 }
