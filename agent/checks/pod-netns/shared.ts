@@ -82,7 +82,7 @@ export const podNetnsSharedCheck: CheckDefinition = {
       const names = found.filter((c) => !unreadable.includes(c.info.name)).map((c) => c.info.name);
       results.push({
         status: 'pass', severity: 'info', subject: v.subject,
-        message: `${names.length === 1 ? 'its container' : `all ${names.length} containers`} (${names.join(', ')}) run in ${where}${v.netnsSource === 'sandbox' ? ', the sandbox\'s' : ''}`,
+        message: `${names.length === 1 ? `its container (${names[0]}) runs` : `all ${names.length} containers (${names.join(', ')}) run`} in ${where}${v.netnsSource === 'sandbox' ? ', the sandbox\'s' : ''}`,
         evidence,
       });
     }

@@ -1,0 +1,141 @@
+// pod-netns checks on the real kernel: kubelet-shaped cgroups (cgroupfs and systemd drivers,
+// cgroup v1 hierarchies and the v2 unified one) holding real processes in lab network
+// namespaces, listening on real sockets; the agent scans the lab node through its CLI.
+// Then the same shapes (and v2-only ones) through a --proc-root tree of real-shaped files.
+import test from 'ava';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createLabNode } from './lab/lab.js';
+import { createKubeCgroupLab } from './lab/kube-cgroups.js';
+import { runProgram } from './support/processes.js';
+import type { Finding } from '../common/findings.js';
+
+type Obj = Record<string, unknown>;
+const cid = (): string => randomBytes(32).toString('hex');
+const ago = (s: number): string => new Date(Date.now() - s * 1000).toISOString().replace(/\.\d+Z$/, 'Z');
+
+interface C { name: string; id: string; scheme: string; ports?: { containerPort: number; protocol?: string }[]; sidecar?: boolean; startedAgo?: number }
+function pod(name: string, uid: string, node: string, containers: C[], opts: { hostNetwork?: boolean; phase?: string } = {}): Obj {
+  const status = (c: C): Obj => ({
+    name: c.name, containerID: `${c.scheme}://${c.id}`, started: true, ready: true, restartCount: 0,
+    state: { running: { startedAt: ago(c.startedAgo ?? 600) } },
+  });
+  return {
+    apiVersion: 'v1', kind: 'Pod',
+    metadata: { name, namespace: 'shop', uid },
+    spec: {
+      nodeName: node, ...(opts.hostNetwork ? { hostNetwork: true } : {}),
+      initContainers: containers.filter((c) => c.sidecar).map((c) => ({ name: c.name, image: 'x', restartPolicy: 'Always', ports: c.ports ?? [] })),
+      containers: containers.filter((c) => !c.sidecar).map((c) => ({ name: c.name, image: 'x', ports: c.ports ?? [] })),
+    },
+    status: {
+      phase: opts.phase ?? 'Running', startTime: ago(900),
+      initContainerStatuses: containers.filter((c) => c.sidecar).map(status),
+      containerStatuses: containers.filter((c) => !c.sidecar).map(status),
+    },
+  };
+}
+
+const podNetns = (findings: Finding[]): Finding[] => findings.filter((f) => f.check.startsWith('pod-netns.')).map(({ evidence: _e, ...f }) => f as Finding);
+
+test.serial('lab: containers of a pod share its namespace; a moved container, a duplicated port and a dead port are found', async (t) => {
+  const lab = await createLabNode({ pods: 4, bridge: null });
+  const cg = createKubeCgroupLab();
+  const dir = mkdtempSync(join(tmpdir(), 'nctest-podnetns-'));
+  t.teardown(async () => {
+    await cg.destroy();
+    await lab.destroy();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const [nsA, nsB, nsC, nsD] = lab.pods.map((p) => p.netns) as [string, string, string, string];
+  const node = lab.nodeName;
+  const pods: Obj[] = [];
+
+  // web: cgroupfs driver, v1 pids hierarchy, burstable; app + a sidecar, both in the sandbox's namespace.
+  const web = { uid: randomUUID(), sandbox: cid(), app: cid(), metrics: cid() };
+  const webBase = `kubepods/burstable/pod${web.uid}`;
+  await cg.start('pids', `${webBase}/${web.sandbox}`, nsA);
+  await cg.start('pids', `${webBase}/${web.app}`, nsA, { tcp: [8080] });
+  await cg.start('pids', `${webBase}/${web.metrics}`, nsA, { tcp: [9090] });
+  pods.push(pod('web', web.uid, node, [
+    { name: 'metrics', id: web.metrics, scheme: 'containerd', sidecar: true, ports: [{ containerPort: 9090 }] },
+    { name: 'app', id: web.app, scheme: 'containerd', ports: [{ containerPort: 8080 }] },
+  ]));
+
+  // moved: systemd driver, v1 name=systemd hierarchy; container "stray" runs in another namespace.
+  const moved = { uid: randomUUID(), sandbox: cid(), main: cid(), stray: cid() };
+  const movedBase = `kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod${moved.uid.replace(/-/g, '_')}.slice`;
+  await cg.start('systemd', `${movedBase}/cri-containerd-${moved.sandbox}.scope`, nsB);
+  await cg.start('systemd', `${movedBase}/cri-containerd-${moved.main}.scope`, nsB);
+  const strayPid = await cg.start('systemd', `${movedBase}/cri-containerd-${moved.stray}.scope`, nsC);
+  pods.push(pod('moved', moved.uid, node, [
+    { name: 'main', id: moved.main, scheme: 'containerd' },
+    { name: 'stray', id: moved.stray, scheme: 'containerd' },
+  ]));
+
+  // dup: cgroupfs, besteffort, CRI-O ids; two containers declare 8080/TCP, one binds it.
+  const dup = { uid: randomUUID(), sandbox: cid(), a: cid(), b: cid() };
+  const dupBase = `kubepods/besteffort/pod${dup.uid}`;
+  await cg.start('pids', `${dupBase}/${dup.sandbox}`, nsD);
+  await cg.start('pids', `${dupBase}/${dup.a}`, nsD, { tcp: [8080] });
+  await cg.start('pids', `${dupBase}/${dup.b}`, nsD);
+  pods.push(pod('dup', dup.uid, node, [
+    { name: 'a', id: dup.a, scheme: 'cri-o', ports: [{ containerPort: 8080 }] },
+    { name: 'b', id: dup.b, scheme: 'cri-o', ports: [{ containerPort: 8080, protocol: 'TCP' }] },
+  ]));
+
+  // dead: systemd driver on the v2 unified hierarchy, Guaranteed QoS, docker ids; 8080/TCP
+  // declared but not bound (warn); 5353/UDP bound; a fresh container's port is still in grace.
+  const dead = { uid: randomUUID(), sandbox: cid(), dns: cid(), fresh: cid() };
+  const deadBase = `kubepods.slice/kubepods-pod${dead.uid.replace(/-/g, '_')}.slice`;
+  await cg.start('unified', `${deadBase}/docker-${dead.sandbox}.scope`, nsC);
+  await cg.start('unified', `${deadBase}/docker-${dead.dns}.scope`, nsC, { udp: [5353] });
+  await cg.start('unified', `${deadBase}/docker-${dead.fresh}.scope`, nsC);
+  pods.push(pod('dead', dead.uid, node, [
+    { name: 'dns', id: dead.dns, scheme: 'docker', ports: [{ containerPort: 8080 }, { containerPort: 5353, protocol: 'UDP' }] },
+    { name: 'fresh', id: dead.fresh, scheme: 'docker', ports: [{ containerPort: 7070 }], startedAgo: 30 },
+  ]));
+
+  // host: hostNetwork, Guaranteed, cgroupfs: its container runs in the lab node's namespace.
+  const host = { uid: randomUUID(), agent: cid() };
+  await cg.start('pids', `kubepods/pod${host.uid}/${host.agent}`, lab.netns, { tcp: [9100] });
+  pods.push(pod('host', host.uid, node, [{ name: 'exporter', id: host.agent, scheme: 'containerd', ports: [{ containerPort: 9100 }] }], { hostNetwork: true }));
+
+  // Not judged: a Pending pod (its process is elsewhere on purpose) and a pod of another node.
+  const pending = { uid: randomUUID(), c: cid() };
+  await cg.start('pids', `kubepods/burstable/pod${pending.uid}/${pending.c}`, nsA);
+  pods.push(pod('pending', pending.uid, node, [{ name: 'c', id: pending.c, scheme: 'containerd', ports: [{ containerPort: 1 }] }], { phase: 'Pending' }));
+  pods.push(pod('elsewhere', randomUUID(), 'another-node', [{ name: 'c', id: cid(), scheme: 'containerd', ports: [{ containerPort: 1 }, { containerPort: 1 }] }]));
+
+  const clusterFile = join(dir, 'cluster.json');
+  writeFileSync(clusterFile, JSON.stringify({ apiVersion: 'v1', kind: 'List', items: pods }));
+  const r = await runProgram('agent', ['scan', '--netns', lab.netns, '--node', node, '--cluster', clusterFile, '--proc-root', '/proc', '--format', 'json', '--fail-on', 'none']);
+  t.is(r.code, 0, r.stderr);
+  const result = JSON.parse(r.stdout) as { findings: Finding[]; checks: { id: string; status: string; passed: number; failed: number; warned: number }[] };
+  const nsOf = (pid: number): string => `net:[${cg.netnsInode(pid)}]`;
+  const inodeOfNs = (ns: string): string => `net:[${statSync(`/run/netns/${ns}`).ino}]`;
+  // The dead port's age is the scan's "now" minus the container's start: read it back, bound it.
+  const deadWarn = result.findings.find((f) => f.check === 'pod-netns.port-conflict' && f.status === 'warn')!;
+  const age = deadWarn.evidence!['runningSeconds'] as number;
+  t.true(age >= 600 && age < 700, `running ${age} s`);
+
+  t.deepEqual(podNetns(result.findings), [
+    { check: 'pod-netns.shared', status: 'pass', severity: 'info', subject: 'shop/dead', message: `all 2 containers (dns, fresh) run in the pod's network namespace ${inodeOfNs(nsC)}, the sandbox's` },
+    { check: 'pod-netns.shared', status: 'pass', severity: 'info', subject: 'shop/dup', message: `all 2 containers (a, b) run in the pod's network namespace ${inodeOfNs(nsD)}, the sandbox's` },
+    { check: 'pod-netns.shared', status: 'pass', severity: 'info', subject: 'shop/host', message: "its container (exporter) runs in the node's network namespace" },
+    { check: 'pod-netns.shared', status: 'fail', severity: 'high', subject: 'shop/moved', message: `container stray is in ${nsOf(strayPid)} (pid ${strayPid}), not in the pod's network namespace ${inodeOfNs(nsB)}: it cannot reach its sibling containers on localhost nor be reached on the pod IP` },
+    { check: 'pod-netns.shared', status: 'pass', severity: 'info', subject: 'shop/web', message: `all 2 containers (metrics, app) run in the pod's network namespace ${inodeOfNs(nsA)}, the sandbox's` },
+    { check: 'pod-netns.port-conflict', status: 'warn', severity: 'low', subject: 'shop/dead', message: `container dns declares containerPort 8080/TCP but nothing in the pod's network namespace ${inodeOfNs(nsC)} listens on it, ${age} s after it started` },
+    { check: 'pod-netns.port-conflict', status: 'fail', severity: 'medium', subject: 'shop/dup', message: "containers a and b both declare containerPort 8080/TCP; in the pod's shared network namespace only one of them can bind it" },
+    { check: 'pod-netns.port-conflict', status: 'pass', severity: 'info', subject: 'shop/host', message: '1 declared port, none declared twice, each listened on' },
+    { check: 'pod-netns.port-conflict', status: 'pass', severity: 'info', subject: 'shop/moved', message: 'no container declares a port' },
+    { check: 'pod-netns.port-conflict', status: 'pass', severity: 'info', subject: 'shop/web', message: '2 declared ports, none declared twice, each listened on' },
+  ]);
+  const summary = (id: string) => result.checks.find((c) => c.id === id);
+  t.like(summary('pod-netns.shared'), { status: 'fail', passed: 4, failed: 1, warned: 0 });
+  t.like(summary('pod-netns.port-conflict'), { status: 'fail', passed: 3, failed: 1, warned: 1 });
+  const moved2 = result.findings.find((f) => f.check === 'pod-netns.shared' && f.subject === 'shop/moved')!;
+  t.like(moved2.evidence, { hostNetwork: false, podNetns: inodeOfNs(nsB), netnsFrom: 'sandbox', sandbox: moved.sandbox, elsewhere: [{ container: 'stray', netns: [nsOf(strayPid)], pids: [strayPid] }] });
+});
