@@ -113,8 +113,15 @@ export function clusterFromFlags(p: Parsed): ClusterContext | undefined {
   if (!file) return undefined;
   const serviceCIDRs = (p.values['service-cidr'] as string[] | undefined) ?? [];
   const clusterCIDR = str(p, 'cluster-cidr');
-  const ctx = readClusterFile(file, { serviceCIDRs, ...(clusterCIDR ? { clusterCIDR } : {}) });
-  return { ...ctx, nodePods: podsOnNode(ctx.workloads, nodeName(p)) };
+  return readClusterFile(file, { serviceCIDRs, ...(clusterCIDR ? { clusterCIDR } : {}) });
+}
+
+/** The scanned node's Pods: from the API (node-scoped, with status) or the cluster file's Pods of that node. */
+async function withNodePods(p: Parsed, ctx: ClusterContext | undefined, node: string): Promise<ClusterContext | undefined> {
+  if (!ctx) return undefined;
+  const kubeconfig = str(p, 'kubeconfig');
+  if (kubeconfig !== undefined) return { ...ctx, nodePods: await listNodePods(loadKubeConfig(kubeconfig), node) };
+  return { ...ctx, nodePods: podsOnNode(ctx.workloads, node) };
 }
 
 /** `--kubeconfig` reads the context from the API server (one list of each kind); else as clusterFromFlags. */
@@ -123,16 +130,11 @@ async function scanClusterFromFlags(p: Parsed): Promise<ClusterContext | undefin
   if (kubeconfig === undefined) return clusterFromFlags(p);
   if (str(p, 'cluster') !== undefined) throw new UsageError('--cluster and --kubeconfig cannot be combined');
   const clusterCIDR = str(p, 'cluster-cidr');
-  // Pods are listed apart, scoped to this node and with their status (the shared list keeps spec only).
-  const [ctx, nodePods] = await Promise.all([
-    loadClusterFromApi(kubeconfig, {
-      serviceCIDRs: (p.values['service-cidr'] as string[] | undefined) ?? [],
-      ...(clusterCIDR ? { clusterCIDR } : {}),
-      onSkip: (reason) => process.stderr.write(`netconform-agent: skipping API object: ${reason}\n`),
-    }),
-    listNodePods(loadKubeConfig(kubeconfig), nodeName(p)),
-  ]);
-  return { ...ctx, nodePods };
+  return loadClusterFromApi(kubeconfig, {
+    serviceCIDRs: (p.values['service-cidr'] as string[] | undefined) ?? [],
+    ...(clusterCIDR ? { clusterCIDR } : {}),
+    onSkip: (reason) => process.stderr.write(`netconform-agent: skipping API object: ${reason}\n`),
+  });
 }
 
 async function scanCommand(argv: string[]): Promise<number> {
@@ -154,7 +156,9 @@ async function scanCommand(argv: string[]): Promise<number> {
   const snapshotRead = from !== undefined ? Promise.resolve().then(() => readBundle(from, str(p, 'node'))) : inspectNode(p);
   snapshotRead.catch(() => undefined); // a bad cluster file below is the error to report
   const cluster = await scanClusterFromFlags(p);
-  const result = scanSnapshot(await snapshotRead, cluster);
+  const snapshot = await snapshotRead;
+  // The shared list keeps Pods' spec only: this node's Pods are read apart, with their status.
+  const result = scanSnapshot(snapshot, await withNodePods(p, cluster, snapshot.node));
   if (format === 'json') await writeScanJson(result, process.stdout);
   else process.stdout.write(formatScanTable(result, { all: bool(p, 'all') }));
   return breaches(result.findings, failOn) ? EXIT_FINDINGS : EXIT_OK;
@@ -192,7 +196,7 @@ async function runCommand(argv: string[]): Promise<number> {
     node: nodeName(p),
     logLevel: logLevelFlag(p),
     inspect: () => inspectNode(p),
-    localCluster: clusterFromFlags(p),
+    localCluster: await withNodePods(p, clusterFromFlags(p), nodeName(p)),
   });
 }
 

@@ -139,3 +139,113 @@ test.serial('lab: containers of a pod share its namespace; a moved container, a 
   const moved2 = result.findings.find((f) => f.check === 'pod-netns.shared' && f.subject === 'shop/moved')!;
   t.like(moved2.evidence, { hostNetwork: false, podNetns: inodeOfNs(nsB), netnsFrom: 'sandbox', sandbox: moved.sandbox, elsewhere: [{ container: 'stray', netns: [nsOf(strayPid)], pids: [strayPid] }] });
 });
+
+// --proc-root: a tree of real-shaped files — cgroup v2 lines in the systemd and cgroupfs
+// shapes, kind's nested kubelet.slice, `ns/net` links as the kernel spells them, and
+// net/tcp* files copied from the kernel's own while this test listens on a port.
+test.serial('--proc-root tree: v2 and systemd shapes, a static pod, conmon and unreadable processes; bundle round trip', async (t) => {
+  const net = await import('node:net');
+  const server = net.createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  t.teardown(() => server.close());
+  const port = (server.address() as { port: number }).port;
+  const realNet = Object.fromEntries(['tcp', 'tcp6', 'udp', 'udp6'].map((f) => [f, readFileSync(`/proc/self/net/${f}`, 'utf8')]));
+  const { parseProcNetSockets } = await import('../agent/inspect/proc-net-sockets.js');
+  const listened = new Set(parseProcNetSockets(realNet['tcp']!, 'TCP', 4, 'tcp').map((s) => s.port));
+  t.true(listened.has(port));
+  let dead = 40000;
+  while (listened.has(dead)) dead++;
+
+  const root = mkdtempSync(join(tmpdir(), 'nctest-procroot-'));
+  t.teardown(() => rmSync(root, { recursive: true, force: true }));
+  const proc = (pid: string, cgroup: string, netns: number | undefined, withNet = true): void => {
+    mkdirSync(join(root, pid, 'ns'), { recursive: true });
+    writeFileSync(join(root, pid, 'cgroup'), cgroup);
+    if (netns !== undefined) symlinkSync(`net:[${netns}]`, join(root, pid, 'ns', 'net'));
+    if (withNet) {
+      mkdirSync(join(root, pid, 'net'));
+      for (const [f, text] of Object.entries(realNet)) writeFileSync(join(root, pid, 'net', f), text);
+    }
+  };
+  const HOST = 4026531840, PODNS = 4026532001, STATICNS = 4026532002, KINDNS = 4026532003;
+  proc('self', '0::/\n', HOST);
+  proc('1', '0::/init.scope\n', HOST, false);
+  const api = { uid: randomUUID(), sandbox: cid(), app: cid() };
+  const apiSlice = `/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod${api.uid.replace(/-/g, '_')}.slice`;
+  proc('101', `0::${apiSlice}/crio-${api.sandbox}.scope\n`, PODNS);
+  proc('102', `0::${apiSlice}/crio-${api.app}.scope\n`, PODNS, false);
+  proc('103', `0::${apiSlice}/crio-conmon-${api.app}.scope\n`, HOST, false); // CRI-O's monitor: not the container
+  const staticHash = randomBytes(16).toString('hex');
+  const st = { sandbox: cid(), etcd: cid(), sidecar: cid() };
+  proc('201', `0::/kubepods/besteffort/pod${staticHash}/${st.sandbox}\n`, STATICNS);
+  proc('202', `0::/kubepods/besteffort/pod${staticHash}/${st.etcd}\n`, STATICNS, false);
+  proc('203', `0::/kubepods/besteffort/pod${staticHash}/${st.sidecar}\n`, undefined, false); // ns/net unreadable
+  const kind = { uid: randomUUID(), sandbox: cid(), c: cid() };
+  const kindSlice = `/kubelet.slice/kubelet-kubepods.slice/kubelet-kubepods-besteffort.slice/kubelet-kubepods-besteffort-pod${kind.uid.replace(/-/g, '_')}.slice`;
+  proc('301', `0::${kindSlice}/cri-containerd-${kind.sandbox}.scope\n`, KINDNS);
+  proc('302', `0::${kindSlice}/cri-containerd-${kind.c}.scope\n`, HOST, false); // outside its pod's namespace
+
+  const { readPodProcesses } = await import('../agent/inspect/pod-processes.js');
+  const facts = readPodProcesses(root);
+  t.is(facts.hostNetns, HOST);
+  t.is(facts.unreadableNetns, 1);
+  t.deepEqual(facts.containers.map((c) => [c.podUID, c.containerID, c.driver, c.runtime, c.processes.map((p) => p.pid)]).sort(), [
+    [api.uid, api.app, 'systemd', 'crio', [102]],
+    [api.uid, api.sandbox, 'systemd', 'crio', [101]],
+    [staticHash, st.etcd, 'cgroupfs', '', [202]],
+    [staticHash, st.sandbox, 'cgroupfs', '', [201]],
+    [staticHash, st.sidecar, 'cgroupfs', '', [203]],
+    [kind.uid, kind.c, 'systemd', 'cri-containerd', [302]],
+    [kind.uid, kind.sandbox, 'systemd', 'cri-containerd', [301]],
+  ].sort());
+  t.deepEqual(facts.netns.map((n) => [n.inode, n.readVia]), [[HOST, 0], [PODNS, 101], [STATICNS, 201], [KINDNS, 301]]);
+  t.true(facts.netns[1]!.listening.some((s) => s.protocol === 'TCP' && s.family === 4 && s.address === '127.0.0.1' && s.port === port));
+
+  const node = 'node-a';
+  const mirror = pod('etcd-node-a', randomUUID(), node, [
+    { name: 'backup', id: st.sidecar, scheme: 'containerd', sidecar: true },
+    { name: 'etcd', id: st.etcd, scheme: 'containerd', ports: [{ containerPort: port }] },
+  ]);
+  ((mirror['metadata'] as Obj)['annotations'] = { 'kubernetes.io/config.mirror': staticHash });
+  const cluster = [
+    pod('api', api.uid, node, [{ name: 'app', id: api.app, scheme: 'cri-o', ports: [{ containerPort: port }, { containerPort: dead }] }]),
+    mirror,
+    pod('kind', kind.uid, node, [{ name: 'c', id: kind.c, scheme: 'containerd' }]),
+  ];
+  const dir = mkdtempSync(join(tmpdir(), 'nctest-podsbundle-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const clusterFile = join(dir, 'cluster.yaml');
+  writeFileSync(clusterFile, JSON.stringify({ kind: 'PodList', apiVersion: 'v1', items: cluster }));
+  const { writeBundle } = await import('../agent/inspect/bundle.js');
+  // "now" is the snapshot's capture time: exactly 600.5 s after the api container started.
+  const apiStarted = ((((cluster[0]!['status'] as Obj)['containerStatuses'] as Obj[])[0]!['state'] as Obj)['running'] as Obj)['startedAt'] as string;
+  const capturedAt = new Date(Date.parse(apiStarted) + 600_500).toISOString();
+  t.true(writeBundle(join(dir, 'b'), { node, capturedAt, source: 'live', pods: facts }).includes('pods.json'));
+  const r = await runProgram('agent', ['scan', '--from', join(dir, 'b'), '--cluster', clusterFile, '--format', 'json', '--fail-on', 'none']);
+  t.is(r.code, 0, r.stderr);
+  const findings = (JSON.parse(r.stdout) as { findings: Finding[] }).findings;
+  t.deepEqual(podNetns(findings), [
+    { check: 'pod-netns.shared', status: 'pass', severity: 'info', subject: 'shop/api', message: `its container (app) runs in the pod's network namespace net:[${PODNS}], the sandbox's` },
+    { check: 'pod-netns.shared', status: 'pass', severity: 'info', subject: 'shop/etcd-node-a', message: `its container (etcd) runs in the pod's network namespace net:[${STATICNS}], the sandbox's` },
+    { check: 'pod-netns.shared', status: 'fail', severity: 'high', subject: 'shop/kind', message: `container c is in net:[${HOST}] (pid 302), not in the pod's network namespace net:[${KINDNS}]: it cannot reach its sibling containers on localhost nor be reached on the pod IP` },
+    { check: 'pod-netns.port-conflict', status: 'warn', severity: 'low', subject: 'shop/api', message: `container app declares containerPort ${dead}/TCP but nothing in the pod's network namespace net:[${PODNS}] listens on it, 600 s after it started` },
+    { check: 'pod-netns.port-conflict', status: 'pass', severity: 'info', subject: 'shop/etcd-node-a', message: '1 declared port, none declared twice, each listened on' },
+    { check: 'pod-netns.port-conflict', status: 'pass', severity: 'info', subject: 'shop/kind', message: 'no container declares a port' },
+  ]);
+  t.deepEqual(findings.find((f) => f.subject === 'shop/etcd-node-a' && f.check === 'pod-netns.shared')!.evidence!['unreadable'], ['backup']);
+
+  // Without the file's Pods the checks skip and say why; a broken pods.json names its field.
+  const noPods = join(dir, 'nopods.yaml');
+  writeFileSync(noPods, 'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: shop\n');
+  const r2 = await runProgram('agent', ['scan', '--from', join(dir, 'b'), '--cluster', noPods, '--format', 'json', '--fail-on', 'none']);
+  t.deepEqual(podNetns((JSON.parse(r2.stdout) as { findings: Finding[] }).findings).map((f) => [f.check, f.status, f.message]), [
+    ['pod-netns.shared', 'skip', 'no Running pod on node-a to judge (0 pods of this node in the cluster context)'],
+    ['pod-netns.port-conflict', 'skip', 'no Running pod on node-a to judge (0 pods of this node in the cluster context)'],
+  ]);
+  const bad = JSON.parse(readFileSync(join(dir, 'b', 'pods.json'), 'utf8')) as Obj;
+  (bad['containers'] as Obj[])[1]!['processes'] = [{ pid: 'x', netns: 1 }];
+  writeFileSync(join(dir, 'b', 'pods.json'), JSON.stringify(bad));
+  const r3 = await runProgram('agent', ['scan', '--from', join(dir, 'b')]);
+  t.is(r3.code, 2);
+  t.regex(r3.stderr, /pods\.json.*field containers\[1\]\.processes\[0\]\.pid: expected an integer/);
+});

@@ -95,14 +95,26 @@ export function readPodProcesses(procRoot = '/proc'): PodProcessFacts {
   const containers = [...byContainer.values()].sort((a, b) => a.podUID.localeCompare(b.podUID) || a.containerID.localeCompare(b.containerID));
   for (const c of containers) c.processes.sort((a, b) => a.pid - b.pid);
 
-  // One reader process per namespace: the node's via `self`, each pod namespace via its first process.
-  const readers = new Map<number, string>();
-  if (hostNetns !== 0) readers.set(hostNetns, 'self');
-  for (const c of containers) for (const p of c.processes) if (p.netns !== 0 && !readers.has(p.netns)) readers.set(p.netns, String(p.pid));
+  // Each namespace is read through one of its processes (the node's through `self`); when
+  // that one exits meanwhile, the next one of the same namespace is tried.
+  const readers = new Map<number, string[]>();
+  if (hostNetns !== 0) readers.set(hostNetns, ['self']);
+  for (const c of containers) {
+    for (const p of c.processes) {
+      if (p.netns === 0) continue;
+      const l = readers.get(p.netns);
+      if (l) l.push(String(p.pid));
+      else readers.set(p.netns, [String(p.pid)]);
+    }
+  }
   const netns: NetnsSockets[] = [];
-  for (const [inode, via] of readers) {
-    const listening = readListening(join(procRoot, via, 'net'));
-    if (listening) netns.push({ inode, readVia: via === 'self' ? 0 : Number(via), listening });
+  for (const [inode, candidates] of readers) {
+    for (const via of candidates) {
+      const listening = readListening(join(procRoot, via, 'net'));
+      if (!listening) continue;
+      netns.push({ inode, readVia: via === 'self' ? 0 : Number(via), listening });
+      break;
+    }
   }
   netns.sort((a, b) => a.inode - b.inode);
   return { procRoot, hostNetns, containers, netns, unreadableNetns: unreadable };
