@@ -175,7 +175,7 @@ test('the agent has no API access: no token, no binding to its ServiceAccount', 
   }
 });
 
-test('nothing is privileged; the agent adds only NET_ADMIN and mounts the host read-only', (t) => {
+test('nothing is privileged; the agent adds only NET_ADMIN and SYS_PTRACE and mounts the host read-only', (t) => {
   const text = execFileSync('kubectl', ['kustomize', MANIFESTS], { encoding: 'utf8' });
   t.notRegex(text, /privileged:\s*true/);
   const pod = get(find(kustomize('base'), 'DaemonSet', 'netconform-agent'), 'spec', 'template', 'spec') as Obj;
@@ -187,9 +187,9 @@ test('nothing is privileged; the agent adds only NET_ADMIN and mounts the host r
   t.is(sc['allowPrivilegeEscalation'], false);
   t.is(sc['readOnlyRootFilesystem'], true);
   t.deepEqual(get(sc, 'capabilities', 'drop'), ['ALL']);
-  t.deepEqual(get(sc, 'capabilities', 'add'), ['NET_ADMIN']);
+  t.deepEqual(get(sc, 'capabilities', 'add'), ['NET_ADMIN', 'SYS_PTRACE']);
   const hostVolumes = new Set(asArray(pod['volumes']).filter((v) => isObj(v['hostPath'])).map((v) => String(v['name'])));
-  t.deepEqual([...hostVolumes].map((n) => get(asArray(pod['volumes']).find((v) => v['name'] === n), 'hostPath', 'path')).sort(), ['/etc/cni/net.d', '/opt/cni/bin']);
+  t.deepEqual([...hostVolumes].map((n) => get(asArray(pod['volumes']).find((v) => v['name'] === n), 'hostPath', 'path')).sort(), ['/etc/cni/net.d', '/opt/cni/bin', '/proc']);
   for (const m of asArray(c['volumeMounts']).filter((m) => hostVolumes.has(String(m['name'])))) t.is(m['readOnly'], true, String(m['name']));
   t.deepEqual(asArray(pod['tolerations']), [{ operator: 'Exists' }]);
   t.deepEqual(get(asArray(c['env']).find((e) => e['name'] === 'NODE_NAME'), 'valueFrom', 'fieldRef', 'fieldPath'), 'spec.nodeName');
