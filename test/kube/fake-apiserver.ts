@@ -60,6 +60,7 @@ interface Event {
 interface OpenWatch {
   readonly res: http.ServerResponse;
   readonly namespace: string;
+  readonly fieldSelector: string;
   readonly bookmarks: boolean;
 }
 
@@ -76,6 +77,8 @@ export interface RequestRecord {
   readonly watch: boolean;
   readonly resourceVersion: string;
   readonly status: number;
+  /** The request's fieldSelector, when it had one. */
+  readonly fieldSelector?: string;
 }
 
 export interface FakeApiServerOptions {
@@ -310,6 +313,7 @@ current-context: fake
     r.events.push(ev);
     for (const w of r.watches) {
       if (w.namespace && namespaceOf(ev.object) !== w.namespace) continue;
+      if (!matchesFields(ev.object, w.fieldSelector)) continue;
       w.res.write(JSON.stringify({ type: ev.type, object: ev.object }) + '\n');
     }
   }
@@ -318,8 +322,12 @@ current-context: fake
     const url = new URL(req.url ?? '/', 'http://x');
     const watch = url.searchParams.get('watch') === 'true' || url.searchParams.get('watch') === '1';
     const rvParam = url.searchParams.get('resourceVersion') ?? '';
+    const fieldSelector = url.searchParams.get('fieldSelector') ?? '';
+    const record = (status: number): void => {
+      this.requests.push({ path: url.pathname, watch, resourceVersion: rvParam, status, ...(fieldSelector ? { fieldSelector } : {}) });
+    };
     const answer = (status: number, body: Obj): void => {
-      this.requests.push({ path: url.pathname, watch, resourceVersion: rvParam, status });
+      record(status);
       res.writeHead(status, { 'Content-Type': 'application/json' });
       res.end(JSON.stringify(body));
     };
@@ -346,21 +354,21 @@ current-context: fake
     const from = rvParam === '' || rvParam === '0' ? undefined : Number(rvParam);
     if (from !== undefined && (!Number.isFinite(from) || from < this.compactedBelow)) {
       if (this.expiredAs === 'http' || !Number.isFinite(from)) return answer(410, goneStatus());
-      this.requests.push({ path: url.pathname, watch, resourceVersion: rvParam, status: 200 });
+      record(200);
       res.writeHead(200, { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked' });
       res.end(JSON.stringify({ type: 'ERROR', object: goneStatus() }) + '\n');
       return;
     }
-    this.requests.push({ path: url.pathname, watch, resourceVersion: rvParam, status: 200 });
+    record(200);
     res.writeHead(200, { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked' });
     res.flushHeaders();
-    const inNs = (o: Obj): boolean => !namespace || namespaceOf(o) === namespace;
+    const inNs = (o: Obj): boolean => (!namespace || namespaceOf(o) === namespace) && matchesFields(o, fieldSelector);
     if (from === undefined) {
       for (const o of r.objects.values()) if (inNs(o)) res.write(JSON.stringify({ type: 'ADDED', object: o }) + '\n');
     } else {
       for (const ev of r.events) if (ev.rv > from && inNs(ev.object)) res.write(JSON.stringify({ type: ev.type, object: ev.object }) + '\n');
     }
-    const w: OpenWatch = { res, namespace, bookmarks: url.searchParams.get('allowWatchBookmarks') === 'true' };
+    const w: OpenWatch = { res, namespace, fieldSelector, bookmarks: url.searchParams.get('allowWatchBookmarks') === 'true' };
     r.watches.add(w);
     const timeout = Number(url.searchParams.get('timeoutSeconds') ?? '0');
     const timer = timeout > 0 ? setTimeout(() => { r.watches.delete(w); res.end(); }, timeout * 1000) : undefined;
@@ -372,7 +380,7 @@ current-context: fake
 
   private list(r: Resource, namespace: string, q: URLSearchParams, answer: (status: number, body: Obj) => void): void {
     const all = [...r.objects.entries()]
-      .filter(([, o]) => !namespace || namespaceOf(o) === namespace)
+      .filter(([, o]) => (!namespace || namespaceOf(o) === namespace) && matchesFields(o, q.get('fieldSelector') ?? ''))
       .sort(([a], [b]) => a.localeCompare(b))
       .map(([, o]) => o);
     let offset = 0;
@@ -395,6 +403,17 @@ current-context: fake
     });
     answer(200, { kind: `${r.info.kind}List`, apiVersion: r.info.apiVersion, metadata, items });
   }
+}
+
+/** `a.b=v[,c=w]` equality terms, as the API server's field selectors (e.g. spec.nodeName=n1). */
+function matchesFields(o: Obj, selector: string): boolean {
+  if (!selector) return true;
+  return selector.split(',').every((term) => {
+    const [path = '', want = ''] = term.split('=');
+    let v: unknown = o;
+    for (const k of path.split('.')) v = isObj(v) ? v[k] : undefined;
+    return (typeof v === 'string' ? v : '') === want;
+  });
 }
 
 function namespaceOf(o: Obj): string {
