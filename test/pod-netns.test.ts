@@ -249,3 +249,51 @@ test.serial('--proc-root tree: v2 and systemd shapes, a static pod, conmon and u
   t.is(r3.code, 2);
   t.regex(r3.stderr, /pods\.json.*field containers\[1\]\.processes\[0\]\.pid: expected an integer/);
 });
+
+test('cgroup paths: every kubelet shape and prefix is read, look-alikes are not', async (t) => {
+  const { parseKubepodsPath, parseProcCgroup } = await import('../agent/inspect/kubepods-cgroup.js');
+  const id = 'c'.repeat(64);
+  const uid = '2c1f7b3e-0d4a-4e8b-9f6a-1b2c3d4e5f60';
+  const u_ = uid.replace(/-/g, '_');
+  const ok = (path: string, driver: string, runtime: string, podUID = uid): void => void
+    t.deepEqual(parseKubepodsPath(path), { podUID, containerID: id, driver, runtime }, path);
+  ok(`/kubepods/burstable/pod${uid}/${id}`, 'cgroupfs', '');
+  ok(`/kubepods/pod${uid}/${id}`, 'cgroupfs', '');
+  ok(`/kubepods/besteffort/pod${uid}/crio-${id}`, 'cgroupfs', 'crio');
+  ok(`/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod${u_}.slice/cri-containerd-${id}.scope`, 'systemd', 'cri-containerd');
+  ok(`/kubepods.slice/kubepods-pod${u_}.slice/docker-${id}.scope`, 'systemd', 'docker');
+  ok(`/kubelet.slice/kubelet-kubepods.slice/kubelet-kubepods-besteffort.slice/kubelet-kubepods-besteffort-pod${u_}.slice/crio-${id}.scope`, 'systemd', 'crio');
+  ok(`/nctest-1-ab/kubepods/burstable/pod${uid}/${id}`, 'cgroupfs', '');
+  ok(`/kubepods/besteffort/pod${'d'.repeat(32)}/${id}`, 'cgroupfs', '', 'd'.repeat(32));
+  for (const no of [
+    `/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod${u_}.slice/crio-conmon-${id}.scope`,
+    `/kubepods/burstable/pod${uid}`,
+    `/system.slice/pod${uid}/${id}`,
+    `/kubepods/burstable/pod${uid}/${id.slice(1)}`,
+    '/user.slice/user-0.slice/session-1.scope',
+  ]) t.is(parseKubepodsPath(no), undefined, no);
+  // v1: the first hierarchy whose path names a container wins; v2: the one line.
+  t.is(parseProcCgroup(`12:pids:/user.slice\n4:memory:/kubepods/pod${uid}/${id}\n0::/\n`)?.containerID, id);
+  t.is(parseProcCgroup(`0::/kubepods/pod${uid}/${id}\n`)?.driver, 'cgroupfs');
+});
+
+test('socket tables: LISTEN and unconnected UDP only, addresses in network order, v6 compressed', async (t) => {
+  const { parseProcNetSockets } = await import('../agent/inspect/proc-net-sockets.js');
+  const net = await import('node:net');
+  const dgram = await import('node:dgram');
+  const server = net.createServer();
+  await new Promise<void>((r) => server.listen(0, '::1', r));
+  const udp = dgram.createSocket('udp4');
+  await new Promise<void>((r) => udp.bind(0, '127.0.0.1', r));
+  t.teardown(() => { server.close(); udp.close(); });
+  const tcpPort = (server.address() as { port: number }).port;
+  const udpPort = udp.address().port;
+  const tcp6 = parseProcNetSockets(readFileSync('/proc/self/net/tcp6', 'utf8'), 'TCP', 6, 'tcp6');
+  t.deepEqual(tcp6.filter((s) => s.port === tcpPort), [{ protocol: 'TCP', family: 6, address: '::1', port: tcpPort }]);
+  const udp4 = parseProcNetSockets(readFileSync('/proc/self/net/udp', 'utf8'), 'UDP', 4, 'udp');
+  t.deepEqual(udp4.filter((s) => s.port === udpPort), [{ protocol: 'UDP', family: 4, address: '127.0.0.1', port: udpPort }]);
+  // An established socket (state 01) is not listening; a broken line names file and line.
+  const header = '  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n';
+  t.deepEqual(parseProcNetSockets(`${header}   0: 0100007F:1F90 0100007F:D431 01 00000000:00000000 00:00000000 00000000     0        0 1 1\n`, 'TCP', 4, 'tcp'), []);
+  t.throws(() => parseProcNetSockets(`${header}   0: 0100007F\n`, 'TCP', 4, '/x/net/tcp'), { message: /\/x\/net\/tcp:2/ });
+});
