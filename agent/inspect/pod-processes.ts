@@ -120,11 +120,21 @@ export function readPodProcesses(procRoot = '/proc'): PodProcessFacts {
   return { procRoot, hostNetns, containers, netns, unreadableNetns: unreadable };
 }
 
-/** The listening sockets of one namespace's net dir; undefined when its process went away. */
+/**
+ * The listening sockets of one namespace's net dir; undefined when its process went away.
+ * Every read of a tcp/tcp6 table walks the kernel's whole TCP established hash (global,
+ * sized by RAM: milliseconds per read), so a table the namespace's own `sockstat` counts
+ * as empty (`TCP: inuse 0`, per namespace) is not read at all.
+ */
 function readListening(netDir: string): ListeningSocket[] | undefined {
+  const inUse = new Map<string, number>();
+  for (const f of ['sockstat', 'sockstat6']) {
+    for (const m of (readText(join(netDir, f)) ?? '').matchAll(/^(TCP6?|UDP6?): inuse (\d+)/gm)) inUse.set(m[1]!, Number(m[2]));
+  }
   const out: ListeningSocket[] = [];
-  let any = false;
+  let any = inUse.size > 0;
   for (const f of PROC_NET_FILES) {
+    if (inUse.get(`${f.protocol}${f.family === 6 ? '6' : ''}`) === 0) continue;
     const path = join(netDir, f.file);
     const text = readText(path);
     if (text === undefined) continue; // tcp6/udp6 are absent when IPv6 is disabled
