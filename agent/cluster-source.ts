@@ -6,6 +6,8 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import type { ClusterContext } from '../common/cluster.js';
 import type { Logger } from '../common/log.js';
 import { AgentClusterWatch, type AgentClusterWatchOptions, type ContextUpdate } from '../kube/agent-watch.js';
+import { NodePodWatch } from '../kube/node-pods.js';
+import { NO_CHANGES } from '../kube/incremental-context.js';
 
 export type ClusterOrigin = 'api' | 'file' | 'none';
 
@@ -33,20 +35,40 @@ export interface ApiClusterSourceOptions extends Omit<AgentClusterWatchOptions, 
   readonly logger: Logger;
 }
 
-/** The API server's list + watch, applied incrementally (kube/agent-watch.ts). */
+/**
+ * The API server's list + watch, applied incrementally (kube/agent-watch.ts), with this
+ * node's Pods from their own node-scoped watch (kube/node-pods.ts) as `nodePods`.
+ */
 export function apiClusterSource(opts: ApiClusterSourceOptions): ClusterSource & { readonly watch: () => AgentClusterWatch | undefined } {
   let watch: AgentClusterWatch | undefined;
+  let pods: NodePodWatch | undefined;
+  const current = (): ClusterContext | undefined => {
+    const ctx = watch?.current();
+    if (!ctx) return undefined;
+    const nodePods = pods?.pods();
+    return nodePods ? { ...ctx, nodePods } : ctx;
+  };
   return {
     origin: 'api',
-    current: () => watch?.current(),
+    current,
     watch: () => watch,
     start(onChange) {
       if (watch) return;
-      watch = new AgentClusterWatch({ ...opts, logger: opts.logger.child({ input: 'kube' }), onChange });
+      watch = new AgentClusterWatch({ ...opts, logger: opts.logger.child({ input: 'kube' }), onChange: (_ctx, update) => onChange(current()!, update) });
+      pods = new NodePodWatch({
+        kubeConfig: opts.kubeConfig, node: opts.node, logger: opts.logger.child({ input: 'kube' }),
+        // A pod change is a context change with no Service or Node in it; before the first
+        // full context it waits (the first scan waits for that context anyway).
+        onChange: () => {
+          const ctx = current();
+          if (ctx) onChange(ctx, { initial: false, changes: NO_CHANGES });
+        },
+      });
       watch.start();
+      pods.start();
     },
     async stop() {
-      await watch?.stop();
+      await Promise.all([watch?.stop(), pods?.stop()]);
     },
   };
 }

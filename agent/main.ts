@@ -26,6 +26,8 @@ import { nodePolicyReport } from '../common/policy-report.js';
 import { inClusterAvailable, loadKubeConfig } from '../kube/config.js';
 import { createLogger } from '../common/log.js';
 import { apiClusterSource, staticClusterSource, type ClusterSource } from './cluster-source.js';
+import { listNodePods } from '../kube/node-pods.js';
+import { podsOnNode } from '../common/node-pods.js';
 
 const NODE_FLAGS: Options = {
   node: { type: 'string' },
@@ -33,6 +35,7 @@ const NODE_FLAGS: Options = {
   'cni-conf-dir': { type: 'string' },
   'cni-bin-dir': { type: 'string' },
   'bpf-root': { type: 'string' },
+  'proc-root': { type: 'string' },
   'log-level': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 };
@@ -62,7 +65,7 @@ Run 'netconform-agent <command> --help' for its flags.
   scan: `Usage: netconform-agent scan [--from DIR] [--cluster FILE | --kubeconfig FILE] [--node NAME] [--format table|json|policyreport] [--fail-on LEVEL]
 
   --from DIR            scan a bundle directory instead of the live node
-  --cluster FILE        cluster context: output of 'kubectl get nodes,services,endpointslices -A -o yaml' (or json)
+  --cluster FILE        cluster context: output of 'kubectl get nodes,services,endpointslices,pods -A -o yaml' (or json)
   --kubeconfig FILE     cluster context: read from the API server this kubeconfig points at
   --service-cidr CIDR   the cluster's Service CIDR (repeatable; not visible in API objects before ServiceCIDR)
   --cluster-cidr CIDR   the cluster-wide pod CIDR (kube-proxy --cluster-cidr)
@@ -73,10 +76,11 @@ Run 'netconform-agent <command> --help' for its flags.
   --format FORMAT       table (default, for people), json (the scan contract), or policyreport
                         (a wgpolicyk8s.io/v1alpha2 ClusterPolicyReport for the node, JSON; kubectl apply -f -)
   --bpf-root DIR        bpffs root with eBPF dataplanes' pinned maps (default /sys/fs/bpf)
+  --proc-root DIR       the host's /proc, for the processes of each pod (default /proc)
   --all                 table: show passing results too
   --fail-on LEVEL       exit 1 at: fail (default), warn, none, or a minimum severity (critical…info) of failures
 `,
-  capture: `Usage: netconform-agent capture --out DIR [--node NAME] [--netns NAME] [--cni-conf-dir DIR] [--cni-bin-dir DIR] [--bpf-root DIR]
+  capture: `Usage: netconform-agent capture --out DIR [--node NAME] [--netns NAME] [--cni-conf-dir DIR] [--cni-bin-dir DIR] [--bpf-root DIR] [--proc-root DIR]
 
 Writes the node's facts as standard tool output (sysctl.txt, ip-link.json, …) into DIR.
 `,
@@ -99,6 +103,7 @@ Writes the node's facts as standard tool output (sysctl.txt, ip-link.json, …) 
   --health-file FILE     write the health signal that 'netconform-agent health' reads (default: none;
                          the DaemonSet uses ${DEFAULT_HEALTH_FILE})
   --bpf-root DIR         bpffs root with eBPF dataplanes' pinned maps (default /sys/fs/bpf)
+  --proc-root DIR        the host's /proc, for processes by pod (default /proc)
   --log-level LEVEL      debug, info, warn, error (default info)
 `,
   health: `Usage: netconform-agent health [--health-file FILE] [--max-age 3m] [--require-ack]
@@ -114,7 +119,7 @@ the last acknowledged report) is younger than --max-age, or the agent started le
 `,
   trace: TRACE_HELP,
   probe: PROBE_HELP,
-  snapshot: `Usage: netconform-agent snapshot [--node NAME] [--cni-conf-dir DIR] [--cni-bin-dir DIR] [--bpf-root DIR]
+  snapshot: `Usage: netconform-agent snapshot [--node NAME] [--cni-conf-dir DIR] [--cni-bin-dir DIR] [--bpf-root DIR] [--proc-root DIR]
 `,
 };
 
@@ -128,6 +133,7 @@ export function liveOptions(p: Parsed): LiveOptions {
     cniConfDir: str(p, 'cni-conf-dir') ?? '/etc/cni/net.d',
     cniBinDir: str(p, 'cni-bin-dir') ?? '/opt/cni/bin',
     bpfRoot: str(p, 'bpf-root') ?? DEFAULT_BPF_ROOT,
+    procRoot: str(p, 'proc-root') ?? '/proc',
   };
 }
 
@@ -143,6 +149,14 @@ export function clusterFromFlags(p: Parsed): ClusterContext | undefined {
   const serviceCIDRs = (p.values['service-cidr'] as string[] | undefined) ?? [];
   const clusterCIDR = str(p, 'cluster-cidr');
   return readClusterFile(file, { serviceCIDRs, ...(clusterCIDR ? { clusterCIDR } : {}) });
+}
+
+/** The scanned node's Pods: from the API (node-scoped, with status) or the cluster file's Pods of that node. */
+async function withNodePods(p: Parsed, ctx: ClusterContext | undefined, node: string): Promise<ClusterContext | undefined> {
+  if (!ctx) return undefined;
+  const kubeconfig = str(p, 'kubeconfig');
+  if (kubeconfig !== undefined) return { ...ctx, nodePods: await listNodePods(loadKubeConfig(kubeconfig), node) };
+  return { ...ctx, nodePods: podsOnNode(ctx.workloads, node) };
 }
 
 /** `--kubeconfig` reads the context from the API server (one list of each kind); else as clusterFromFlags. */
@@ -177,7 +191,9 @@ async function scanCommand(argv: string[]): Promise<number> {
   const snapshotRead = from !== undefined ? Promise.resolve().then(() => readBundle(from, str(p, 'node'))) : inspectNode(p);
   snapshotRead.catch(() => undefined); // a bad cluster file below is the error to report
   const cluster = await scanClusterFromFlags(p);
-  const result = scanSnapshot(await snapshotRead, cluster);
+  const snapshot = await snapshotRead;
+  // The shared list keeps Pods' spec only: this node's Pods are read apart, with their status.
+  const result = scanSnapshot(snapshot, await withNodePods(p, cluster, snapshot.node));
   if (format === 'json') await writeScanJson(result, process.stdout);
   else if (format === 'policyreport') process.stdout.write(JSON.stringify(nodePolicyReport(result), null, 2) + '\n');
   else process.stdout.write(formatScanTable(result, { all: bool(p, 'all') }));
@@ -212,7 +228,8 @@ function runClusterSource(p: Parsed): ClusterSource {
   if (kubeconfig !== undefined && str(p, 'cluster') !== undefined) throw new UsageError('--cluster and --kubeconfig cannot be combined');
   if (kubeconfig !== undefined && bool(p, 'no-kube')) throw new UsageError('--kubeconfig and --no-kube cannot be combined');
   if (str(p, 'cluster') !== undefined || (kubeconfig === undefined && (bool(p, 'no-kube') || !inClusterAvailable()))) {
-    return staticClusterSource(clusterFromFlags(p));
+    const ctx = clusterFromFlags(p);
+    return staticClusterSource(ctx ? { ...ctx, nodePods: podsOnNode(ctx.workloads, nodeName(p)) } : undefined);
   }
   const clusterCIDR = str(p, 'cluster-cidr');
   const node = nodeName(p);

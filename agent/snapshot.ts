@@ -5,6 +5,7 @@ import type { LinkFacts, RouteFacts } from './inspect/network.js';
 import type { CniFacts } from './inspect/cni.js';
 import type { DataplaneFacts } from './dataplane/facts.js';
 import type { BpfFacts } from './inspect/bpf.js';
+import type { PodProcessFacts } from './inspect/pod-processes.js';
 
 export interface NodeSnapshot {
   readonly node: string;
@@ -21,9 +22,11 @@ export interface NodeSnapshot {
   readonly kernelModules?: readonly string[];
   /** eBPF dataplanes' pinned maps (Cilium's LB maps) as bpftool -j dumps them. */
   readonly bpf?: BpfFacts;
+  /** Processes by pod and container, their network namespaces and listening sockets. */
+  readonly pods?: PodProcessFacts;
 }
 
-export type Facet = 'sysctls' | 'links' | 'routes' | 'cni' | 'dataplane' | 'kernelModules' | 'bpf';
+export type Facet = 'sysctls' | 'links' | 'routes' | 'cni' | 'dataplane' | 'kernelModules' | 'bpf' | 'pods';
 
 /** Where each facet comes from in a bundle, for skip reasons people can act on. */
 export const FACET_SOURCES: Record<Facet, string> = {
@@ -34,4 +37,5 @@ export const FACET_SOURCES: Record<Facet, string> = {
   dataplane: 'iptables-save.txt, nft.json or ipvsadm.txt',
   kernelModules: 'modules.txt (the data-path modules in /sys/module)',
   bpf: 'bpf/ (bpftool -j map dump pinned of <bpffs>/tc/globals/cilium_lb*)',
+  pods: 'pods.json (processes by pod from --proc-root: cgroups, ns/net, net/tcp|udp)',
 };

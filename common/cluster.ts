@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { parseAllDocuments } from 'yaml';
 import { InputError } from './errors.js';
+import type { PodInfo } from './node-pods.js';
 
 export interface NodeInfo {
   readonly name: string;
@@ -71,6 +72,13 @@ export interface ClusterContext {
   readonly namespaces: readonly NamespaceInfo[];
   /** Raw Pod and workload objects (for Pod Security what-if); not sent to agents. */
   readonly workloads: readonly KubeObject[];
+  /**
+   * The Pods of the node being scanned, with the status the pod-netns checks need. Set by
+   * the agent (its `spec.nodeName` pod watch; for `scan --cluster FILE` the file's Pods of
+   * this node; for `scan --kubeconfig` a node-scoped list). Undefined when the source did
+   * not say which pods run here (the collector's context): those checks then skip.
+   */
+  readonly nodePods?: readonly PodInfo[];
 }
 
 export const EMPTY_CLUSTER: ClusterContext = {

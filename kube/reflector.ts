@@ -62,6 +62,8 @@ export interface ReflectorOptions {
   /** How long an absent optional kind waits before it is looked for again. */
   readonly absentRecheckMs?: number;
   readonly pageLimit?: number;
+  /** What the store keeps of an object (default trimObject for the kind). */
+  readonly trim?: (o: Obj) => Obj;
 }
 
 /** A watch that ended without error: the server closed it (timeout) or it went idle. */
@@ -233,7 +235,7 @@ export class Reflector {
       return undefined;
     }
     const ns = typeof meta['namespace'] === 'string' ? meta['namespace'] : '';
-    return [`${ns}/${name}`, trimObject(this.opts.kind, item)];
+    return [`${ns}/${name}`, this.opts.trim ? this.opts.trim(item) : trimObject(this.opts.kind, item)];
   }
 
   private watchOnce(): Promise<WatchEnd> {

@@ -214,9 +214,13 @@ test('the agent reads the API with a projected token and exactly kube-proxy\'s r
   // The role: exactly system:node-proxier's read rules for the kinds the agent watches.
   const granted = grants(t, find(objs, 'ClusterRole', 'netconform-agent'));
   const watched = AGENT_WATCHES.map((w) => RESOURCE_KINDS.find((k) => k.kind === w.kind)!).map((k) => `${k.group}/${k.resource}`);
-  t.deepEqual(Object.keys(granted).sort(), [...watched].sort(), 'granted = watched kinds');
-  for (const [res, verbs] of Object.entries(granted)) t.deepEqual(verbs, [...(NODE_PROXIER_READ[res] ?? [])].sort(), `${res} verbs as system:node-proxier`);
-  t.deepEqual(granted, { '/services': ['list', 'watch'], '/nodes': ['get', 'list', 'watch'], 'discovery.k8s.io/endpointslices': ['list', 'watch'], 'networking.k8s.io/servicecidrs': ['list', 'watch'] });
+  // kube-proxy's read access for the kinds it watches, plus (deliberately, for pod-netns.*)
+  // the Pods the agent lists and watches with spec.nodeName=<its node> (kube/node-pods.ts).
+  const { '/pods': podVerbs, ...proxier } = granted;
+  t.deepEqual(podVerbs, ['get', 'list', 'watch']);
+  t.deepEqual(Object.keys(proxier).sort(), [...watched].sort(), 'granted = watched kinds');
+  for (const [res, verbs] of Object.entries(proxier)) t.deepEqual(verbs, [...(NODE_PROXIER_READ[res] ?? [])].sort(), `${res} verbs as system:node-proxier`);
+  t.deepEqual(proxier, { '/services': ['list', 'watch'], '/nodes': ['get', 'list', 'watch'], 'discovery.k8s.io/endpointslices': ['list', 'watch'], 'networking.k8s.io/servicecidrs': ['list', 'watch'] });
   // Bound to the agent's ServiceAccount only, and the agent is bound to nothing else.
   const bindings = objs.filter((o) => o['kind'] === 'RoleBinding' || o['kind'] === 'ClusterRoleBinding');
   const agentBindings = bindings.filter((b) => asArray(b['subjects']).some((s) => s['name'] === 'netconform-agent'));
@@ -224,7 +228,7 @@ test('the agent reads the API with a projected token and exactly kube-proxy\'s r
   t.deepEqual(find(objs, 'ClusterRoleBinding', 'netconform-agent')['subjects'], [{ kind: 'ServiceAccount', name: 'netconform-agent', namespace: 'netconform' }]);
 });
 
-test('nothing is privileged; the agent adds only NET_ADMIN, BPF and SYS_ADMIN and mounts the host read-only', (t) => {
+test('nothing is privileged; the agent adds only NET_ADMIN, BPF, SYS_ADMIN and SYS_PTRACE and mounts the host read-only', (t) => {
   const text = execFileSync('kubectl', ['kustomize', MANIFESTS], { encoding: 'utf8' });
   t.notRegex(text, /privileged:\s*true/);
   const pod = get(find(kustomize('base'), 'DaemonSet', 'netconform-agent'), 'spec', 'template', 'spec') as Obj;
@@ -236,9 +240,9 @@ test('nothing is privileged; the agent adds only NET_ADMIN, BPF and SYS_ADMIN an
   t.is(sc['allowPrivilegeEscalation'], false);
   t.is(sc['readOnlyRootFilesystem'], true);
   t.deepEqual(get(sc, 'capabilities', 'drop'), ['ALL']);
-  t.deepEqual(get(sc, 'capabilities', 'add'), ['NET_ADMIN', 'BPF', 'SYS_ADMIN']);
+  t.deepEqual(get(sc, 'capabilities', 'add'), ['NET_ADMIN', 'BPF', 'SYS_ADMIN', 'SYS_PTRACE']);
   const hostVolumes = new Set(asArray(pod['volumes']).filter((v) => isObj(v['hostPath'])).map((v) => String(v['name'])));
-  t.deepEqual([...hostVolumes].map((n) => get(asArray(pod['volumes']).find((v) => v['name'] === n), 'hostPath', 'path')).sort(), ['/etc/cni/net.d', '/opt/cni/bin', '/sys/fs/bpf']);
+  t.deepEqual([...hostVolumes].map((n) => get(asArray(pod['volumes']).find((v) => v['name'] === n), 'hostPath', 'path')).sort(), ['/etc/cni/net.d', '/opt/cni/bin', '/proc', '/sys/fs/bpf']);
   for (const m of asArray(c['volumeMounts']).filter((m) => hostVolumes.has(String(m['name'])))) t.is(m['readOnly'], true, String(m['name']));
   t.deepEqual(asArray(pod['tolerations']), [{ operator: 'Exists' }]);
   t.deepEqual(get(asArray(c['env']).find((e) => e['name'] === 'NODE_NAME'), 'valueFrom', 'fieldRef', 'fieldPath'), 'spec.nodeName');

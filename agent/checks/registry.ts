@@ -8,6 +8,8 @@ import { routesCheck } from './pod-network/routes.js';
 import { cniConfigCheck } from './cni/config.js';
 import { SERVICE_ROUTING_CHECKS } from './service-routing/index.js';
 import { podToPodNoNatCheck } from './no-nat/pod-to-pod.js';
+import { podNetnsSharedCheck } from './pod-netns/shared.js';
+import { podNetnsPortConflictCheck } from './pod-netns/port-conflict.js';
 
 export const CHECKS: readonly CheckDefinition[] = validateRegistry([
   sysctlCheck,
@@ -18,6 +20,8 @@ export const CHECKS: readonly CheckDefinition[] = validateRegistry([
   cniConfigCheck,
   ...SERVICE_ROUTING_CHECKS,
   podToPodNoNatCheck,
+  podNetnsSharedCheck,
+  podNetnsPortConflictCheck,
 ]);
 
 function validateRegistry(checks: CheckDefinition[]): CheckDefinition[] {

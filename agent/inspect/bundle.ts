@@ -10,6 +10,7 @@ import { readNetworkBundle, writeNetworkBundle } from './bundle-network.js';
 import { readDataplaneBundle, writeDataplaneBundle } from './dataplane.js';
 import { MODULES_FILE, formatModulesText, parseModulesText } from './kernel-modules.js';
 import { readBpfBundle, writeBpfBundle } from './bpf.js';
+import { readPodsBundle, writePodsBundle } from './bundle-pods.js';
 
 export const BUNDLE_FILES = {
   node: 'node.txt',
@@ -49,6 +50,7 @@ export function readBundle(dir: string, nodeOverride?: string): NodeSnapshot {
     ...readDataplaneBundle(dir, readBundleFile),
     ...(modulesText !== undefined ? { kernelModules: parseModulesText(modulesText) } : {}),
     ...readBpfBundle(dir, readBundleFile),
+    ...readPodsBundle(dir, readBundleFile),
   };
 }
 
@@ -67,5 +69,6 @@ export function writeBundle(dir: string, snapshot: NodeSnapshot): string[] {
   written.push(...writeDataplaneBundle(dir, snapshot.dataplane));
   if (snapshot.kernelModules) put(MODULES_FILE, formatModulesText(snapshot.kernelModules));
   written.push(...writeBpfBundle(dir, snapshot.bpf));
+  written.push(...writePodsBundle(dir, snapshot.pods));
   return written;
 }

@@ -7,6 +7,7 @@ import { readCniLive } from './cni.js';
 import { readDataplaneLive } from './dataplane.js';
 import { readKernelModulesLive } from './kernel-modules.js';
 import { readBpfLive } from './bpf.js';
+import { readPodProcesses } from './pod-processes.js';
 
 export interface LiveOptions {
   readonly node: string;
@@ -15,6 +16,8 @@ export interface LiveOptions {
   readonly procSys?: string;
   /** bpffs root holding eBPF dataplanes' pinned maps (default /sys/fs/bpf). */
   readonly bpfRoot?: string;
+  /** The host's /proc (a read-only hostPath in the DaemonSet); default /proc. */
+  readonly procRoot?: string;
 }
 
 export const DEFAULT_BPF_ROOT = '/sys/fs/bpf';
@@ -32,5 +35,6 @@ export async function inspectLive(opts: LiveOptions, now = new Date()): Promise<
     kernelModules: readKernelModulesLive(),
     ...(dataplane ? { dataplane } : {}),
     ...(bpf ? { bpf } : {}),
+    pods: readPodProcesses(opts.procRoot ?? '/proc'),
   };
 }

@@ -20,7 +20,8 @@ function agentEntry(): { script: string; nodeArgs: string[] } {
 export function inspectNetns(netns: string, opts: LiveOptions): Promise<NodeSnapshot> {
   const { script, nodeArgs } = agentEntry();
   const args = ['netns', 'exec', netns, process.execPath, ...nodeArgs, script, 'snapshot',
-    '--node', opts.node, '--cni-conf-dir', opts.cniConfDir, '--cni-bin-dir', opts.cniBinDir, ...(opts.bpfRoot ? ['--bpf-root', opts.bpfRoot] : [])];
+    '--node', opts.node, '--cni-conf-dir', opts.cniConfDir, '--cni-bin-dir', opts.cniBinDir, ...(opts.bpfRoot ? ['--bpf-root', opts.bpfRoot] : []),
+    ...(opts.procRoot ? ['--proc-root', opts.procRoot] : [])];
   return new Promise((resolve, reject) => {
     // The child only prints the snapshot: it need not parse the rules it reads (see dataplane.ts).
     const env = { ...process.env, [RAW_ONLY_ENV]: '1' };

@@ -79,6 +79,8 @@ export interface RequestRecord {
   readonly watch: boolean;
   readonly resourceVersion: string;
   readonly status: number;
+  /** The request's fieldSelector, when it had one. */
+  readonly fieldSelector?: string;
 }
 
 /** Answers a request it recognises (and returns true), or leaves it to the list/watch server. */
@@ -331,8 +333,12 @@ current-context: fake
     const url = new URL(req.url ?? '/', 'http://x');
     const watch = url.searchParams.get('watch') === 'true' || url.searchParams.get('watch') === '1';
     const rvParam = url.searchParams.get('resourceVersion') ?? '';
+    const fieldSelector = url.searchParams.get('fieldSelector') ?? '';
+    const record = (status: number): void => {
+      this.requests.push({ path: url.pathname, watch, resourceVersion: rvParam, status, ...(fieldSelector ? { fieldSelector } : {}) });
+    };
     const answer = (status: number, body: Obj): void => {
-      this.requests.push({ path: url.pathname, watch, resourceVersion: rvParam, status });
+      record(status);
       res.writeHead(status, { 'Content-Type': 'application/json' });
       res.end(JSON.stringify(body));
     };
@@ -360,12 +366,12 @@ current-context: fake
     const from = rvParam === '' || rvParam === '0' ? undefined : Number(rvParam);
     if (from !== undefined && (!Number.isFinite(from) || from < this.compactedBelow)) {
       if (this.expiredAs === 'http' || !Number.isFinite(from)) return answer(410, goneStatus());
-      this.requests.push({ path: url.pathname, watch, resourceVersion: rvParam, status: 200 });
+      record(200);
       res.writeHead(200, { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked' });
       res.end(JSON.stringify({ type: 'ERROR', object: goneStatus() }) + '\n');
       return;
     }
-    this.requests.push({ path: url.pathname, watch, resourceVersion: rvParam, status: 200 });
+    record(200);
     res.writeHead(200, { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked' });
     res.flushHeaders();
     const selected = fieldSelection(url.searchParams.get('fieldSelector'));
