@@ -5,9 +5,13 @@
 //   capture  write a bundle of the node's facts for later `scan --from`
 //   snapshot print the raw NodeSnapshot as JSON (used to inspect another netns)
 import { hostname } from 'node:os';
+import { join } from 'node:path';
 import { runMain, parseFlags, str, bool, choice, logLevelFlag, type Options, type Parsed } from '../common/cli.js';
-import { EXIT_FINDINGS, EXIT_OK, UsageError } from '../common/errors.js';
+import { EXIT_FINDINGS, EXIT_OK, InputError, UsageError } from '../common/errors.js';
 import { readClusterFile, type ClusterContext } from '../common/cluster.js';
+import { dataplaneOf } from './dataplane/load.js';
+import { DEFAULT_TOOL_TIMEOUT_MS } from './inspect/tool.js';
+import { parseDuration } from '../common/duration.js';
 import { VERSION } from '../common/version.js';
 import { inspectLive, type LiveOptions } from './inspect/live.js';
 import { inspectNetns } from './inspect/netns.js';
@@ -25,9 +29,13 @@ const NODE_FLAGS: Options = {
   netns: { type: 'string' },
   'cni-conf-dir': { type: 'string' },
   'cni-bin-dir': { type: 'string' },
+  'tool-timeout': { type: 'string' },
   'log-level': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 };
+
+const TOOL_TIMEOUT_HELP = `  --tool-timeout DURATION  kill a node tool (iptables-save, nft, ipset, ipvsadm, ip, sysctl) that has not
+                          answered by then; the checks that need its output report an error naming it (default 60s)`;
 
 const CLUSTER_FLAGS: Options = {
   cluster: { type: 'string' },
@@ -60,13 +68,16 @@ Run 'netconform-agent <command> --help' for its flags.
   --netns NAME          inspect network namespace NAME instead of the agent's own
   --cni-conf-dir DIR    CNI config dir (default /etc/cni/net.d)
   --cni-bin-dir DIR     CNI plugin dir (default /opt/cni/bin)
+${TOOL_TIMEOUT_HELP}
   --format table|json   output (default table)
   --all                 table: show passing results too
   --fail-on LEVEL       exit 1 at: fail (default), warn, none, or a minimum severity (critical…info) of failures
 `,
-  capture: `Usage: netconform-agent capture --out DIR [--node NAME] [--netns NAME] [--cni-conf-dir DIR] [--cni-bin-dir DIR]
+  capture: `Usage: netconform-agent capture --out DIR [--node NAME] [--netns NAME] [--cni-conf-dir DIR] [--cni-bin-dir DIR] [--tool-timeout 60s]
 
 Writes the node's facts as standard tool output (sysctl.txt, ip-link.json, …) into DIR.
+A tool that times out is named on stderr and its file is left out (capture exits 1).
+${TOOL_TIMEOUT_HELP}
 `,
   run: `Usage: netconform-agent run --collector HOST:PORT [--node NAME] [--interval 30s]
 
@@ -76,10 +87,11 @@ Writes the node's facts as standard tool output (sysctl.txt, ip-link.json, …) 
   --netns NAME           inspect network namespace NAME instead of the agent's own (labs)
   --cni-conf-dir DIR     CNI config dir (default /etc/cni/net.d)
   --cni-bin-dir DIR      CNI plugin dir (default /opt/cni/bin)
+${TOOL_TIMEOUT_HELP}
   --log-level LEVEL      debug, info, warn, error (default info)
 `,
   trace: TRACE_HELP,
-  snapshot: `Usage: netconform-agent snapshot [--node NAME] [--cni-conf-dir DIR] [--cni-bin-dir DIR]
+  snapshot: `Usage: netconform-agent snapshot [--node NAME] [--cni-conf-dir DIR] [--cni-bin-dir DIR] [--tool-timeout 60s]
 `,
 };
 
@@ -87,11 +99,20 @@ export function nodeName(p: Parsed): string {
   return str(p, 'node') || process.env['NODE_NAME'] || hostname();
 }
 
+function toolTimeout(p: Parsed): number {
+  const text = str(p, 'tool-timeout');
+  if (text === undefined) return DEFAULT_TOOL_TIMEOUT_MS;
+  const ms = parseDuration(text, '--tool-timeout');
+  if (ms < 100) throw new UsageError(`"${text}" is too short (at least 100ms)`, '--tool-timeout');
+  return ms;
+}
+
 export function liveOptions(p: Parsed): LiveOptions {
   return {
     node: nodeName(p),
     cniConfDir: str(p, 'cni-conf-dir') ?? '/etc/cni/net.d',
     cniBinDir: str(p, 'cni-bin-dir') ?? '/opt/cni/bin',
+    toolTimeoutMs: toolTimeout(p),
   };
 }
 
@@ -141,7 +162,18 @@ async function scanCommand(argv: string[]): Promise<number> {
   const snapshotRead = from !== undefined ? Promise.resolve().then(() => readBundle(from, str(p, 'node'))) : inspectNode(p);
   snapshotRead.catch(() => undefined); // a bad cluster file below is the error to report
   const cluster = await scanClusterFromFlags(p);
-  const result = scanSnapshot(await snapshotRead, cluster);
+  const snapshot = await snapshotRead;
+  // A bundle's rule dumps are parsed now, so a malformed one is bad input (exit 2, naming
+  // file and line) like any other bundle file; live, a parse error is an `error` finding.
+  if (from !== undefined) {
+    try {
+      dataplaneOf(snapshot);
+    } catch (err) {
+      if (err instanceof InputError) throw new InputError(join(from, err.file), err.reason, err.line, err.column);
+      throw err;
+    }
+  }
+  const result = scanSnapshot(snapshot, cluster);
   if (format === 'json') await writeScanJson(result, process.stdout);
   else process.stdout.write(formatScanTable(result, { all: bool(p, 'all') }));
   return breaches(result.findings, failOn) ? EXIT_FINDINGS : EXIT_OK;
@@ -154,8 +186,15 @@ async function captureCommand(argv: string[]): Promise<number> {
   if (!out) throw new UsageError('is required (the bundle directory to write)', '--out');
   const snapshot = await inspectNode(p);
   const netns = str(p, 'netns');
-  const files = await captureBundle(out, snapshot, netns ? { netns } : {});
+  const files = await captureBundle(out, snapshot, {
+    ...(netns ? { netns } : {}),
+    toolTimeoutMs: toolTimeout(p),
+    onToolFailure: (f) => process.stderr.write(`netconform-agent: ${f.tool}: ${f.reason}; its file holds the snapshot's rendering instead\n`),
+  });
   process.stderr.write(`wrote ${files.length} files to ${out}: ${files.join(', ')}\n`);
+  // Rules a tool never printed cannot be in the bundle; a scan of it would judge without them.
+  const failed = snapshot.dataplane?.failed ?? [];
+  if (failed.length > 0) throw new Error(`capture incomplete: ${failed.map((f) => `${f.tool}: ${f.reason}`).join('; ')}; ${out} lacks their output`);
   return EXIT_OK;
 }
 

@@ -6,6 +6,7 @@
 // because a file read as "nothing there" would silently skip every cluster check.
 import { LineCounter, isMap, isSeq, parseAllDocuments, type Node as YamlNode } from 'yaml';
 import { InputError } from './errors.js';
+import { MAX_JSON_DEPTH as MAX_DEPTH, describeValue, nestsDeeperThan, parseJsonInput } from './json-input.js';
 import type { KubeObject } from './cluster.js';
 
 /** An object of the file and where it was found. */
@@ -20,31 +21,6 @@ export interface LocatedObject {
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-/** Deeper than this is no `kubectl get` output (and would exhaust the stack converting it). */
-const MAX_DEPTH = 200;
-
-/** What a value is, for "expected X, got Y" messages. */
-export function describeValue(v: unknown): string {
-  if (v === undefined) return 'nothing';
-  if (v === null) return 'null';
-  if (Array.isArray(v)) return 'a list';
-  if (typeof v === 'string') return `the string ${JSON.stringify(v.length > 40 ? v.slice(0, 40) + '…' : v)}`;
-  if (typeof v === 'object') return 'a mapping';
-  return `the ${typeof v} ${String(v)}`;
-}
-
-function depthExceeds(v: unknown, max: number): boolean {
-  // Iterative: the point is not to recurse into a hostile document.
-  const stack: { v: unknown; d: number }[] = [{ v, d: 0 }];
-  while (stack.length > 0) {
-    const { v: cur, d } = stack.pop()!;
-    if (d > max) return true;
-    if (Array.isArray(cur)) for (const x of cur) stack.push({ v: x, d: d + 1 });
-    else if (isObj(cur)) for (const x of Object.values(cur)) stack.push({ v: x, d: d + 1 });
-  }
-  return false;
-}
-
 /** Splits documents into located objects (Lists and top-level lists flattened). */
 export function readClusterDocuments(text: string, file: string): LocatedObject[] {
   const trimmed = text.trimStart();
@@ -54,16 +30,7 @@ export function readClusterDocuments(text: string, file: string): LocatedObject[
 }
 
 function locateJson(text: string, file: string): LocatedObject[] {
-  let v: unknown;
-  try {
-    v = JSON.parse(text);
-  } catch (err) {
-    const m = /position (\d+)/.exec(String(err));
-    const offset = m ? Number(m[1]) : /end of JSON input/.test(String(err)) ? text.length : undefined;
-    const pos = offset !== undefined ? lineColumnOf(text, offset) : undefined;
-    throw new InputError(file, `invalid JSON: ${(err as Error).message.replace(/ \(line \d+ column \d+\)$/, '')}`, pos?.line, pos?.column);
-  }
-  if (depthExceeds(v, MAX_DEPTH)) throw new InputError(file, `nested deeper than ${MAX_DEPTH} levels; not kubectl output`);
+  const v = parseJsonInput(text, file);
   const out: LocatedObject[] = [];
   const top: [unknown, string][] = Array.isArray(v) ? v.map((x, i) => [x, `[${i}]`]) : [[v, '']];
   for (const [doc, path] of top) {
@@ -99,7 +66,7 @@ function locateYaml(text: string, file: string): LocatedObject[] | undefined {
     }
     if (v === null || v === undefined) continue; // an empty document (`---` at the end)
     any = true;
-    if (depthExceeds(v, MAX_DEPTH)) throw new InputError(file, `nested deeper than ${MAX_DEPTH} levels; not kubectl output`, lineOf(doc.contents));
+    if (nestsDeeperThan(v, MAX_DEPTH)) throw new InputError(file, `nested deeper than ${MAX_DEPTH} levels; not the output it should be`, lineOf(doc.contents));
     const prefix = docs.length > 1 ? `document ${docIndex}` : '';
     const join = (p: string): string => (prefix && p ? `${prefix} ${p}` : prefix || p);
     if (Array.isArray(v)) {
@@ -124,12 +91,6 @@ function locateYaml(text: string, file: string): LocatedObject[] | undefined {
     }
   }
   return any ? out : undefined;
-}
-
-function lineColumnOf(text: string, offset: number): { line: number; column: number } {
-  let line = 1, last = -1;
-  for (let i = 0; i < offset && i < text.length; i++) if (text.charCodeAt(i) === 10) { line++; last = i; }
-  return { line, column: offset - last };
 }
 
 const at = (path: string): string => (path ? `${path}: ` : '');

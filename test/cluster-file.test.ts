@@ -64,7 +64,7 @@ test('hostile YAML is refused, not expanded or recursed into', (t) => {
 
   const deep = join(tempDir(t, 'nc-cluster-'), 'deep.json');
   writeFileSync(deep, `{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"x"},"data":${'['.repeat(5000)}${']'.repeat(5000)}}`);
-  t.is(t.throws(() => readClusterFile(deep), { instanceOf: InputError })?.message, `${deep}: nested deeper than 200 levels; not kubectl output`);
+  t.is(t.throws(() => readClusterFile(deep), { instanceOf: InputError })?.message, `${deep}: nested deeper than 200 levels; not the output it should be`);
 });
 
 test('valid files still read: Lists, typed lists without item kinds, several documents, unknown kinds ignored', (t) => {

@@ -11,10 +11,12 @@ export interface LiveOptions {
   readonly cniConfDir: string;
   readonly cniBinDir: string;
   readonly procSys?: string;
+  /** How long each node tool may take before it is killed (default 60 s). */
+  readonly toolTimeoutMs?: number;
 }
 
 export async function inspectLive(opts: LiveOptions, now = new Date()): Promise<NodeSnapshot> {
-  const [{ links, routes }, dataplane] = await Promise.all([readNetworkLive(), readDataplaneLive()]);
+  const [{ links, routes }, dataplane] = await Promise.all([readNetworkLive(), readDataplaneLive(opts.toolTimeoutMs !== undefined ? { toolTimeoutMs: opts.toolTimeoutMs } : {})]);
   return {
     node: opts.node,
     capturedAt: now.toISOString(),
