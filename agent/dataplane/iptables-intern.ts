@@ -29,24 +29,22 @@ export class Interner {
   readonly modules = new Map<string, readonly Match[]>();
   /** Per table: option-less targets (`-j KUBE-MARK-MASQ`, `-j ACCEPT`, `-j KUBE-SEP-…`). */
   readonly targets = new Map<Table, Map<string, { verdict: Verdict; action?: Action }>>();
-  /** Match lists by the identity of their (shared) members: a trie keyed by Match objects. */
-  private readonly lists: ListNode = {};
+  /** One-match lists by their (shared) match. */
+  private readonly singles = new Map<Match, readonly Match[]>();
 
+  /**
+   * An exact-size copy of a rule's match list; one-match lists are shared. Longer lists are
+   * not interned: at 10k Services they are nearly all distinct (a trie keyed by their members
+   * held 53 MB during the parse to save 10 MB in the model, and cost 13% of the parse time).
+   */
   list(ms: readonly Match[]): readonly Match[] {
     if (ms.length === 0) return NO_MATCHES;
-    let node = this.lists;
-    for (let k = 0; k < ms.length; k++) {
-      let n = node.next?.get(ms[k]!);
-      if (!n) (node.next ??= new Map()).set(ms[k]!, (n = {}));
-      node = n;
-    }
-    return (node.list ??= ms.slice());
+    if (ms.length > 1) return ms.slice();
+    const m = ms[0]!;
+    let l = this.singles.get(m);
+    if (!l) this.singles.set(m, (l = [m]));
+    return l;
   }
-}
-
-interface ListNode {
-  next?: Map<Match, ListNode>;
-  list?: readonly Match[];
 }
 
 export const NO_MATCHES: readonly Match[] = Object.freeze([]);
