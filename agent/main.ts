@@ -20,9 +20,7 @@ import { captureBundle } from './inspect/capture.js';
 import type { NodeSnapshot } from './snapshot.js';
 import { scanSnapshot } from './scan.js';
 import { writeScanJson, formatScanTable, parseFailOn, breaches } from './report/format.js';
-import { runAgent } from './run.js';
 import { traceCommand, TRACE_HELP } from './trace-command.js';
-import { loadClusterFromApi } from '../kube/load.js';
 
 const NODE_FLAGS: Options = {
   node: { type: 'string' },
@@ -136,6 +134,9 @@ async function scanClusterFromFlags(p: Parsed): Promise<ClusterContext | undefin
   if (kubeconfig === undefined) return clusterFromFlags(p);
   if (str(p, 'cluster') !== undefined) throw new UsageError('--cluster and --kubeconfig cannot be combined');
   const clusterCIDR = str(p, 'cluster-cidr');
+  // Loaded on use: the Kubernetes client takes ~1 s and ~70 MB to load, which a `scan --cluster`
+  // would pay before its rule dump even starts.
+  const { loadClusterFromApi } = await import('../kube/load.js');
   return loadClusterFromApi(kubeconfig, {
     serviceCIDRs: (p.values['service-cidr'] as string[] | undefined) ?? [],
     ...(clusterCIDR ? { clusterCIDR } : {}),
@@ -212,6 +213,7 @@ async function runCommand(argv: string[]): Promise<number> {
     interval: { type: 'string' },
   });
   if (bool(p, 'help')) return help('run');
+  const { runAgent } = await import('./run.js'); // gRPC: loaded by the commands that talk to a collector
   return runAgent({
     collector: str(p, 'collector') ?? process.env['NETCONFORM_COLLECTOR'] ?? '127.0.0.1:9443',
     intervalText: str(p, 'interval') ?? '30s',
