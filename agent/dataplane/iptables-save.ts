@@ -53,6 +53,8 @@ interface MutableChain {
 export class IptablesSaveParser {
   private readonly tables: Table[] = [];
   private table: Table | undefined;
+  /** Line of the open table's `*name`: a dump that ends before its COMMIT is cut short. */
+  private tableLine = 0;
   private lineNo = 0;
   private carry = '';
   private readonly intern = new Interner();
@@ -86,10 +88,30 @@ export class IptablesSaveParser {
     if (this.carry !== '') {
       const last = this.carry;
       this.carry = '';
+      // A last line without its newline inside a table is where the output was cut: say
+      // that, rather than what the half line lacks.
+      if (this.table && last.trim() !== 'COMMIT') throw this.cutShort(this.lineNo + 1);
       this.line(last);
     }
     this.flush();
+    if (this.table) throw this.cutShort(this.lineNo);
     return { backend: this.opts.backend, tables: this.tables };
+  }
+
+  private cutShort(line: number): InputError {
+    return new InputError(this.opts.file, `the dump ends inside table "${this.table!.name}" (begun on line ${this.tableLine}) without its COMMIT: the output is cut short`, line);
+  }
+
+  /** At COMMIT: every jump and goto names a chain the table declares (iptables-restore insists too). */
+  private checkTargets(table: Table): void {
+    for (const chain of table.chains.values()) {
+      for (const r of chain.rules) {
+        const v = r.verdict;
+        if ((v.kind === 'jump' || v.kind === 'goto') && !table.chains.has(v.target)) {
+          throw new InputError(this.opts.file, `rule in chain "${chain.name}" ${v.kind === 'jump' ? 'jumps' : 'goes'} to chain "${v.target}", which table "${table.name}" does not declare`, r.line);
+        }
+      }
+    }
   }
 
   private flush(): void {
@@ -112,12 +134,20 @@ export class IptablesSaveParser {
     if (c0 === 42 /* * */) {
       this.flush();
       const name = line.slice(1).trim();
+      if (this.table) throw new InputError(opts.file, `table "${name}" begins inside table "${this.table.name}" (begun on line ${this.tableLine}), which has no COMMIT`, lineNo);
+      this.tableLine = lineNo;
       const existing = this.tables.find((t) => t.name === name);
       this.table = existing ?? { backend: opts.backend, source: opts.file, family: opts.family, name, chains: new Map(), sets: new Map() };
       if (!existing) this.tables.push(this.table);
       return;
     }
-    if (line === 'COMMIT') { this.flush(); this.table = undefined; return; }
+    if (line === 'COMMIT') {
+      if (!this.table) throw new InputError(opts.file, 'COMMIT outside a table (no "*table" line before it)', lineNo);
+      this.flush();
+      this.checkTargets(this.table);
+      this.table = undefined;
+      return;
+    }
     const table = this.table;
     if (c0 === 58 /* : */) {
       if (!table) throw new InputError(opts.file, 'chain declaration outside a table (missing "*table" line)', lineNo);
