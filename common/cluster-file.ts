@@ -47,8 +47,22 @@ function locateJson(text: string, file: string): LocatedObject[] {
 function locateYaml(text: string, file: string): LocatedObject[] | undefined {
   // Required on use: the YAML parser adds ~0.2 s to every agent start, and cluster files are mostly JSON.
   const { LineCounter, isMap, isSeq, parseAllDocuments } = createRequire(import.meta.url)('yaml') as typeof import('yaml');
+  // The YAML parser takes seconds on thousands of nested flow collections, and time quadratic
+  // in the length of some long lines (fuzzing: 20 s for one line of 378k quotes): refuse first.
+  const long = longLine(text, MAX_YAML_LINE);
+  if (long !== undefined) throw new InputError(file, `a line longer than ${MAX_YAML_LINE / 1024} KiB; not kubectl YAML output (for such objects use kubectl get -o json)`, long);
+  // The YAML parser takes seconds on thousands of nested flow collections: refuse them first.
+  const deep = flowDepthExceeds(text, MAX_DEPTH);
+  if (deep !== undefined) throw new InputError(file, `nested deeper than ${MAX_DEPTH} levels; not the output it should be`, deep);
   const lineCounter = new LineCounter();
-  const docs = parseAllDocuments(text, { lineCounter });
+  let docs: ReturnType<typeof parseAllDocuments>;
+  try {
+    docs = parseAllDocuments(text, { lineCounter });
+  } catch (err) {
+    // The parser recurses per nesting level (`- - - - …`): a stack overflow is nesting no kubectl output has.
+    if (err instanceof RangeError) throw new InputError(file, `nested too deeply to read; not kubectl output`);
+    throw err;
+  }
   const lineOf = (n: unknown): number | undefined => {
     const range = (n as YamlNode | null)?.range;
     return range ? lineCounter.linePos(range[0]).line : undefined;
@@ -94,6 +108,35 @@ function locateYaml(text: string, file: string): LocatedObject[] | undefined {
     }
   }
   return any ? out : undefined;
+}
+
+/** YAML lines longer than this are refused (JSON input has no such limit). */
+const MAX_YAML_LINE = 64 * 1024;
+
+function longLine(text: string, max: number): number | undefined {
+  let line = 1, start = 0;
+  for (;;) {
+    const nl = text.indexOf('\n', start);
+    const end = nl < 0 ? text.length : nl;
+    if (end - start > max) return line;
+    if (nl < 0) return undefined;
+    start = nl + 1;
+    line++;
+  }
+}
+
+/** The line where `[`/`{` nesting (outside quotes) first exceeds `max`, else undefined. */
+function flowDepthExceeds(text: string, max: number): number | undefined {
+  let depth = 0, line = 1, quote = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 10) { line++; quote = 0; continue; }
+    if (quote !== 0) { if (c === quote) quote = 0; continue; }
+    if (c === 34 || c === 39) quote = c;
+    else if (c === 91 || c === 123) { if (++depth > max) return line; }
+    else if ((c === 93 || c === 125) && depth > 0) depth--;
+  }
+  return undefined;
 }
 
 const at = (path: string): string => (path ? `${path}: ` : '');

@@ -37,8 +37,21 @@ function count(text: string | undefined, file: string, line: number, what: strin
   return Number(text);
 }
 
+/**
+ * `ipvsadm -Ln` output: a line starting `IP Virtual Server version` or `->`. A line scan, not
+ * a multiline regex: `^\s*…` over a long run of blanks backtracks quadratically (fuzzing found
+ * half a megabyte of spaces taking minutes).
+ */
+function isIpvsListing(text: string): boolean {
+  for (const raw of text.split('\n')) {
+    const line = raw.trimStart();
+    if (line.startsWith('IP Virtual Server version') || line.startsWith('->')) return true;
+  }
+  return false;
+}
+
 export function parseIpvsadm(text: string, file: string): IpvsVirtualServer[] {
-  if (/^\s*(#.*\n)?\s*IP Virtual Server version/m.test(text) || /^\s*->/m.test(text)) return parseIpvsList(text, file);
+  if (isIpvsListing(text)) return parseIpvsList(text, file);
   const byKey = new Map<string, MutableVs>();
   const out: MutableVs[] = [];
   const lines = text.split('\n');
