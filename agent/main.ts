@@ -5,9 +5,13 @@
 //   capture  write a bundle of the node's facts for later `scan --from`
 //   snapshot print the raw NodeSnapshot as JSON (used to inspect another netns)
 import { hostname } from 'node:os';
+import { join } from 'node:path';
 import { runMain, parseFlags, str, bool, choice, logLevelFlag, type Options, type Parsed } from '../common/cli.js';
-import { EXIT_FINDINGS, EXIT_OK, UsageError } from '../common/errors.js';
+import { EXIT_FINDINGS, EXIT_OK, InputError, UsageError } from '../common/errors.js';
 import { readClusterFile, type ClusterContext } from '../common/cluster.js';
+import { dataplaneOf } from './dataplane/load.js';
+import { DEFAULT_TOOL_TIMEOUT_MS } from './inspect/tool.js';
+import { parseDuration } from '../common/duration.js';
 import { VERSION } from '../common/version.js';
 import { DEFAULT_BPF_ROOT, inspectLive, type LiveOptions } from './inspect/live.js';
 import { inspectNetns } from './inspect/netns.js';
@@ -19,7 +23,6 @@ import { writeScanJson, formatScanTable, parseFailOn, breaches } from './report/
 import { runAgent } from './run.js';
 import { probeCommand, PROBE_HELP } from './probe/command.js';
 import { DEFAULT_HEALTH_FILE, judgeHealth, readHealthFile, type HealthVerdict } from './health.js';
-import { parseDuration } from '../common/duration.js';
 import { traceCommand, TRACE_HELP } from './trace-command.js';
 import { loadClusterFromApi } from '../kube/load.js';
 import { nodePolicyReport } from '../common/policy-report.js';
@@ -36,9 +39,13 @@ const NODE_FLAGS: Options = {
   'cni-bin-dir': { type: 'string' },
   'bpf-root': { type: 'string' },
   'proc-root': { type: 'string' },
+  'tool-timeout': { type: 'string' },
   'log-level': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 };
+
+const TOOL_TIMEOUT_HELP = `  --tool-timeout DURATION  kill a node tool (iptables-save, nft, ipset, ipvsadm, ip, sysctl) that has not
+                          answered by then; the checks that need its output report an error naming it (default 60s)`;
 
 const CLUSTER_FLAGS: Options = {
   cluster: { type: 'string' },
@@ -77,12 +84,15 @@ Run 'netconform-agent <command> --help' for its flags.
                         (a wgpolicyk8s.io/v1alpha2 ClusterPolicyReport for the node, JSON; kubectl apply -f -)
   --bpf-root DIR        bpffs root with eBPF dataplanes' pinned maps (default /sys/fs/bpf)
   --proc-root DIR       the host's /proc, for the processes of each pod (default /proc)
+${TOOL_TIMEOUT_HELP}
   --all                 table: show passing results too
   --fail-on LEVEL       exit 1 at: fail (default), warn, none, or a minimum severity (critical…info) of failures
 `,
-  capture: `Usage: netconform-agent capture --out DIR [--node NAME] [--netns NAME] [--cni-conf-dir DIR] [--cni-bin-dir DIR] [--bpf-root DIR] [--proc-root DIR]
+  capture: `Usage: netconform-agent capture --out DIR [--node NAME] [--netns NAME] [--cni-conf-dir DIR] [--cni-bin-dir DIR] [--bpf-root DIR] [--proc-root DIR] [--tool-timeout 60s]
 
 Writes the node's facts as standard tool output (sysctl.txt, ip-link.json, …) into DIR.
+A tool that times out is named on stderr and its file is left out (capture exits 1).
+${TOOL_TIMEOUT_HELP}
 `,
   run: `Usage: netconform-agent run --collector HOST:PORT [--node NAME] [--interval 30s] [--kubeconfig FILE | --cluster FILE]
 
@@ -104,6 +114,7 @@ Writes the node's facts as standard tool output (sysctl.txt, ip-link.json, …) 
                          the DaemonSet uses ${DEFAULT_HEALTH_FILE})
   --bpf-root DIR         bpffs root with eBPF dataplanes' pinned maps (default /sys/fs/bpf)
   --proc-root DIR        the host's /proc, for processes by pod (default /proc)
+${TOOL_TIMEOUT_HELP}
   --log-level LEVEL      debug, info, warn, error (default info)
 `,
   health: `Usage: netconform-agent health [--health-file FILE] [--max-age 3m] [--require-ack]
@@ -119,12 +130,20 @@ the last acknowledged report) is younger than --max-age, or the agent started le
 `,
   trace: TRACE_HELP,
   probe: PROBE_HELP,
-  snapshot: `Usage: netconform-agent snapshot [--node NAME] [--cni-conf-dir DIR] [--cni-bin-dir DIR] [--bpf-root DIR] [--proc-root DIR]
+  snapshot: `Usage: netconform-agent snapshot [--node NAME] [--cni-conf-dir DIR] [--cni-bin-dir DIR] [--bpf-root DIR] [--proc-root DIR] [--tool-timeout 60s]
 `,
 };
 
 export function nodeName(p: Parsed): string {
   return str(p, 'node') || process.env['NODE_NAME'] || hostname();
+}
+
+function toolTimeout(p: Parsed): number {
+  const text = str(p, 'tool-timeout');
+  if (text === undefined) return DEFAULT_TOOL_TIMEOUT_MS;
+  const ms = parseDuration(text, '--tool-timeout');
+  if (ms < 100) throw new UsageError(`"${text}" is too short (at least 100ms)`, '--tool-timeout');
+  return ms;
 }
 
 export function liveOptions(p: Parsed): LiveOptions {
@@ -134,6 +153,7 @@ export function liveOptions(p: Parsed): LiveOptions {
     cniBinDir: str(p, 'cni-bin-dir') ?? '/opt/cni/bin',
     bpfRoot: str(p, 'bpf-root') ?? DEFAULT_BPF_ROOT,
     procRoot: str(p, 'proc-root') ?? '/proc',
+    toolTimeoutMs: toolTimeout(p),
   };
 }
 
@@ -165,6 +185,9 @@ async function scanClusterFromFlags(p: Parsed): Promise<ClusterContext | undefin
   if (kubeconfig === undefined) return clusterFromFlags(p);
   if (str(p, 'cluster') !== undefined) throw new UsageError('--cluster and --kubeconfig cannot be combined');
   const clusterCIDR = str(p, 'cluster-cidr');
+  // Loaded on use: the Kubernetes client takes ~1 s and ~70 MB to load, which a `scan --cluster`
+  // would pay before its rule dump even starts.
+  const { loadClusterFromApi } = await import('../kube/load.js');
   return loadClusterFromApi(kubeconfig, {
     serviceCIDRs: (p.values['service-cidr'] as string[] | undefined) ?? [],
     ...(clusterCIDR ? { clusterCIDR } : {}),
@@ -193,6 +216,16 @@ async function scanCommand(argv: string[]): Promise<number> {
   const cluster = await scanClusterFromFlags(p);
   const snapshot = await snapshotRead;
   // The shared list keeps Pods' spec only: this node's Pods are read apart, with their status.
+  // A bundle's rule dumps are parsed now, so a malformed one is bad input (exit 2, naming
+  // file and line) like any other bundle file; live, a parse error is an `error` finding.
+  if (from !== undefined) {
+    try {
+      dataplaneOf(snapshot);
+    } catch (err) {
+      if (err instanceof InputError) throw new InputError(join(from, err.file), err.reason, err.line, err.column);
+      throw err;
+    }
+  }
   const result = scanSnapshot(snapshot, await withNodePods(p, cluster, snapshot.node));
   if (format === 'json') await writeScanJson(result, process.stdout);
   else if (format === 'policyreport') process.stdout.write(JSON.stringify(nodePolicyReport(result), null, 2) + '\n');
@@ -207,8 +240,15 @@ async function captureCommand(argv: string[]): Promise<number> {
   if (!out) throw new UsageError('is required (the bundle directory to write)', '--out');
   const snapshot = await inspectNode(p);
   const netns = str(p, 'netns');
-  const files = await captureBundle(out, snapshot, netns ? { netns } : {});
+  const files = await captureBundle(out, snapshot, {
+    ...(netns ? { netns } : {}),
+    toolTimeoutMs: toolTimeout(p),
+    onToolFailure: (f) => process.stderr.write(`netconform-agent: ${f.tool}: ${f.reason}; its file holds the snapshot's rendering instead\n`),
+  });
   process.stderr.write(`wrote ${files.length} files to ${out}: ${files.join(', ')}\n`);
+  // Rules a tool never printed cannot be in the bundle; a scan of it would judge without them.
+  const failed = snapshot.dataplane?.failed ?? [];
+  if (failed.length > 0) throw new Error(`capture incomplete: ${failed.map((f) => `${f.tool}: ${f.reason}`).join('; ')}; ${out} lacks their output`);
   return EXIT_OK;
 }
 
@@ -252,6 +292,7 @@ async function runCommand(argv: string[]): Promise<number> {
     'no-kube': { type: 'boolean' },
   });
   if (bool(p, 'help')) return help('run');
+  const { runAgent } = await import('./run.js'); // gRPC: loaded by the commands that talk to a collector
   return runAgent({
     collector: str(p, 'collector') ?? process.env['NETCONFORM_COLLECTOR'] ?? '127.0.0.1:9443',
     intervalText: str(p, 'interval') ?? '30s',

@@ -1,5 +1,6 @@
 // Runs the registered checks over a snapshot: the one place checks are invoked.
 import { summarize, type CheckSummary, type Finding } from '../common/findings.js';
+import { InputError } from '../common/errors.js';
 import type { ClusterContext } from '../common/cluster.js';
 import type { NodeSnapshot } from './snapshot.js';
 import { FACET_SOURCES } from './snapshot.js';
@@ -36,6 +37,15 @@ export function runCheck(check: CheckDefinition, snapshot: NodeSnapshot, cluster
   try {
     return check.run(snapshot, cluster).map((r) => ({ check: check.id, ...r }));
   } catch (err) {
+    // Input that did not parse, or a tool that timed out: the check cannot judge, and says
+    // which source to look at (never a skip, never a fail on rules half read).
+    if (err instanceof InputError) {
+      return [{
+        check: check.id, status: 'error', severity: 'high', subject: snapshot.node,
+        message: `cannot judge: ${err.message}`,
+        evidence: { source: err.file, reason: err.reason, ...(err.line !== undefined ? { line: err.line } : {}) },
+      }];
+    }
     // A bug in one check must not hide the others' results.
     return [{
       check: check.id, status: 'error', severity: 'high', subject: snapshot.node,

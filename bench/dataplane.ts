@@ -14,8 +14,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { largeCluster, renderClusterJson, renderIptables, renderNft } from '../agent/dataplane/testing/generate.js';
 import { systemTool } from '../agent/inspect/dataplane.js';
-import { parseIptablesSave } from '../agent/dataplane/iptables-save.js';
-import type { Ruleset } from '../agent/dataplane/model.js';
+import { fastPathDifference } from '../agent/dataplane/testing/fast-path.js';
 import { createLabNode, type LabNode } from '../test/lab/lab.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -87,21 +86,9 @@ async function benchMode(name: string, lab: LabNode, clusterFile: string, bare: 
 
 /** The tokenizer-free reader of kube-proxy's rule shapes must build exactly what the general reader builds. */
 function checkFastPath(text: string): void {
-  const opts = { backend: 'iptables-nft' as const, family: 4 as const, file: 'bench' };
-  const general = parseIptablesSave(text, { ...opts, fastPath: false });
-  const fast = parseIptablesSave(text, opts);
-  const json = (x: unknown): string => JSON.stringify(x, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
-  const rules = (rs: Ruleset): number => rs.tables.reduce((n, t) => n + [...t.chains.values()].reduce((m, c) => m + c.rules.length, 0), 0);
-  for (const t of general.tables) {
-    const ft = fast.tables.find((x) => x.name === t.name);
-    if (!ft || ft.chains.size !== t.chains.size) throw new Error(`fast path: table ${t.name} differs`);
-    for (const [name, c] of t.chains) {
-      const fc = ft.chains.get(name);
-      if (!fc || json(fc.base) !== json(c.base) || fc.rules.length !== c.rules.length) throw new Error(`fast path: chain ${name} differs`);
-      c.rules.forEach((r, i) => { if (json(r) !== json(fc.rules[i])) throw new Error(`fast path: ${name} rule ${i + 1} differs:\n${json(r)}\n${json(fc.rules[i])}`); });
-    }
-  }
-  console.log(`fast rule reader agrees with the general reader on all ${rules(general)} rules`);
+  const r = fastPathDifference(text);
+  if (r.difference !== undefined) throw new Error(`fast path: ${r.difference}`);
+  console.log(`fast rule reader agrees with the general reader on all ${r.rules} rules`);
 }
 
 async function main(): Promise<void> {

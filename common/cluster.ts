@@ -4,9 +4,9 @@
 // (kube/incremental-context.ts) applies events one object at a time through the same
 // per-object parsers (parseServiceObject, parseNodeObject).
 import { readFileSync } from 'node:fs';
-import { parseAllDocuments } from 'yaml';
 import { InputError } from './errors.js';
 import type { PodInfo } from './node-pods.js';
+import { checkClusterObject, readClusterDocuments } from './cluster-file.js';
 
 export interface NodeInfo {
   readonly name: string;
@@ -304,31 +304,12 @@ export function parseServiceObject(s: Obj, slices: readonly Obj[]): ServiceInfo 
   };
 }
 
-/** Reads `kubectl get … -o yaml|json` output: one List, several documents, or plain objects. */
+/**
+ * Reads `kubectl get … -o yaml|json` output: one List, several documents, or plain objects,
+ * each a Kubernetes object (see cluster-file.ts); Lists come back flattened into their items.
+ */
 export function parseClusterText(text: string, file: string): unknown[] {
-  const trimmed = text.trimStart();
-  if (trimmed.startsWith('{') || trimmed.startsWith('[')) {
-    try {
-      const v: unknown = JSON.parse(text);
-      return Array.isArray(v) ? v : [v];
-    } catch (err) {
-      const m = /position (\d+)/.exec(String(err));
-      if (m) {
-        const { line, column } = lineColumn(text, Number(m[1]));
-        throw new InputError(file, `invalid JSON: ${(err as Error).message}`, line, column);
-      }
-      throw new InputError(file, `invalid JSON: ${(err as Error).message}`);
-    }
-  }
-  const docs = parseAllDocuments(text);
-  const out: unknown[] = [];
-  for (const doc of Array.isArray(docs) ? docs : [docs]) {
-    const e = doc.errors[0];
-    if (e) throw new InputError(file, `invalid YAML: ${e.message.split('\n')[0]}`, e.linePos?.[0]?.line, e.linePos?.[0]?.col);
-    const v: unknown = doc.toJS();
-    if (v !== null && v !== undefined) out.push(v);
-  }
-  return out;
+  return readClusterDocuments(text, file).map((o) => o.object);
 }
 
 export function lineColumn(text: string, offset: number): { line: number; column: number } {
@@ -344,7 +325,9 @@ export function readClusterFile(file: string, opts: ClusterOptions = {}): Cluste
   } catch (err) {
     throw new InputError(file, `cannot read cluster file: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
-  return parseClusterObjects(parseClusterText(text, file), opts);
+  const located = readClusterDocuments(text, file);
+  for (const o of located) checkClusterObject(o, file);
+  return parseClusterObjects(located.map((o) => o.object), opts);
 }
 
 /** The node's own entry, when the context knows it. */

@@ -10,4 +10,9 @@ export interface DataplaneFacts {
   readonly ipsetSave?: string;
   /** `ipvsadm -Sn` text. */
   readonly ipvsadm?: string;
+  /**
+   * Tools that did not answer within the tool timeout and were killed: what they would have
+   * printed is unknown, so the rules cannot be judged (the checks report an error naming them).
+   */
+  readonly failed?: readonly { readonly tool: string; readonly reason: string }[];
 }

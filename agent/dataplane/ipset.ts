@@ -14,12 +14,16 @@ export function parseIpsetSave(text: string, file: string): Map<string, NamedSet
     const [cmd, name, arg] = tok;
     if (!name) throw new InputError(file, `"${line}": missing set name`, i + 1);
     if (cmd === 'create' || cmd === '-N') {
-      types.set(name, arg ?? '');
+      if (arg === undefined || !SET_TYPE.test(arg)) throw new InputError(file, `set "${name}": type ${arg === undefined ? 'missing' : `"${arg.slice(0, 40)}"`} is not an ipset type (hash:…, bitmap:…, list:set)`, i + 1);
+      if (types.has(name)) throw new InputError(file, `set "${name}" is created twice`, i + 1);
+      types.set(name, arg);
       elems.set(name, []);
     } else if (cmd === 'add' || cmd === '-A') {
       const type = types.get(name);
       if (type === undefined) throw new InputError(file, `entry for undeclared set "${name}"`, i + 1);
       if (!arg) throw new InputError(file, `"${line}": missing entry`, i + 1);
+      const problem = entryProblem(type, arg);
+      if (problem) throw new InputError(file, `set "${name}" (${type}): entry "${arg.slice(0, 80)}" ${problem}`, i + 1);
       elems.get(name)!.push(entryOf(type, arg));
     } else {
       throw new InputError(file, `unrecognised ipset command "${cmd ?? ''}"`, i + 1);
@@ -32,6 +36,54 @@ export function parseIpsetSave(text: string, file: string): Map<string, NamedSet
     out.set(name, { name, type: [type], isMap: false, dynamic: false, elements, index, ranged });
   }
   return out;
+}
+
+/** Set types ipset knows: hash:<dims>, bitmap:<dim>, list:set. */
+const SET_TYPE = /^(hash:(ip|net|mac|port|mark|iface)(,(ip|net|mac|port|mark|iface))*|bitmap:(ip|ip,mac|port)|list:set)$/;
+
+function isPortPart(p: string): boolean {
+  // `tcp:80`, `udp:53`, `80`, a range `1000-2000`, or `icmp:ping` style names after a protocol.
+  const m = /^(?:([a-z0-9]+):)?([^:]+)$/i.exec(p);
+  if (!m) return false;
+  const [lo, hi] = m[2]!.split('-');
+  const isNum = (x: string | undefined): boolean => x !== undefined && /^\d+$/.test(x) && Number(x) <= 65535;
+  if (m[1] !== undefined && /^icmp/i.test(m[1])) return m[2]!.length > 0;
+  return isNum(lo) && (hi === undefined || isNum(hi));
+}
+
+/** Why an entry does not fit its set's type, or undefined when it does. */
+function entryProblem(type: string, entry: string): string | undefined {
+  const [kind, dimText = ''] = type.split(':');
+  if (kind === 'list') return /^[^\s,]+$/.test(entry) ? undefined : 'is not a set name';
+  const dims = dimText.split(',');
+  const parts = entry.split(',');
+  if (parts.length !== dims.length) return `has ${parts.length} part(s), the type ${dims.length}`;
+  for (let k = 0; k < dims.length; k++) {
+    const d = dims[k]!, p = parts[k]!;
+    switch (d) {
+      case 'ip': {
+        const range = p.split('-');
+        const ok = p.includes('/') ? parsePrefix(p) !== undefined : range.length <= 2 && range.every((x) => parsePrefix(x) !== undefined);
+        if (!ok) return `part ${k + 1} "${p.slice(0, 50)}" is not an IP address`;
+        break;
+      }
+      case 'net':
+        if (parsePrefix(p) === undefined && !(p.split('-').length === 2 && p.split('-').every((x) => parsePrefix(x) !== undefined))) return `part ${k + 1} "${p.slice(0, 50)}" is not a network`;
+        break;
+      case 'port':
+        if (!isPortPart(p)) return `part ${k + 1} "${p.slice(0, 50)}" is not a port (PROTO:PORT or PORT)`;
+        break;
+      case 'mark':
+        if (!/^(0x[0-9a-f]+|\d+)$/i.test(p)) return `part ${k + 1} "${p.slice(0, 50)}" is not a mark`;
+        break;
+      case 'mac':
+        if (!/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/i.test(p)) return `part ${k + 1} "${p.slice(0, 50)}" is not a MAC address`;
+        break;
+      default:
+        break; // iface: any name
+    }
+  }
+  return undefined;
 }
 
 /**

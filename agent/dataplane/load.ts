@@ -1,5 +1,6 @@
 // Turns a snapshot's raw dataplane facts into the rule model once per snapshot (the four
 // service-routing checks share it), choosing the iptables backend kube-proxy writes to.
+import { InputError } from '../../common/errors.js';
 import type { NodeSnapshot } from '../snapshot.js';
 import type { DataplaneFacts } from './facts.js';
 import { parseIptablesSave, kubeProxyChainCount } from './iptables-save.js';
@@ -38,7 +39,7 @@ export function dataplaneOf(snapshot: NodeSnapshot): Dataplane | undefined {
   if (!facts) return undefined;
   let dp = cache.get(facts);
   if (!dp) {
-    dp = loadDataplane(facts);
+    dp = loadDataplane(facts, snapshot.source);
     cache.set(facts, dp);
   }
   return dp;
@@ -51,12 +52,22 @@ function hasNftText(pair: DataplaneFacts['iptables']): boolean {
   return d !== undefined && (d.get !== undefined || d.value !== undefined);
 }
 
-function pickBackend(pair: DataplaneFacts['iptables'], family: 4 | 6, prefix: string): { rs?: Ruleset; both: boolean; nNft: number; nLegacy: number } {
+/**
+ * What a parse error names: the bundle file, or live the tool that printed the text (the
+ * same text under another name would send people looking for a file that is not there).
+ */
+const SOURCE_NAMES = {
+  bundle: { 'iptables-nft': 'iptables-save.txt', 'iptables-legacy': 'iptables-legacy-save.txt', 'ip6tables-nft': 'ip6tables-save.txt', 'ip6tables-legacy': 'ip6tables-legacy-save.txt', nft: 'nft.json', ipset: 'ipset-save.txt', ipvsadm: 'ipvsadm.txt' },
+  live: { 'iptables-nft': 'iptables-nft-save', 'iptables-legacy': 'iptables-legacy-save', 'ip6tables-nft': 'ip6tables-nft-save', 'ip6tables-legacy': 'ip6tables-legacy-save', nft: 'nft -j list ruleset', ipset: 'ipset save', ipvsadm: 'ipvsadm -Sn' },
+} as const;
+type SourceNames = (typeof SOURCE_NAMES)[keyof typeof SOURCE_NAMES];
+
+function pickBackend(pair: DataplaneFacts['iptables'], family: 4 | 6, names: { nft: string; legacy: string }): { rs?: Ruleset; both: boolean; nNft: number; nLegacy: number } {
   if (!pair) return { both: false, nNft: 0, nLegacy: 0 };
   // A live read parsed the text as it streamed in (and then `pair.nft` is not even joined).
   const pre = PARSED.get(pair);
-  const nft = pre?.nft ?? (pair.nft !== undefined ? parseIptablesSave(pair.nft, { backend: 'iptables-nft', family, file: `${prefix}-save.txt` }) : undefined);
-  const legacy = pre?.legacy ?? (pair.legacy !== undefined ? parseIptablesSave(pair.legacy, { backend: 'iptables-legacy', family, file: `${prefix}-legacy-save.txt` }) : undefined);
+  const nft = pre?.nft ?? (pair.nft !== undefined ? parseIptablesSave(pair.nft, { backend: 'iptables-nft', family, file: names.nft }) : undefined);
+  const legacy = pre?.legacy ?? (pair.legacy !== undefined ? parseIptablesSave(pair.legacy, { backend: 'iptables-legacy', family, file: names.legacy }) : undefined);
   const nNft = nft ? kubeProxyChainCount(nft) : 0;
   const nLegacy = legacy ? kubeProxyChainCount(legacy) : 0;
   const both = nNft > 0 && nLegacy > 0;
@@ -65,11 +76,19 @@ function pickBackend(pair: DataplaneFacts['iptables'], family: 4 | 6, prefix: st
   return legacy ? { rs: legacy, both, nNft, nLegacy } : { both, nNft, nLegacy };
 }
 
-export function loadDataplane(facts: DataplaneFacts): Dataplane {
-  const v4 = pickBackend(facts.iptables, 4, 'iptables');
-  const v6 = pickBackend(facts.ip6tables, 6, 'ip6tables');
+/**
+ * Parses the facts. Throws an InputError naming the source when one does not parse, or when a
+ * tool timed out while reading them: rules half read are not judged (no false fail).
+ */
+export function loadDataplane(facts: DataplaneFacts, source: 'live' | 'bundle' = 'bundle'): Dataplane {
+  if (facts.failed && facts.failed.length > 0) {
+    throw new InputError(facts.failed.map((f) => f.tool).join(', '), facts.failed[0]!.reason);
+  }
+  const names: SourceNames = SOURCE_NAMES[source];
+  const v4 = pickBackend(facts.iptables, 4, { nft: names['iptables-nft'], legacy: names['iptables-legacy'] });
+  const v6 = pickBackend(facts.ip6tables, 6, { nft: names['ip6tables-nft'], legacy: names['ip6tables-legacy'] });
   const nftables = facts.nftJson !== undefined
-    ? parseNftJson(facts.nftJson, { file: 'nft.json', skipXtablesTables: hasNftText(facts.iptables) || hasNftText(facts.ip6tables) })
+    ? parseNftJson(facts.nftJson, { file: names.nft, skipXtablesTables: hasNftText(facts.iptables) || hasNftText(facts.ip6tables) })
     : undefined;
   return {
     ...(v4.rs ? { iptables: v4.rs } : {}),
@@ -77,8 +96,8 @@ export function loadDataplane(facts: DataplaneFacts): Dataplane {
     bothIptablesBackends: v4.both || v6.both,
     kubeChains: { 'iptables-nft': v4.nNft, 'iptables-legacy': v4.nLegacy },
     ...(nftables ? { nftables } : {}),
-    ipsets: facts.ipsetSave !== undefined ? parseIpsetSave(facts.ipsetSave, 'ipset-save.txt') : new Map(),
-    ...(facts.ipvsadm !== undefined ? { ipvs: parseIpvsadm(facts.ipvsadm, 'ipvsadm.txt') } : {}),
+    ipsets: facts.ipsetSave !== undefined ? parseIpsetSave(facts.ipsetSave, names.ipset) : new Map(),
+    ...(facts.ipvsadm !== undefined ? { ipvs: parseIpvsadm(facts.ipvsadm, names.ipvsadm) } : {}),
   };
 }
 

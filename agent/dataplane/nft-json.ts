@@ -4,6 +4,8 @@
 // evidence is rendered back to nft syntax from the JSON, since that is what people read.
 import { InputError } from '../../common/errors.js';
 import { canonicalIp, parsePrefix, type Prefix } from './addr.js';
+import { nftItems, type NftItem } from './nft-schema.js';
+import { parseJsonInput } from '../../common/json-input.js';
 import {
   buildSetIndex, protoName,
   type Action, type BaseChainInfo, type ChainType, type Hook, type KeyField, type Match, type NamedSet, type NatTarget,
@@ -23,43 +25,32 @@ export interface NftParseOptions {
 const XT_TABLES = new Set(['filter', 'nat', 'mangle', 'raw', 'security']);
 
 export function parseNftJson(text: string, opts: NftParseOptions): Ruleset {
-  let doc: unknown;
-  try {
-    doc = JSON.parse(text);
-  } catch (err) {
-    throw new InputError(opts.file, `invalid JSON: ${(err as Error).message}`);
-  }
-  if (!isObj(doc) || !Array.isArray(doc['nftables'])) throw new InputError(opts.file, 'not `nft -j` output: no top-level "nftables" array');
+  const items = nftItems(parseJsonInput(text, opts.file), opts.file);
   const tables = new Map<string, Table>();
   const key = (family: string, name: string): string => `${family} ${name}`;
-  const items = doc['nftables'] as unknown[];
   const tableOf = (o: J, what: string, idx: number): Table | undefined => {
     const family = String(o['family'] ?? '');
     const name = String(o['table'] ?? '');
     const t = tables.get(key(family, name));
     if (!t && !(opts.skipXtablesTables && XT_TABLES.has(name))) {
-      if (family === 'ip' || family === 'ip6' || family === 'inet') throw new InputError(opts.file, `${what} #${idx} refers to unknown table ${family} ${name}`);
+      if (family === 'ip' || family === 'ip6' || family === 'inet') throw new InputError(opts.file, `nftables[${idx}].${what}: refers to table ${family} ${name}, which the ruleset does not declare`);
     }
     return t;
   };
   // Objects come tables → sets/maps → chains → rules in `nft list ruleset` order, but do not rely on it.
-  const pending: { kind: string; o: J; idx: number }[] = [];
-  items.forEach((item, idx) => {
-    if (!isObj(item)) return;
-    for (const kind of Object.keys(item)) {
-      const o = item[kind];
-      if (!isObj(o)) continue;
-      if (kind === 'table') {
-        const family = String(o['family'] ?? '');
-        const name = String(o['name'] ?? '');
-        if (family !== 'ip' && family !== 'ip6' && family !== 'inet') continue; // bridge/arp/netdev carry no Service traffic
-        if (opts.skipXtablesTables && (family === 'ip' || family === 'ip6') && XT_TABLES.has(name)) continue;
-        tables.set(key(family, name), { backend: 'nftables', source: opts.file, family: family === 'ip6' ? 6 : 4, name: `${family} ${name}`, chains: new Map(), sets: new Map() });
-      } else {
-        pending.push({ kind, o, idx });
-      }
+  const pending: NftItem[] = [];
+  for (const item of items) {
+    const { kind, o } = item;
+    if (kind === 'table') {
+      const family = String(o['family']);
+      const name = String(o['name']);
+      if (family !== 'ip' && family !== 'ip6' && family !== 'inet') continue; // bridge/arp/netdev carry no Service traffic
+      if (opts.skipXtablesTables && (family === 'ip' || family === 'ip6') && XT_TABLES.has(name)) continue;
+      tables.set(key(family, name), { backend: 'nftables', source: opts.file, family: family === 'ip6' ? 6 : 4, name: `${family} ${name}`, chains: new Map(), sets: new Map() });
+    } else {
+      pending.push(item);
     }
-  });
+  }
   for (const pass of ['set', 'chain', 'rule'] as const) {
     for (const { kind, o, idx } of pending) {
       if (pass === 'set' && (kind === 'set' || kind === 'map')) {
@@ -76,7 +67,7 @@ export function parseNftJson(text: string, opts: NftParseOptions): Ruleset {
         if (!t) continue;
         const chainName = String(o['chain']);
         const chain = t.chains.get(chainName);
-        if (!chain) throw new InputError(opts.file, `rule #${idx} (handle ${String(o['handle'])}) in unknown chain ${chainName}`);
+        if (!chain) throw new InputError(opts.file, `nftables[${idx}].rule: (handle ${String(o['handle'])}) is in chain ${chainName}, which table ${t.name} does not declare`);
         chain.rules.push(parseRule(o, t.name, chainName, chain.rules.length + 1));
       }
     }

@@ -2,12 +2,12 @@
 // facets are written first (writeBundle renders them in the tools' formats); then, where the
 // tools are installed, their own output replaces the rendering — `ip -j`, `sysctl -a` — so a
 // bundle carries everything the tools print, and the bundle parsers are proven on real output.
-import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { NodeSnapshot } from '../snapshot.js';
 import { BUNDLE_FILES, writeBundle } from './bundle.js';
 import { NETWORK_BUNDLE_FILES } from './bundle-network.js';
+import { DEFAULT_TOOL_TIMEOUT_MS, runToolWithDeadline, type ToolFailure } from './tool.js';
 
 /** Tool runs whose stdout becomes a bundle file verbatim. */
 export const NETWORK_TOOL_FILES: readonly { readonly file: string; readonly cmd: string; readonly args: readonly string[] }[] = [
@@ -17,14 +17,12 @@ export const NETWORK_TOOL_FILES: readonly { readonly file: string; readonly cmd:
   { file: BUNDLE_FILES.sysctl, cmd: 'sysctl', args: ['-a'] },
 ];
 
-function runTool(cmd: string, args: readonly string[], netns: string | undefined): Promise<string | undefined> {
+async function runTool(cmd: string, args: readonly string[], netns: string | undefined, timeoutMs: number): Promise<{ out?: string; failure?: ToolFailure }> {
   const [file, argv] = netns ? ['ip', ['netns', 'exec', netns, cmd, ...args]] : [cmd, [...args]];
-  return new Promise((resolve) => {
-    execFile(file, argv, { maxBuffer: 256 * 1024 * 1024 }, (err, stdout) => {
-      // sysctl -a exits non-zero when a few keys are unreadable; its output is still good.
-      resolve(stdout.trim() !== '' ? stdout : err ? undefined : stdout);
-    });
-  });
+  const r = await runToolWithDeadline(file, argv, { timeoutMs, maxBytes: 256 * 1024 * 1024 });
+  if (!r.ok && r.timedOut) return { failure: { tool: [cmd, ...args].join(' '), reason: r.err } };
+  // sysctl -a exits non-zero when a few keys are unreadable; its output is still good.
+  return r.out.trim() !== '' || r.ok ? { out: r.out } : {};
 }
 
 export interface CaptureOptions {
@@ -32,13 +30,17 @@ export interface CaptureOptions {
   readonly netns?: string;
   /** Skip the tools and write only the rendering of the snapshot. */
   readonly renderOnly?: boolean;
+  readonly toolTimeoutMs?: number;
+  /** A tool that timed out: its file keeps the snapshot's rendering. */
+  readonly onToolFailure?: (failure: ToolFailure) => void;
 }
 
 export async function captureBundle(dir: string, snapshot: NodeSnapshot, opts: CaptureOptions = {}): Promise<string[]> {
   const written = writeBundle(dir, snapshot);
   if (opts.renderOnly) return written;
   for (const t of NETWORK_TOOL_FILES) {
-    const out = await runTool(t.cmd, t.args, opts.netns);
+    const { out, failure } = await runTool(t.cmd, t.args, opts.netns, opts.toolTimeoutMs ?? DEFAULT_TOOL_TIMEOUT_MS);
+    if (failure) opts.onToolFailure?.(failure);
     if (out === undefined) continue;
     writeFileSync(join(dir, t.file), out.endsWith('\n') ? out : out + '\n');
     if (!written.includes(t.file)) written.push(t.file);

@@ -1,17 +1,21 @@
 // The dataplane facet: kube-proxy's rules as the node's own tools print them. Live, it runs
 // iptables-nft-save / iptables-legacy-save / ip6tables-save / `nft -j list ruleset` /
 // `ipset save` / `ipvsadm -Sn` where installed — a missing tool or a kernel without the
-// feature leaves that part absent, it is not an error. In a bundle the same output lives in
+// feature leaves that part absent, it is not an error; a tool that does not answer within
+// the tool timeout is killed and recorded in the facts' `failed` (see tool.ts), so the
+// checks report an error naming it. In a bundle the same output lives in
 // iptables-save.txt, iptables-legacy-save.txt, ip6tables-save.txt, nft.json,
 // ipset-save.txt and ipvsadm.txt. Parsing happens later, in agent/dataplane.
-import { execFile, spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { existsSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import type { DataplaneFacts } from '../dataplane/facts.js';
 import { IptablesSaveParser } from '../dataplane/iptables-save.js';
 import { attachParsedIptables } from '../dataplane/load.js';
 import type { Backend, Ruleset } from '../dataplane/model.js';
 import { listNftTablesNetlink } from './nft-tables.js';
+import { DEFAULT_TOOL_TIMEOUT_MS, formatMs, runToolWithDeadline, spawnWithDeadline, systemTool, type ToolFailure } from './tool.js';
+
+export { systemTool } from './tool.js';
 
 export const DATAPLANE_FILES = {
   iptables: 'iptables-save.txt',
@@ -22,27 +26,15 @@ export const DATAPLANE_FILES = {
   ipvsadm: 'ipvsadm.txt',
 } as const;
 
-type Run = { ok: true; out: string } | { ok: false; missing: boolean; err: string };
+type Run = { ok: true; out: string } | { ok: false; missing: boolean; err: string; timedOut?: ToolFailure };
 
-/**
- * The system tool, not a same-named npm binary: under npx/npm scripts node_modules/.bin
- * comes first in PATH, and `nft` there is @vercel/nft.
- */
-export function systemTool(cmd: string): string {
-  for (const dir of ['/usr/sbin', '/sbin', '/usr/bin', '/bin', '/usr/local/sbin', '/usr/local/bin']) {
-    if (existsSync(`${dir}/${cmd}`)) return `${dir}/${cmd}`;
-  }
-  return cmd;
-}
+/** How long each tool may take in this read (set per readDataplaneLive call). */
+let toolTimeoutMs = DEFAULT_TOOL_TIMEOUT_MS;
 
-function run(cmd: string, args: readonly string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(systemTool(cmd), args, { maxBuffer: 2 * 1024 * 1024 * 1024, env: { ...process.env, LC_ALL: 'C' } }, (err, stdout, stderr) => {
-      if (!err) { resolve({ ok: true, out: stdout }); return; }
-      const code = (err as NodeJS.ErrnoException).code;
-      resolve({ ok: false, missing: code === 'ENOENT', err: String(stderr || err.message).trim() });
-    });
-  });
+async function run(cmd: string, args: readonly string[]): Promise<Run> {
+  const r = await runToolWithDeadline(systemTool(cmd), args, { timeoutMs: toolTimeoutMs, env: { ...process.env, LC_ALL: 'C' }, maxBytes: 2 * 1024 * 1024 * 1024 });
+  if (r.ok) return { ok: true, out: r.out };
+  return { ok: false, missing: r.missing, err: r.err, ...(r.timedOut ? { timedOut: { tool: [cmd, ...args].join(' '), reason: r.err } } : {}) };
 }
 
 /** Output with rules or chains in it (an empty `iptables-legacy-save` prints nothing). */
@@ -122,7 +114,7 @@ async function readNftNative(kubeProxy: Promise<Run[]>, iptablesNftBytes: Promis
   for (const t of order) {
     const r = results.get(`${t.family} ${t.name}`)!;
     if (!r.ok) {
-      if (r.missing) return r;
+      if (r.missing || r.timedOut) return r;
       continue; // a table that does not exist (kube-proxy not in nftables mode)
     }
     any = true;
@@ -143,7 +135,7 @@ async function readNftNative(kubeProxy: Promise<Run[]>, iptablesNftBytes: Promis
 export const RAW_ONLY_ENV = 'NETCONFORM_RAW_DATAPLANE';
 
 /** iptables-save output read as a stream and parsed as it arrives. */
-type Streamed = { ok: true; chunks: string[]; bytes: number; parsed?: Ruleset } | { ok: false; missing: boolean; err: string };
+type Streamed = { ok: true; chunks: string[]; bytes: number; parsed?: Ruleset } | { ok: false; missing: boolean; err: string; timedOut?: ToolFailure };
 
 /**
  * Runs an iptables-save and parses its output while it is still printing (the parse costs
@@ -159,17 +151,18 @@ function runIptablesSave(cmd: string, backend: Backend, family: 4 | 6, file: str
     let bytes = 0;
     let stderr = '';
     let settled = false;
-    const child = spawn(systemTool(cmd), [], { env: { ...process.env, LC_ALL: 'C' }, stdio: ['ignore', 'pipe', 'pipe'] });
-    child.stdout.setEncoding('utf8');
-    child.stderr.setEncoding('utf8');
-    child.stdout.on('data', (chunk: string) => {
+    let timedOut = false;
+    const child = spawnWithDeadline(systemTool(cmd), [], toolTimeoutMs, () => { timedOut = true; }, { ...process.env, LC_ALL: 'C' });
+    child.stdout!.setEncoding('utf8');
+    child.stderr!.setEncoding('utf8');
+    child.stdout!.on('data', (chunk: string) => {
       chunks.push(chunk);
       bytes += chunk.length;
       if (parser) {
         try { parser.push(chunk); } catch { parser = undefined; }
       }
     });
-    child.stderr.on('data', (chunk: string) => { if (stderr.length < 65536) stderr += chunk; });
+    child.stderr!.on('data', (chunk: string) => { if (stderr.length < 65536) stderr += chunk; });
     child.on('error', (err: NodeJS.ErrnoException) => {
       if (settled) return;
       settled = true;
@@ -178,6 +171,11 @@ function runIptablesSave(cmd: string, backend: Backend, family: 4 | 6, file: str
     child.on('close', (code, signal) => {
       if (settled) return;
       settled = true;
+      if (timedOut) {
+        const reason = `did not answer within ${formatMs(toolTimeoutMs)} (--tool-timeout); killed`;
+        resolve({ ok: false, missing: false, err: reason, timedOut: { tool: cmd, reason } });
+        return;
+      }
       if (code !== 0) { resolve({ ok: false, missing: false, err: (stderr.trim() || `${cmd} exited with ${code ?? signal}`) }); return; }
       let parsed: Ruleset | undefined;
       if (parser) {
@@ -199,7 +197,8 @@ function meaningfulChunks(chunks: readonly string[]): boolean {
   return meaningful(head);
 }
 
-export async function readDataplaneLive(): Promise<DataplaneFacts | undefined> {
+export async function readDataplaneLive(opts: { readonly toolTimeoutMs?: number } = {}): Promise<DataplaneFacts | undefined> {
+  toolTimeoutMs = opts.toolTimeoutMs ?? DEFAULT_TOOL_TIMEOUT_MS;
   const nft4p = runIptablesSave('iptables-nft-save', 'iptables-nft', 4, 'iptables-save.txt');
   const nft6p = runIptablesSave('ip6tables-nft-save', 'iptables-nft', 6, 'ip6tables-save.txt');
   const nftBytes = Promise.all([nft4p, nft6p]).then(([a, b]) => (a.ok ? a.bytes : 0) + (b.ok ? b.bytes : 0));
@@ -233,9 +232,12 @@ export async function readDataplaneLive(): Promise<DataplaneFacts | undefined> {
   };
   const iptables = pair(nft4, legacy4, plain4);
   const ip6tables = pair(nft6, legacy6, plain6);
+  // A tool that timed out is not "not installed": the facts say so, and the checks error.
+  const failed = [nft4, legacy4, nft6, legacy6, plain4, plain6, nftJson, ipset, ipvs].flatMap((r) => (!r.ok && r.timedOut ? [r.timedOut] : []));
   const anyRan = [nft4, legacy4, plain4, nftJson, ipset, ipvs].some((r) => r.ok);
-  if (!anyRan) return undefined;
+  if (!anyRan && failed.length === 0) return undefined;
   return {
+    ...(failed.length > 0 ? { failed } : {}),
     ...(iptables ? { iptables } : {}),
     ...(ip6tables ? { ip6tables } : {}),
     ...(nftJson.ok && nftJson.out.trim() !== '' ? { nftJson: nftJson.out } : {}),

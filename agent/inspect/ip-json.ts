@@ -6,7 +6,7 @@
 // InputError naming the file and the entry. The renderers write the same formats (only the
 // fields the parsers read) for a bundle made from a snapshot when the `ip` tool is absent.
 import { InputError } from '../../common/errors.js';
-import { lineColumn } from '../../common/cluster.js';
+import { parseJsonInput } from '../../common/json-input.js';
 import { formatCidr, formatIp, parseCidr, parseIp, type IpFamily } from '../../common/cidr.js';
 import {
   compareAddresses, compareRoutes, sortLinks, tableId,
@@ -18,14 +18,7 @@ const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !
 
 /** Parses a JSON array file, with line/column on syntax errors. */
 export function parseJsonArray(text: string, file: string): Obj[] {
-  let v: unknown;
-  try {
-    v = JSON.parse(text);
-  } catch (err) {
-    const m = /position (\d+)/.exec(String(err));
-    const pos = m ? lineColumn(text, Number(m[1])) : undefined;
-    throw new InputError(file, `invalid JSON: ${(err as Error).message}`, pos?.line, pos?.column);
-  }
+  const v = parseJsonInput(text, file);
   if (!Array.isArray(v)) throw new InputError(file, `expected a JSON array (the output of ip -j), got ${v === null ? 'null' : typeof v}`);
   return v.map((e, i) => {
     if (!isObj(e)) throw new InputError(file, `entry ${i}: expected an object, got ${JSON.stringify(e)?.slice(0, 60)}`);

@@ -18,12 +18,18 @@ export interface LiveOptions {
   readonly bpfRoot?: string;
   /** The host's /proc (a read-only hostPath in the DaemonSet); default /proc. */
   readonly procRoot?: string;
+  /** How long each node tool may take before it is killed (default 60 s). */
+  readonly toolTimeoutMs?: number;
 }
 
 export const DEFAULT_BPF_ROOT = '/sys/fs/bpf';
 
 export async function inspectLive(opts: LiveOptions, now = new Date()): Promise<NodeSnapshot> {
-  const [{ links, routes }, dataplane, bpf] = await Promise.all([readNetworkLive(), readDataplaneLive(), readBpfLive(opts.bpfRoot ?? DEFAULT_BPF_ROOT)]);
+  const [{ links, routes }, dataplane, bpf] = await Promise.all([
+    readNetworkLive(),
+    readDataplaneLive(opts.toolTimeoutMs !== undefined ? { toolTimeoutMs: opts.toolTimeoutMs } : {}),
+    readBpfLive(opts.bpfRoot ?? DEFAULT_BPF_ROOT),
+  ]);
   return {
     node: opts.node,
     capturedAt: now.toISOString(),

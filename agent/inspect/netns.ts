@@ -1,12 +1,20 @@
 // Inspecting another network namespace (a lab node, or a debug session on a host): the
 // kernel answers netlink and /proc/sys for the caller's namespace, so the agent runs a copy
 // of itself inside the target (`ip netns exec`) and reads back the snapshot as JSON.
-import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { InputError } from '../../common/errors.js';
 import type { NodeSnapshot } from '../snapshot.js';
 import type { LiveOptions } from './live.js';
 import { RAW_ONLY_ENV } from './dataplane.js';
+import { DEFAULT_TOOL_TIMEOUT_MS, formatMs, runToolWithDeadline } from './tool.js';
+
+/**
+ * The child runs each tool under the tool timeout itself (and reports a timed-out one in its
+ * snapshot); at most a few run one after another, so this bounds the child as a whole.
+ */
+export function netnsInspectionTimeout(toolTimeoutMs: number): number {
+  return 4 * toolTimeoutMs + 30_000;
+}
 
 function agentEntry(): { script: string; nodeArgs: string[] } {
   const self = fileURLToPath(import.meta.url);
@@ -17,24 +25,23 @@ function agentEntry(): { script: string; nodeArgs: string[] } {
   return { script: fileURLToPath(new URL('../main.js', import.meta.url)), nodeArgs: [] };
 }
 
-export function inspectNetns(netns: string, opts: LiveOptions): Promise<NodeSnapshot> {
+export async function inspectNetns(netns: string, opts: LiveOptions): Promise<NodeSnapshot> {
   const { script, nodeArgs } = agentEntry();
+  const toolTimeoutMs = opts.toolTimeoutMs ?? DEFAULT_TOOL_TIMEOUT_MS;
   const args = ['netns', 'exec', netns, process.execPath, ...nodeArgs, script, 'snapshot',
-    '--node', opts.node, '--cni-conf-dir', opts.cniConfDir, '--cni-bin-dir', opts.cniBinDir, ...(opts.bpfRoot ? ['--bpf-root', opts.bpfRoot] : []),
-    ...(opts.procRoot ? ['--proc-root', opts.procRoot] : [])];
-  return new Promise((resolve, reject) => {
-    // The child only prints the snapshot: it need not parse the rules it reads (see dataplane.ts).
-    const env = { ...process.env, [RAW_ONLY_ENV]: '1' };
-    execFile('ip', args, { maxBuffer: 512 * 1024 * 1024, cwd: process.cwd(), env }, (err, stdout, stderr) => {
-      if (err) {
-        reject(new InputError(`netns ${netns}`, `inspection failed: ${stderr.trim().split('\n').pop() || err.message}`));
-        return;
-      }
-      try {
-        resolve(JSON.parse(stdout) as NodeSnapshot);
-      } catch (e) {
-        reject(new InputError(`netns ${netns}`, `inspection returned invalid JSON: ${(e as Error).message}`));
-      }
-    });
-  });
+    '--node', opts.node, '--cni-conf-dir', opts.cniConfDir, '--cni-bin-dir', opts.cniBinDir, '--tool-timeout', `${toolTimeoutMs}ms`,
+    ...(opts.bpfRoot ? ['--bpf-root', opts.bpfRoot] : []), ...(opts.procRoot ? ['--proc-root', opts.procRoot] : [])];
+  // The child only prints the snapshot: it need not parse the rules it reads (see dataplane.ts).
+  const env = { ...process.env, [RAW_ONLY_ENV]: '1' };
+  const timeoutMs = netnsInspectionTimeout(toolTimeoutMs);
+  const r = await runToolWithDeadline('ip', args, { timeoutMs, env, cwd: process.cwd(), maxBytes: 512 * 1024 * 1024 });
+  if (!r.ok) {
+    if (r.timedOut) throw new InputError(`netns ${netns}`, `inspection did not finish within ${formatMs(timeoutMs)}; killed`);
+    throw new InputError(`netns ${netns}`, `inspection failed: ${r.err.split('\n').pop() || r.err}`);
+  }
+  try {
+    return JSON.parse(r.out) as NodeSnapshot;
+  } catch (e) {
+    throw new InputError(`netns ${netns}`, `inspection returned invalid JSON: ${(e as Error).message}`);
+  }
 }

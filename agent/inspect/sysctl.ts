@@ -61,6 +61,7 @@ export function parseSysctlText(text: string, file: string): Record<string, stri
     const eq = line.indexOf('=');
     if (eq <= 0) throw new InputError(file, `expected "key = value", got ${JSON.stringify(line.slice(0, 80))}`, i + 1);
     const key = line.slice(0, eq).trim().replace(/\//g, '.');
+    if (/\s/.test(key)) throw new InputError(file, `expected "key = value" with a key like net.ipv4.ip_forward, got ${JSON.stringify(line.slice(0, 80))}`, i + 1);
     if (isWantedSysctl(key)) out[key] = line.slice(eq + 1).trim();
   }
   return sortKeys(out);
