@@ -93,10 +93,12 @@ test('the agent keeps scanning and reporting while a tool blocks', async (t) => 
   const lab = await createLabNode({ pods: 0, bridge: null });
   t.teardown(() => lab.destroy());
   const dir = tempDir(t, 'nc-tool-');
-  const collector = await startCollectorProcess(['--cluster', clusterFile(dir, lab.nodeName)]);
+  const cluster = clusterFile(dir, lab.nodeName);
+  const collector = await startCollectorProcess(['--cluster', cluster]);
   t.teardown(() => collector.stop());
   const { script } = blockingTool(dir);
-  const agent = agentWithBlockedTools(script, ['run', '--collector', collector.address, '--netns', lab.netns, '--node', lab.nodeName, '--cni-conf-dir', '/nonexistent', '--tool-timeout', '1s', '--interval', '1s']);
+  // The agent takes its cluster context itself (the collector pushes none).
+  const agent = agentWithBlockedTools(script, ['run', '--collector', collector.address, '--cluster', cluster, '--netns', lab.netns, '--node', lab.nodeName, '--cni-conf-dir', '/nonexistent', '--tool-timeout', '1s', '--interval', '1s']);
   t.teardown(agent.kill);
   const node = lab.nodeName;
   await eventually(async () => {
