@@ -19,6 +19,8 @@ import { writeScanJson, formatScanTable, parseFailOn, breaches } from './report/
 import { runAgent } from './run.js';
 import { traceCommand, TRACE_HELP } from './trace-command.js';
 import { loadClusterFromApi } from '../kube/load.js';
+import { clientTransport } from '../common/tls.js';
+import { AGENT_TOKEN_PATH, readTokenFile } from '../common/token.js';
 
 const NODE_FLAGS: Options = {
   node: { type: 'string' },
@@ -68,9 +70,14 @@ Run 'netconform-agent <command> --help' for its flags.
 
 Writes the node's facts as standard tool output (sysctl.txt, ip-link.json, …) into DIR.
 `,
-  run: `Usage: netconform-agent run --collector HOST:PORT [--node NAME] [--interval 30s]
+  run: `Usage: netconform-agent run --collector HOST:PORT [--collector-ca FILE | --insecure] [--token-file FILE] [--node NAME] [--interval 30s]
 
   --collector HOST:PORT  collector gRPC address (default $NETCONFORM_COLLECTOR or 127.0.0.1:9443)
+  --collector-ca FILE    CA bundle the collector's TLS certificate must chain to (default: the system's roots)
+  --tls-server-name NAME name to verify in the collector's certificate (default: the --collector host)
+  --token-file FILE      projected ServiceAccount token (audience netconform-collector) proving this node,
+                         re-read on every connect (default ${AGENT_TOKEN_PATH})
+  --insecure             plaintext to the collector (labs on loopback); no token is sent unless --token-file is given
   --node NAME            node name (default $NODE_NAME or the hostname)
   --interval DURATION    time between scans, jittered ±10% (default 30s)
   --netns NAME           inspect network namespace NAME instead of the agent's own (labs)
@@ -171,8 +178,16 @@ async function runCommand(argv: string[]): Promise<number> {
     ...NODE_FLAGS, ...CLUSTER_FLAGS,
     collector: { type: 'string' },
     interval: { type: 'string' },
+    'collector-ca': { type: 'string' },
+    'tls-server-name': { type: 'string' },
+    'token-file': { type: 'string' },
+    insecure: { type: 'boolean' },
   });
   if (bool(p, 'help')) return help('run');
+  const insecure = bool(p, 'insecure');
+  const transport = clientTransport({ insecure, caFile: str(p, 'collector-ca'), serverName: str(p, 'tls-server-name'), caFlag: '--collector-ca' });
+  // Over plaintext a token goes out only when asked for explicitly.
+  const tokenFile = str(p, 'token-file') ?? (insecure ? undefined : AGENT_TOKEN_PATH);
   return runAgent({
     collector: str(p, 'collector') ?? process.env['NETCONFORM_COLLECTOR'] ?? '127.0.0.1:9443',
     intervalText: str(p, 'interval') ?? '30s',
@@ -180,6 +195,7 @@ async function runCommand(argv: string[]): Promise<number> {
     logLevel: logLevelFlag(p),
     inspect: () => inspectNode(p),
     localCluster: clusterFromFlags(p),
+    connection: { transport, ...(tokenFile ? { token: () => readTokenFile(tokenFile) } : {}) },
   });
 }
 

@@ -9,7 +9,7 @@ import { EXIT_OK } from '../common/errors.js';
 import { VERSION } from '../common/version.js';
 import type { NodeSnapshot } from './snapshot.js';
 import { scanSnapshot } from './scan.js';
-import { Reporter } from './reporter.js';
+import { DEFAULT_BACKOFF, Reporter, type ReporterConnection } from './reporter.js';
 
 export interface AgentRunOptions {
   readonly collector: string;
@@ -19,6 +19,7 @@ export interface AgentRunOptions {
   readonly inspect: () => Promise<NodeSnapshot>;
   /** Used until (or unless) the collector pushes a context. */
   readonly localCluster: ClusterContext | undefined;
+  readonly connection: ReporterConnection;
 }
 
 export function jittered(ms: number, fraction = 0.1, random = Math.random): number {
@@ -46,7 +47,7 @@ export async function runAgent(opts: AgentRunOptions): Promise<number> {
     onAck(sequence) {
       log.debug('report acknowledged', { sequence });
     },
-  });
+  }, DEFAULT_BACKOFF, opts.connection);
 
   async function scan(why: string): Promise<void> {
     if (stopped) return;

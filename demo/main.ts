@@ -33,7 +33,7 @@ async function pickPort(preferred: number): Promise<number> {
 
 function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [bin('cli'), ...args], (error, out, err) => resolve({ code: error ? Number(error.code ?? 1) : 0, out, err }));
+    execFile(process.execPath, [bin('cli'), ...args, '--insecure'], (error, out, err) => resolve({ code: error ? Number(error.code ?? 1) : 0, out, err }));
   });
 }
 
@@ -104,7 +104,8 @@ async function main(): Promise<void> {
     say(`  node ${lab.nodeName}: netns ${lab.netns}, bridge ${lab.bridge} ${lab.gateway}/${lab.podCIDR.split('/')[1]}, pods ${lab.pods.map((p) => p.ip).join(', ')}`);
     const logOpts = { stdio: ['ignore', 'ignore', 'inherit'] as ['ignore', 'ignore', 'inherit'] };
     const logLevel = process.env['NETCONFORM_LOG_LEVEL'] ?? 'warn';
-    children.push(spawn(process.execPath, [bin('collector'), '--grpc-listen', collectorAddr, '--http-listen', `127.0.0.1:${httpPort}`,
+    // The demo runs plaintext on loopback, explicitly (--insecure on every program).
+    children.push(spawn(process.execPath, [bin('collector'), '--insecure', '--grpc-listen', collectorAddr, '--http-listen', `127.0.0.1:${httpPort}`,
       '--cluster', clusterFile, '--service-cidr', '10.96.0.0/12', '--cluster-cidr', desc.clusterCIDR,
       '--db', join(work, 'netconform.db'), '--log-level', logLevel], logOpts));
     // Start the agent once the collector answers, so the demo's log stays quiet.
@@ -113,7 +114,7 @@ async function main(): Promise<void> {
       if (Date.now() > ready) throw new Error(`the collector did not start on ${collectorAddr}`);
       await new Promise((res) => setTimeout(res, 200));
     }
-    children.push(spawn(process.execPath, [bin('agent'), 'run', '--collector', collectorAddr, '--netns', lab.netns, '--node', lab.nodeName, '--interval', '30s',
+    children.push(spawn(process.execPath, [bin('agent'), 'run', '--insecure', '--collector', collectorAddr, '--netns', lab.netns, '--node', lab.nodeName, '--interval', '30s',
       '--cni-conf-dir', cniConf, '--cni-bin-dir', cniBin, '--log-level', logLevel], logOpts));
     for (const c of children) c.once('exit', (code) => {
       if (!cleaning) {
@@ -141,7 +142,7 @@ async function main(): Promise<void> {
     process.stdout.write((await cli(['findings', '--collector', collectorAddr])).out);
     say('');
     say(`metrics:  http://127.0.0.1:${httpPort}/metrics`);
-    say(`queries:  node dist/cli/main.js findings --collector ${collectorAddr}`);
+    say(`queries:  node dist/cli/main.js findings --insecure --collector ${collectorAddr}`);
     say(`one-shot: node dist/agent/main.js scan --netns ${lab.netns} --node ${lab.nodeName} --cluster ${clusterFile} --cni-conf-dir ${cniConf} --cni-bin-dir ${cniBin}`);
     say(`trace:    node dist/agent/main.js trace --netns ${lab.netns} --src 10.244.1.10 --dst 10.96.0.10:80`);
     say('Running. Press Ctrl-C to stop and clean up.');

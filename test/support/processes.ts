@@ -28,9 +28,23 @@ process.on('exit', () => {
   for (const c of running) c.kill('SIGKILL');
 });
 
+/**
+ * Tests that do not test trust run plaintext on loopback, explicitly: `--insecure` is added
+ * to the collector, to `agent run` and to CLI calls with --collector, unless the arguments
+ * already choose a transport (test/trust.test.ts does: TLS, tokens).
+ */
+export function withLoopbackTransport(program: 'agent' | 'collector' | 'cli', args: readonly string[]): string[] {
+  const chosen = ['--insecure', '--tls-cert', '--collector-ca', '--ca', '--token-file'].some((f) => args.some((a) => a === f || a.startsWith(`${f}=`)));
+  if (chosen) return [...args];
+  if (program === 'collector') return ['--insecure', ...args];
+  if (program === 'agent' && args[0] === 'run') return [...args, '--insecure'];
+  if (program === 'cli' && args.some((a) => a === '--collector' || a.startsWith('--collector='))) return [...args, '--insecure'];
+  return [...args];
+}
+
 export function startProgram(program: 'agent' | 'collector' | 'cli', args: readonly string[], env: NodeJS.ProcessEnv = {}): RunningProcess {
   const script = `${ROOT}${program}/main.ts`;
-  const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
+  const child = spawn(process.execPath, ['--import', 'tsx', script, ...withLoopbackTransport(program, args)], {
     cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'],
   });
   running.add(child);
