@@ -101,7 +101,12 @@ export class ServingCertificate implements grpc.experimental.CertificateProvider
 
   addIdentityCertificateListener(listener: IdentityListener): void {
     this.identityListeners.add(listener);
-    listener(this.pair);
+    // Asynchronously, as grpc-js expects: its server registers its own watcher only after
+    // adding this listener, and would miss a synchronous first update (and drop every
+    // connection as "credentials not loaded").
+    setImmediate(() => {
+      if (this.identityListeners.has(listener)) listener(this.pair);
+    });
   }
 
   removeIdentityCertificateListener(listener: IdentityListener): void {
