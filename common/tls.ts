@@ -162,8 +162,25 @@ export interface ClientTransport {
   readonly serverName?: string;
 }
 
+let ipServerNameWarningQuiet = false;
+/**
+ * grpc-js passes an IP-address target (127.0.0.1:9443, a port-forward) to TLS as the SNI
+ * server name, and Node prints a DEP0123 warning for it on every connection: noise on the
+ * CLI's stderr. Only that one warning is dropped; certificate checks are unchanged.
+ */
+function quietIpServerNameWarning(): void {
+  if (ipServerNameWarningQuiet) return;
+  ipServerNameWarningQuiet = true;
+  const emit = process.emitWarning.bind(process) as (...a: unknown[]) => void;
+  process.emitWarning = ((...args: unknown[]) => {
+    if (args.includes('DEP0123') || args.some((a) => typeof a === 'object' && a !== null && (a as { code?: unknown }).code === 'DEP0123')) return;
+    emit(...args);
+  }) as typeof process.emitWarning;
+}
+
 export function channelCredentials(t: ClientTransport): grpc.ChannelCredentials {
   if (t.insecure) return grpc.credentials.createInsecure();
+  quietIpServerNameWarning();
   return grpc.credentials.createSsl(t.ca ?? null);
 }
 
