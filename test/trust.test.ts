@@ -39,7 +39,7 @@ function makePki(dir: string, name: string): { ca: string; cert: string; key: st
   return { ca, cert, key };
 }
 
-async function setup(t: import('ava').ExecutionContext, pki: 'good' | 'rogue' = 'good') {
+async function setup(t: import('ava').ExecutionContext, pki: 'good' | 'rogue' = 'good', extraArgs: readonly string[] = []) {
   const dir = mkdtempSync(join(tmpdir(), 'nc-trust-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const good = makePki(dir, 'good');
@@ -52,7 +52,7 @@ async function setup(t: import('ava').ExecutionContext, pki: 'good' | 'rogue' = 
     writeFileSync(f, `${token}\n`);
     return f;
   };
-  const collector = await startCollectorProcess(['--tls-cert', served.cert, '--tls-key', served.key, '--kubeconfig', kubeconfig, '--no-kube', '--log-level', 'debug']);
+  const collector = await startCollectorProcess(['--tls-cert', served.cert, '--tls-key', served.key, '--kubeconfig', kubeconfig, '--no-kube', '--log-level', 'debug', ...extraArgs]);
   t.teardown(() => collector.stop('SIGKILL'));
   return { dir, ca: good.ca, api, collector, tokenFile };
 }
@@ -184,4 +184,47 @@ test('the agent refuses a collector whose certificate its --collector-ca did not
   t.false(agent.logs.some((l) => l.msg === 'connected to collector'));
   t.is(api.reviews.length, 0, 'no token ever reached the rogue collector');
   await eventually(() => collector.logs.some((l) => l.msg === 'collector listening') || undefined);
+});
+
+test('stream limits: excess reports wait (the newest wins), a second stream for a node replaces the first, streams beyond the maximum are refused; each counted', async (t) => {
+  const { api, collector, ca } = await setup(t, 'good', ['--max-reports-per-minute', '1', '--max-agent-streams', '2']);
+  for (const n of ['node-b', 'node-d']) api.addToken(n, { username: AGENT_SA, audiences: AUD, extra: { 'authentication.kubernetes.io/node-name': [n] } });
+  api.addToken('prometheus', { username: 'prom' });
+  api.grant({ subject: 'prom', verb: 'get', path: '/metrics' });
+  const client = agentClient(collector.address, ca);
+  t.teardown(() => client.close());
+  const report = (sequence: number) => ({ report: reportToWire({ sequence, bootId: 'b1', scannedAt: new Date().toISOString(), proxyMode: 'iptables', cni: 'bridge', checks: [], findings: [] }) });
+  const open = (token: string, node: string) => {
+    const acks: number[] = [];
+    const call = client.Connect(bearerMetadata(token));
+    const status = new Promise<grpc.StatusObject>((resolve) => call.on('status', resolve));
+    call.on('error', () => undefined);
+    call.on('data', (m: { ack?: { sequence: string } }) => { if (m.ack) acks.push(Number(m.ack.sequence)); });
+    call.write({ hello: { node, agentVersion: 'test', capabilities: ['report'], bootId: 'b1' } });
+    return { call, acks, status };
+  };
+  const first = open('node-b', 'node-b');
+  for (const seq of [1, 2, 3]) first.call.write(report(seq));
+  await eventually(() => first.acks.length === 1 || undefined, 15_000, 'the first ack');
+  await new Promise((r) => setTimeout(r, 1000));
+  t.deepEqual(first.acks, [1], 'reports 2 and 3 wait for the bucket (one a minute)');
+
+  const other = open('node-d', 'node-d');
+  await eventually(async () => sample((await httpsGet(collector.httpPort, '/metrics', ca, 'prometheus')).body, 'netconform_agent_connected', { node: 'node-d' }) === 1 || undefined, 15_000, 'node-d connected');
+  const third = open('node-d', 'node-d');
+  t.is((await third.status).code, grpc.status.RESOURCE_EXHAUSTED, 'two streams open: a third is refused before anything else');
+  other.call.end();
+  await other.status;
+
+  const second = open('node-b', 'node-b');
+  const old = await first.status;
+  t.is(old.code, grpc.status.ABORTED);
+  t.is(old.details, 'a newer stream for node node-b replaced this one');
+  second.call.end();
+  await second.status;
+  const m = (await httpsGet(collector.httpPort, '/metrics', ca, 'prometheus')).body;
+  t.is(sample(m, 'netconform_collector_reports_rate_limited_total'), 1, 'report 2 was replaced by report 3 while waiting');
+  t.is(sample(m, 'netconform_collector_rejected_streams_total', { reason: 'superseded' }), 1);
+  t.is(sample(m, 'netconform_collector_rejected_streams_total', { reason: 'too_many_streams' }), 1);
+  t.is(sample(m, 'netconform_collector_reports_received_total'), 3);
 });
