@@ -118,7 +118,7 @@ export async function startCollectorProcess(args: readonly string[] = []): Promi
   // Each test collector gets its own store: the default ./netconform.db would be shared by every test.
   const db = args.includes('--db') ? [] : ['--db', ':memory:'];
   const p = startProgram('collector', ['--grpc-listen', '127.0.0.1:0', '--http-listen', '127.0.0.1:0', ...db, ...args]);
-  const l = await p.waitForLog((x) => x.msg === 'collector listening', 20_000, 'collector to listen');
+  const l = await p.waitForLog((x) => x.msg === 'collector listening', 60_000, 'collector to listen');
   const grpcPort = Number(l['grpcPort']);
   return Object.assign(p, { grpcPort, httpPort: Number(l['httpPort']), address: `127.0.0.1:${grpcPort}` });
 }
