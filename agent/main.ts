@@ -31,6 +31,8 @@ import { createLogger } from '../common/log.js';
 import { apiClusterSource, staticClusterSource, type ClusterSource } from './cluster-source.js';
 import { listNodePods } from '../kube/node-pods.js';
 import { podsOnNode } from '../common/node-pods.js';
+import { clientTransport } from '../common/tls.js';
+import { AGENT_TOKEN_PATH, readTokenFile } from '../common/token.js';
 
 const NODE_FLAGS: Options = {
   node: { type: 'string' },
@@ -94,9 +96,15 @@ Writes the node's facts as standard tool output (sysctl.txt, ip-link.json, …) 
 A tool that times out is named on stderr and its file is left out (capture exits 1).
 ${TOOL_TIMEOUT_HELP}
 `,
-  run: `Usage: netconform-agent run --collector HOST:PORT [--node NAME] [--interval 30s] [--kubeconfig FILE | --cluster FILE]
+  run: `Usage: netconform-agent run --collector HOST:PORT [--collector-ca FILE | --insecure] [--token-file FILE] [--node NAME] [--interval 30s]
+                            [--kubeconfig FILE | --cluster FILE | --no-kube]
 
   --collector HOST:PORT  collector gRPC address (default $NETCONFORM_COLLECTOR or 127.0.0.1:9443)
+  --collector-ca FILE    CA bundle the collector's TLS certificate must chain to (default: the system's roots)
+  --tls-server-name NAME name to verify in the collector's certificate (default: the --collector host)
+  --token-file FILE      projected ServiceAccount token (audience netconform-collector) proving this node,
+                         re-read on every connect (default ${AGENT_TOKEN_PATH})
+  --insecure             plaintext to the collector (labs on loopback); no token is sent unless --token-file is given
   --node NAME            node name (default $NODE_NAME or the hostname)
   --interval DURATION    time between scans, jittered ±10% (default 30s)
   --kubeconfig FILE      list and watch Nodes, Services, EndpointSlices and ServiceCIDRs through this
@@ -290,9 +298,17 @@ async function runCommand(argv: string[]): Promise<number> {
     'health-file': { type: 'string' },
     kubeconfig: { type: 'string' },
     'no-kube': { type: 'boolean' },
+    'collector-ca': { type: 'string' },
+    'tls-server-name': { type: 'string' },
+    'token-file': { type: 'string' },
+    insecure: { type: 'boolean' },
   });
   if (bool(p, 'help')) return help('run');
   const { runAgent } = await import('./run.js'); // gRPC: loaded by the commands that talk to a collector
+  const insecure = bool(p, 'insecure');
+  const transport = clientTransport({ insecure, caFile: str(p, 'collector-ca'), serverName: str(p, 'tls-server-name'), caFlag: '--collector-ca' });
+  // Over plaintext a token goes out only when asked for explicitly.
+  const tokenFile = str(p, 'token-file') ?? (insecure ? undefined : AGENT_TOKEN_PATH);
   return runAgent({
     collector: str(p, 'collector') ?? process.env['NETCONFORM_COLLECTOR'] ?? '127.0.0.1:9443',
     intervalText: str(p, 'interval') ?? '30s',
@@ -301,6 +317,7 @@ async function runCommand(argv: string[]): Promise<number> {
     inspect: () => inspectNode(p),
     ...(str(p, 'health-file') ? { healthFile: str(p, 'health-file')! } : {}),
     cluster: runClusterSource(p),
+    connection: { transport, ...(tokenFile ? { token: () => readTokenFile(tokenFile) } : {}) },
   });
 }
 

@@ -12,6 +12,14 @@ import type { Logger } from '../common/log.js';
 import type { AgentMessage } from '../gen/proto/netconform/v1/AgentMessage.js';
 import type { CollectorMessage__Output } from '../gen/proto/netconform/v1/CollectorMessage.js';
 import type { AgentServiceClient } from '../gen/proto/netconform/v1/AgentService.js';
+import { bearerMetadata, channelCredentials, channelOptions, type ClientTransport } from '../common/tls.js';
+
+/** How the reporter reaches the collector and proves its node. */
+export interface ReporterConnection {
+  readonly transport: ClientTransport;
+  /** Read on every (re)connect: the kubelet rotates the projected token in place. */
+  readonly token?: () => string;
+}
 
 export interface ReporterEvents {
   onScanNow?(reason: string): void;
@@ -50,9 +58,11 @@ export class Reporter {
     private readonly log: Logger,
     private readonly events: ReporterEvents = {},
     private readonly backoff: Backoff = DEFAULT_BACKOFF,
+    private readonly connection: ReporterConnection = { transport: { insecure: true } },
   ) {
     const contract = loadContract();
-    this.client = new contract.AgentService(address, grpc.credentials.createInsecure(), {
+    this.client = new contract.AgentService(address, channelCredentials(connection.transport), {
+      ...channelOptions(connection.transport),
       'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
       'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
       'grpc.keepalive_time_ms': 30_000,
@@ -101,7 +111,17 @@ export class Reporter {
 
   private connect(): void {
     if (this.stopped) return;
-    const call = this.client.Connect();
+    let token: string | undefined;
+    try {
+      token = this.connection.token?.();
+    } catch (err) {
+      // An unreadable token file is retried like an unreachable collector (the kubelet may not have written it yet).
+      const delay = backoffDelay(this.attempt++, this.backoff);
+      this.log.warn('cannot read the token; retrying', { err: (err as Error).message, retryInMs: delay });
+      this.timer = setTimeout(() => this.connect(), delay);
+      return;
+    }
+    const call = this.client.Connect(bearerMetadata(token));
     this.call = call;
     let healthy = false;
     call.on('data', (msg: CollectorMessage__Output) => {

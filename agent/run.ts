@@ -11,7 +11,7 @@ import { EXIT_OK } from '../common/errors.js';
 import { VERSION } from '../common/version.js';
 import type { NodeSnapshot } from './snapshot.js';
 import { scanSnapshot } from './scan.js';
-import { Reporter } from './reporter.js';
+import { DEFAULT_BACKOFF, Reporter, type ReporterConnection } from './reporter.js';
 import { HealthFile } from './health.js';
 import type { ClusterSource } from './cluster-source.js';
 
@@ -29,6 +29,7 @@ export interface AgentRunOptions {
   /** The cluster context: the API watch, a file, or none (agent/cluster-source.ts). */
   readonly cluster: ClusterSource;
   readonly firstContextWaitMs?: number;
+  readonly connection: ReporterConnection;
 }
 
 export function jittered(ms: number, fraction = 0.1, random = Math.random): number {
@@ -52,7 +53,7 @@ export async function runAgent(opts: AgentRunOptions): Promise<number> {
       health?.reportAcked();
       log.debug('report acknowledged', { sequence });
     },
-  });
+  }, DEFAULT_BACKOFF, opts.connection);
 
   async function scan(why: string): Promise<void> {
     if (stopped) return;

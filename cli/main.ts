@@ -29,6 +29,11 @@ ${Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summ
 Common flags:
   --collector HOST:PORT   collector gRPC address (default $NETCONFORM_COLLECTOR or 127.0.0.1:9443)
   --output table|json     output format (default table)
+  --ca FILE               CA bundle the collector's TLS certificate must chain to (default $NETCONFORM_CA, else system roots)
+  --tls-server-name NAME  name to verify in the collector's certificate
+  --token-file FILE       bearer token to send (default: the kubeconfig user's, else the Pod's ServiceAccount token);
+                          the user needs RBAC get on findings/podsecurity.netconform.io (ClusterRole netconform-reader)
+  --insecure              plaintext to a collector started with --insecure (labs on loopback)
   -h, --help              help for a command
 
 Exit codes: 0 ok, 1 findings/violations, 2 usage or unreadable input.

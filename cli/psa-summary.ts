@@ -6,7 +6,7 @@ import { parseFlags, str, bool, choice } from '../common/cli.js';
 import { EXIT_FINDINGS, EXIT_OK, UsageError } from '../common/errors.js';
 import { parseDuration } from '../common/duration.js';
 import { findingFromWire } from '../common/wire.js';
-import { loadContract, MAX_MESSAGE_BYTES } from '../common/proto.js';
+import { loadContract } from '../common/proto.js';
 import { renderTable } from '../common/table.js';
 import type { PsaQueryServiceClient } from '../gen/proto/netconform/v1/PsaQueryService.js';
 import type { PsaSummaryRequest } from '../gen/proto/netconform/v1/PsaSummaryRequest.js';
@@ -14,11 +14,12 @@ import type { PsaSummaryResponse__Output } from '../gen/proto/netconform/v1/PsaS
 import type { PsaNamespacesRequest } from '../gen/proto/netconform/v1/PsaNamespacesRequest.js';
 import type { PsaNamespacesResponse__Output } from '../gen/proto/netconform/v1/PsaNamespacesResponse.js';
 import type { PsaNamespaceMode__Output } from '../gen/proto/netconform/v1/PsaNamespaceMode.js';
-import { collectorAddress } from './collector-client.js';
+import { CONNECTION_FLAGS, callError, clientOptions, collectorAddress, connectionFromFlags, type CollectorConnection } from './collector-client.js';
+import { channelCredentials } from '../common/tls.js';
 import type { Command } from './command.js';
 
-function psaClient(address: string): PsaQueryServiceClient {
-  return new (loadContract().PsaQueryService)(address, grpc.credentials.createInsecure(), { 'grpc.max_receive_message_length': MAX_MESSAGE_BYTES });
+function psaClient(address: string, conn: CollectorConnection): PsaQueryServiceClient {
+  return new (loadContract().PsaQueryService)(address, channelCredentials(conn.transport), clientOptions(conn));
 }
 
 function call<Req, Res>(
@@ -31,11 +32,9 @@ function call<Req, Res>(
   return new Promise((resolve, reject) => {
     method.call(client, req, { deadline: Date.now() + timeoutMs }, (err, res) => {
       if (!err) return resolve(res as Res);
-      reject(new UsageError(err.code === grpc.status.UNAVAILABLE || err.code === grpc.status.DEADLINE_EXCEEDED
-        ? `cannot reach the collector at ${address} (${grpc.status[err.code]}); is it running? (--collector or $NETCONFORM_COLLECTOR)`
-        : err.code === grpc.status.UNIMPLEMENTED
-          ? `the collector at ${address} does not serve Pod Security queries (too old?)`
-          : `collector at ${address}: ${err.details || err.message}`));
+      reject(err.code === grpc.status.UNIMPLEMENTED
+        ? new UsageError(`the collector at ${address} does not serve Pod Security queries (too old?)`)
+        : callError(err, address));
     });
   });
 }
@@ -62,6 +61,7 @@ const FLAGS = {
   output: { type: 'string', short: 'o' },
   namespace: { type: 'string', short: 'n' },
   help: { type: 'boolean', short: 'h' },
+  ...CONNECTION_FLAGS,
 } as const;
 
 export const psaSummaryCommand: Command = {
@@ -82,7 +82,7 @@ Other views: netconform psa namespaces (label lint)${'\n'}`);
     const limitText = str(p, 'limit') ?? '20';
     if (!/^\d+$/.test(limitText) || Number(limitText) < 1 || Number(limitText) > 1000) throw new UsageError(`"${limitText}" is not a number from 1 to 1000`, '--limit');
     const address = collectorAddress(str(p, 'collector'));
-    const client = psaClient(address);
+    const client = psaClient(address, await connectionFromFlags(p));
     try {
       const req: PsaSummaryRequest = { namespace: str(p, 'namespace') ?? '', since, recentLimit: Number(limitText) };
       const res = await call<PsaSummaryRequest, PsaSummaryResponse__Output>(client, address, client.PsaSummary, req);
@@ -144,7 +144,7 @@ reads its labels) and the psa.namespace-labels finding. Exit code 1 when a names
     }
     const output = choice(str(p, 'output'), ['table', 'json'] as const, '--output', 'table');
     const address = collectorAddress(str(p, 'collector'));
-    const client = psaClient(address);
+    const client = psaClient(address, await connectionFromFlags(p));
     try {
       const req: PsaNamespacesRequest = { namespace: str(p, 'namespace') ?? '' };
       const res = await call<PsaNamespacesRequest, PsaNamespacesResponse__Output>(client, address, client.PsaNamespaces, req);

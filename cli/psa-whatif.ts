@@ -12,7 +12,7 @@ import { whatIf, type WhatIfReport } from '../psa/whatif.js';
 import { PSA_FLAG_HELP } from './psa-check.js';
 import { PSA_EVAL_FLAGS, readPsaEvalFlags } from '../psa/flags.js';
 import type { Command } from './command.js';
-import { queryClient, unary } from './collector-client.js';
+import { CONNECTION_FLAGS, connectionFromFlags, queryClient, unary, type CollectorConnection } from './collector-client.js';
 import type { PsaWhatIfRequest } from '../gen/proto/netconform/v1/PsaWhatIfRequest.js';
 import type { PsaWhatIfResponse__Output } from '../gen/proto/netconform/v1/PsaWhatIfResponse.js';
 
@@ -78,8 +78,8 @@ export function formatWhatIfTable(report: WhatIfReport): string {
 }
 
 /** The collector's what-if over the pods it watches (same report, same rendering). */
-async function whatIfFromCollector(address: string, level: string, version: string, namespace: string): Promise<WhatIfReport> {
-  const client = queryClient(address);
+async function whatIfFromCollector(address: string, conn: CollectorConnection, level: string, version: string, namespace: string): Promise<WhatIfReport> {
+  const client = queryClient(address, conn);
   try {
     const res = await unary<PsaWhatIfRequest, PsaWhatIfResponse__Output>(client, address, client.PsaWhatIf, { level, version, namespace }, 30_000);
     if (!res.clusterKnown) throw new UsageError(`the collector at ${address} watches no cluster (start it with --kubeconfig, in a cluster, or with --cluster)`, '--collector');
@@ -98,6 +98,7 @@ export const psaWhatifCommand: Command = {
       cluster: { type: 'string' },
       kubeconfig: { type: 'string' },
       collector: { type: 'string' },
+      ...CONNECTION_FLAGS,
     });
     if (bool(p, 'help')) {
       process.stdout.write(HELP);
@@ -110,7 +111,7 @@ export const psaWhatifCommand: Command = {
     const namespace = str(p, 'namespace');
     let report: WhatIfReport;
     if (str(p, 'collector') !== undefined) {
-      report = await whatIfFromCollector(str(p, 'collector')!, str(p, 'level')!, str(p, 'version') ?? '', namespace ?? '');
+      report = await whatIfFromCollector(str(p, 'collector')!, await connectionFromFlags(p), str(p, 'level')!, str(p, 'version') ?? '', namespace ?? '');
     } else {
       const cluster = file !== undefined
         ? readCluster(file)

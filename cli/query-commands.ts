@@ -7,7 +7,7 @@ import { renderTable } from '../common/table.js';
 import type { ListNodesResponse__Output } from '../gen/proto/netconform/v1/ListNodesResponse.js';
 import type { ListFindingsResponse__Output } from '../gen/proto/netconform/v1/ListFindingsResponse.js';
 import type { ListFindingsRequest } from '../gen/proto/netconform/v1/ListFindingsRequest.js';
-import { collectorAddress, queryClient, unary } from './collector-client.js';
+import { CONNECTION_FLAGS, CONNECTION_HELP, collectorAddress, connectionFromFlags, queryClient, unary } from './collector-client.js';
 import type { Command } from './command.js';
 import { UsageError } from '../common/errors.js';
 
@@ -15,6 +15,7 @@ const COMMON = {
   collector: { type: 'string' },
   output: { type: 'string', short: 'o' },
   help: { type: 'boolean', short: 'h' },
+  ...CONNECTION_FLAGS,
 } as const;
 
 export const nodesCommand: Command = {
@@ -22,12 +23,12 @@ export const nodesCommand: Command = {
   async run(argv) {
     const p = parseFlags(argv, COMMON);
     if (bool(p, 'help')) {
-      process.stdout.write('Usage: netconform nodes [--collector HOST:PORT] [--output table|json]\n');
+      process.stdout.write(`Usage: netconform nodes [--collector HOST:PORT] [--output table|json] [--ca FILE] [--token-file FILE] [--insecure]\n\n${CONNECTION_HELP}`);
       return EXIT_OK;
     }
     const output = choice(str(p, 'output'), ['table', 'json'] as const, '--output', 'table');
     const address = collectorAddress(str(p, 'collector'));
-    const client = queryClient(address);
+    const client = queryClient(address, await connectionFromFlags(p));
     try {
       const res = await unary<object, ListNodesResponse__Output>(client, address, client.ListNodes, {});
       if (output === 'json') {
@@ -55,14 +56,14 @@ export const findingsCommand: Command = {
   async run(argv) {
     const p = parseFlags(argv, { ...COMMON, node: { type: 'string' }, check: { type: 'string' }, status: { type: 'string' } });
     if (bool(p, 'help')) {
-      process.stdout.write('Usage: netconform findings [--node NAME] [--check ID] [--status fail|warn|error|skip] [--collector HOST:PORT] [--output table|json]\n');
+      process.stdout.write(`Usage: netconform findings [--node NAME] [--check ID] [--status fail|warn|error|skip] [--collector HOST:PORT] [--output table|json] [--ca FILE] [--token-file FILE] [--insecure]\n\n${CONNECTION_HELP}`);
       return EXIT_OK;
     }
     const output = choice(str(p, 'output'), ['table', 'json'] as const, '--output', 'table');
     const status = str(p, 'status');
     if (status !== undefined && !isStatus(status)) throw new UsageError(`"${status}" is not one of ${STATUSES.join(', ')}`, '--status');
     const address = collectorAddress(str(p, 'collector'));
-    const client = queryClient(address);
+    const client = queryClient(address, await connectionFromFlags(p));
     try {
       const req: ListFindingsRequest = { node: str(p, 'node') ?? '', check: str(p, 'check') ?? '', ...(status ? { status: statusToWire(status) } : {}) };
       const res = await unary<ListFindingsRequest, ListFindingsResponse__Output>(client, address, client.ListFindings, req);

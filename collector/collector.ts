@@ -19,12 +19,24 @@ import { HealthChecks, grpcListenerProbe } from './health.js';
 import type { FindingHistory } from './history.js';
 import { PsaReadiness, type PsaReadinessOptions } from './psa-readiness/readiness.js';
 import type { NodeReport, NodeSink } from './nodes.js';
+import type { Server as HttpsServer } from 'node:https';
+import { isLoopbackHost, type ServingCertificate } from '../common/tls.js';
+import { OPEN_ACCESS, headerAuthorization, type CollectorAccess } from './auth/access.js';
+import { READ_FINDINGS, READ_METRICS, READ_PODSECURITY, type AccessCheck } from './auth/authorize.js';
+import { guardUnaryHandlers } from './auth/guard.js';
+import { TrustMetrics } from './auth/metrics.js';
+import { DEFAULT_STREAM_LIMITS, type StreamLimits } from './limits.js';
 
 /** An extra gRPC service served next to AgentService and QueryService (e.g. PsaQueryService). */
 export interface ExtraService {
   readonly definition: grpc.ServiceDefinition;
   readonly handlers: grpc.UntypedServiceImplementation;
+  /** What a caller must be allowed to call it (collector/auth/authorize.ts). */
+  readonly check: AccessCheck;
 }
+
+/** QueryService methods that read Pod Security data; the rest read findings. */
+const QUERY_PODSECURITY_METHODS = new Set(['PsaWhatIf']);
 
 export interface CollectorOptions {
   readonly grpcListen: string;
@@ -51,6 +63,11 @@ export interface CollectorOptions {
   readonly ready?: () => boolean;
   /** /healthz probes of other parts (the store); the collector adds its gRPC listener's. */
   readonly health?: HealthChecks;
+  /** Serve gRPC and HTTP over TLS with this certificate; undefined: plaintext (--insecure). */
+  readonly tls?: ServingCertificate;
+  /** Who may stream and read, built on the collector's metrics (default: everyone, for --insecure labs). */
+  readonly access?: (metrics: TrustMetrics) => CollectorAccess;
+  readonly limits?: StreamLimits;
 }
 
 /** Something in the collector that follows the cluster context. */
@@ -88,7 +105,9 @@ export async function startCollector(opts: CollectorOptions): Promise<Collector>
   for (const s of opts.sinks ?? []) registry.addSink(s);
 
   const contract = loadContract();
-  const { handlers, streams } = createAgentService({ registry, metrics, log });
+  const trust = new TrustMetrics(metricsRegistry);
+  const access = opts.access?.(trust) ?? OPEN_ACCESS;
+  const { handlers, streams } = createAgentService({ registry, metrics, log, trust, access, limits: opts.limits ?? DEFAULT_STREAM_LIMITS });
   const grpcServer = new grpc.Server({
     'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
     'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
@@ -110,22 +129,40 @@ export async function startCollector(opts: CollectorOptions): Promise<Collector>
     }
   };
   if (opts.staticContext) updateContext(opts.staticContext);
-  grpcServer.addService(contract.QueryService.service, createQueryService({
+  const queries = createQueryService({
     registry,
     ...(opts.history ? { history: opts.history } : {}),
     whatIf: (level, version, namespace) => readiness.whatIf(level, version, namespace),
-  }));
-  for (const svc of opts.services ?? []) grpcServer.addService(svc.definition, svc.handlers);
+  }) as unknown as grpc.UntypedServiceImplementation;
+  grpcServer.addService(contract.QueryService.service, guardUnaryHandlers(queries, (m) => (QUERY_PODSECURITY_METHODS.has(m) ? READ_PODSECURITY : READ_FINDINGS), access));
+  for (const svc of opts.services ?? []) grpcServer.addService(svc.definition, guardUnaryHandlers(svc.handlers, () => svc.check, access));
   const g = splitHostPort(opts.grpcListen, '--grpc-listen');
+  const h = splitHostPort(opts.httpListen, '--http-listen');
+  if (!opts.tls) {
+    for (const [flag, l] of [['--grpc-listen', g], ['--http-listen', h]] as const) {
+      if (!isLoopbackHost(l.host)) log.warn('listening without TLS on a non-loopback address: anything that reaches it can read and write', { flag, host: l.host, port: l.port });
+    }
+  }
   const grpcPort = await new Promise<number>((resolve, reject) => {
-    grpcServer.bindAsync(`${g.host.includes(':') ? `[${g.host}]` : g.host}:${g.port}`, grpc.ServerCredentials.createInsecure(), (err, port) => (err ? reject(new Error(`--grpc-listen ${opts.grpcListen}: ${err.message}`)) : resolve(port)));
+    const creds = opts.tls ? opts.tls.serverCredentials() : grpc.ServerCredentials.createInsecure();
+    grpcServer.bindAsync(`${g.host.includes(':') ? `[${g.host}]` : g.host}:${g.port}`, creds, (err, port) => (err ? reject(new Error(`--grpc-listen ${opts.grpcListen}: ${err.message}`)) : resolve(port)));
   });
 
   let ready = true;
   const health = opts.health ?? new HealthChecks();
   health.add('grpc', grpcListenerProbe(g.host, grpcPort));
-  const http: HttpServer = createHttpServer({ registry: metricsRegistry, ready: () => ready && (opts.ready?.() ?? true), log, routes: opts.routes, health });
-  const h = splitHostPort(opts.httpListen, '--http-listen');
+  const http: HttpServer = createHttpServer({
+    registry: metricsRegistry, ready: () => ready && (opts.ready?.() ?? true), log, routes: opts.routes, health,
+    ...(opts.tls ? { tls: opts.tls.secureContextOptions() } : {}),
+    ...(access.enforcing ? {
+      metricsGuard: async (req) => {
+        const refusal = await access.authorize(headerAuthorization(req.headers), READ_METRICS, 'metrics');
+        return refusal && { status: refusal.httpStatus, message: refusal.details };
+      },
+    } : {}),
+  });
+  const detachTls = opts.tls?.onChange((ctx) => (http as HttpsServer).setSecureContext(ctx));
+  opts.tls?.start();
   await new Promise<void>((resolve, reject) => {
     http.once('error', (err) => reject(new Error(`--http-listen ${opts.httpListen}: ${err.message}`)));
     http.listen(h.port, h.host, () => resolve());
@@ -138,12 +175,14 @@ export async function startCollector(opts: CollectorOptions): Promise<Collector>
   }, Math.min(60_000, Math.max(1000, opts.nodeRetentionMs / 10)));
   pruneTimer.unref();
 
-  log.info('collector listening', { grpcPort, httpPort });
+  log.info('collector listening', { grpcPort, httpPort, tls: opts.tls !== undefined, authentication: access.enforcing });
   return {
     grpcPort, httpPort, registry, metricsRegistry, streams, updateContext,
     async stop() {
       ready = false;
       clearInterval(pruneTimer);
+      detachTls?.();
+      opts.tls?.stop();
       readiness.stop();
       streams.closeAll();
       await new Promise<void>((resolve) => {

@@ -1,16 +1,37 @@
 // The collector's HTTP side: /metrics, /healthz, /readyz, plus routes other inputs add
 // (the audit webhook has its own listener; see the audit module).
+// With TLS, /metrics needs a bearer token allowed `get` on the non-resource URL /metrics
+// (see collector/auth/authorize.ts); /healthz and /readyz stay open for the kubelet's probes.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { SecureContextOptions } from 'node:tls';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../common/log.js';
 import type { HealthChecks } from './health.js';
 
 export type Route = (req: IncomingMessage, res: ServerResponse) => void | Promise<void>;
 
-export function createHttpServer(deps: { registry: Registry; ready: () => boolean; log: Logger; routes?: Record<string, Route>; health?: HealthChecks }): Server {
+/** Refuses a request (status and a one-line reason) or lets it through (undefined). */
+export type RequestGuard = (req: IncomingMessage) => Promise<{ status: number; message: string } | undefined>;
+
+export function createHttpServer(deps: {
+  registry: Registry; ready: () => boolean; log: Logger; routes?: Record<string, Route>;
+  /** Serve HTTPS with this certificate (update it with setSecureContext). */
+  tls?: SecureContextOptions;
+  /** Checked before /metrics answers. */
+  metricsGuard?: RequestGuard;
+  /** /healthz probes (collector/health.ts). */
+  health?: HealthChecks;
+}): Server {
   const { registry, ready, log } = deps;
   const routes: Record<string, Route> = {
-    '/metrics': async (_req, res) => {
+    '/metrics': async (req, res) => {
+      const refusal = await deps.metricsGuard?.(req);
+      if (refusal) {
+        res.writeHead(refusal.status, { 'Content-Type': 'text/plain', ...(refusal.status === 401 ? { 'WWW-Authenticate': 'Bearer' } : {}) });
+        res.end(`${refusal.message}\n`);
+        return;
+      }
       const body = await registry.metrics();
       res.writeHead(200, { 'Content-Type': registry.contentType });
       res.end(body);
@@ -28,7 +49,7 @@ export function createHttpServer(deps: { registry: Registry; ready: () => boolea
     },
     ...deps.routes,
   };
-  return createServer((req, res) => {
+  const handler = (req: IncomingMessage, res: ServerResponse): void => {
     const path = (req.url ?? '/').split('?')[0]!;
     const route = routes[path];
     if (!route) {
@@ -41,5 +62,6 @@ export function createHttpServer(deps: { registry: Registry; ready: () => boolea
       if (!res.headersSent) res.writeHead(500);
       res.end();
     });
-  });
+  };
+  return deps.tls ? createHttpsServer({ ...deps.tls }, handler) : createServer(handler);
 }

@@ -16,6 +16,7 @@ import { UsageError } from '../common/errors.js';
 import { ClusterWatcher } from '../kube/watcher.js';
 import { inClusterAvailable, loadKubeConfig } from '../kube/config.js';
 import { kubernetesMinorFlag, versionFlag } from '../psa/flags.js';
+import { TRUST_FLAGS, TRUST_HELP, trustSettings } from './auth/flags.js';
 
 const HELP = `netconform-collector ${VERSION} — receives netconform agent reports, serves queries and metrics
 
@@ -23,7 +24,8 @@ Usage: netconform-collector [flags]
 
   --grpc-listen HOST:PORT   agents and the query CLI (default 0.0.0.0:9443)
   --http-listen HOST:PORT   /metrics, /healthz, /readyz (default 0.0.0.0:8080)
-  --kubeconfig FILE         watch the Kubernetes API with this kubeconfig (default: in-cluster when running in a Pod)
+  --kubeconfig FILE         watch the Kubernetes API with this kubeconfig (default: in-cluster when running in a Pod);
+                            also the API server that reviews tokens (with --cluster: only that)
   --no-kube                 do not watch the Kubernetes API even in a cluster
   --cluster FILE            static cluster context instead of the API ('kubectl get nodes,services,endpointslices,namespaces,pods -A -o yaml')
   --kubernetes-version 1.N  the cluster's version, resolving Pod Security "latest" (default: newest known)
@@ -36,7 +38,7 @@ Usage: netconform-collector [flags]
                             (default); needs the API (--kubeconfig or in-cluster) and the RBAC component
   --log-level LEVEL         debug, info, warn, error (default info)
   -h, --help                this help
-${STORE_AUDIT_HELP}
+${TRUST_HELP}${STORE_AUDIT_HELP}
 Shuts down cleanly on SIGTERM/SIGINT within 5 s.
 `;
 
@@ -57,6 +59,7 @@ async function main(argv: string[]): Promise<number> {
     help: { type: 'boolean', short: 'h' },
     version: { type: 'boolean' },
     ...STORE_AUDIT_FLAGS,
+    ...TRUST_FLAGS,
   });
   if (bool(p, 'help')) {
     process.stdout.write(HELP);
@@ -73,9 +76,11 @@ async function main(argv: string[]): Promise<number> {
     ? readClusterFile(clusterFile, { serviceCIDRs: strList(p, 'service-cidr'), ...(clusterCIDR ? { clusterCIDR } : {}), onSkip: (reason) => log.warn('cluster object skipped', { file: clusterFile, reason }) })
     : undefined;
   const kubeconfig = str(p, 'kubeconfig');
-  if (clusterFile && kubeconfig) throw new UsageError('--cluster and --kubeconfig are two sources of the same context: choose one', '--kubeconfig');
+  // With --cluster the context comes from the file; a --kubeconfig then only authenticates.
   const watchKube = !clusterFile && !bool(p, 'no-kube') && (kubeconfig !== undefined || inClusterAvailable());
   const kubeConfig = watchKube ? loadKubeConfig(kubeconfig) : undefined;
+  // Authentication asks the same API server (even with --cluster or --no-kube for the context).
+  const trust = trustSettings(p, () => kubeConfig ?? loadKubeConfig(kubeconfig, '--auth kubernetes'), log);
   const psaVersion = versionFlag(str(p, 'psa-version'), '--psa-version');
   const kubernetesMinor = kubernetesMinorFlag(str(p, 'kubernetes-version'));
   const psa = preparePsaStore(storeAuditOptions(p), log);
@@ -90,6 +95,9 @@ async function main(argv: string[]): Promise<number> {
     log,
     ...(staticContext ? { staticContext } : {}),
     psa: { version: psaVersion, kubernetesMinor },
+    ...(trust.tls ? { tls: trust.tls } : {}),
+    access: trust.access,
+    limits: trust.limits,
     ...(kubeConfig ? { ready: () => watcher?.synced ?? false } : {}),
   });
   // The Kubernetes watch feeds the collector's own consumers (label lint, Pod Security

@@ -33,7 +33,7 @@ async function pickPort(preferred: number): Promise<number> {
 
 function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [bin('cli'), ...args], (error, out, err) => resolve({ code: error ? Number(error.code ?? 1) : 0, out, err }));
+    execFile(process.execPath, [bin('cli'), ...args, '--insecure'], (error, out, err) => resolve({ code: error ? Number(error.code ?? 1) : 0, out, err }));
   });
 }
 
@@ -105,8 +105,9 @@ async function main(): Promise<void> {
     const logOpts = { stdio: ['ignore', 'ignore', 'inherit'] as ['ignore', 'ignore', 'inherit'] };
     const logLevel = process.env['NETCONFORM_LOG_LEVEL'] ?? 'warn';
     // The collector needs no cluster context for agents (each agent has its own); without
-    // an API server here, the agent reads the cluster file itself.
-    children.push(spawn(process.execPath, [bin('collector'), '--grpc-listen', collectorAddr, '--http-listen', `127.0.0.1:${httpPort}`,
+    // an API server here, the agent reads the cluster file itself. The demo runs plaintext
+    // on loopback, explicitly (--insecure on every program).
+    children.push(spawn(process.execPath, [bin('collector'), '--insecure', '--grpc-listen', collectorAddr, '--http-listen', `127.0.0.1:${httpPort}`,
       '--no-kube', '--db', join(work, 'netconform.db'), '--log-level', logLevel], logOpts));
     // Start the agent once the collector answers, so the demo's log stays quiet.
     const ready = Date.now() + 20_000;
@@ -114,7 +115,7 @@ async function main(): Promise<void> {
       if (Date.now() > ready) throw new Error(`the collector did not start on ${collectorAddr}`);
       await new Promise((res) => setTimeout(res, 200));
     }
-    children.push(spawn(process.execPath, [bin('agent'), 'run', '--collector', collectorAddr, '--netns', lab.netns, '--node', lab.nodeName, '--interval', '30s',
+    children.push(spawn(process.execPath, [bin('agent'), 'run', '--insecure', '--collector', collectorAddr, '--netns', lab.netns, '--node', lab.nodeName, '--interval', '30s',
       '--cluster', clusterFile, '--service-cidr', '10.96.0.0/12', '--cluster-cidr', desc.clusterCIDR,
       '--cni-conf-dir', cniConf, '--cni-bin-dir', cniBin, '--log-level', logLevel], logOpts));
     for (const c of children) c.once('exit', (code) => {
@@ -142,7 +143,7 @@ async function main(): Promise<void> {
     process.stdout.write((await cli(['findings', '--collector', collectorAddr])).out);
     say('');
     say(`metrics:  http://127.0.0.1:${httpPort}/metrics`);
-    say(`queries:  node dist/cli/main.js findings --collector ${collectorAddr}`);
+    say(`queries:  node dist/cli/main.js findings --insecure --collector ${collectorAddr}`);
     say(`one-shot: node dist/agent/main.js scan --netns ${lab.netns} --node ${lab.nodeName} --cluster ${clusterFile} --cni-conf-dir ${cniConf} --cni-bin-dir ${cniBin}`);
     say(`trace:    node dist/agent/main.js trace --netns ${lab.netns} --src 10.244.1.10 --dst 10.96.0.10:80`);
     say('Running. Press Ctrl-C to stop and clean up.');

@@ -79,13 +79,22 @@ test('every manifest file parses (YAML documents, the dashboard JSON)', (t) => {
 test('kubectl kustomize renders base, monitoring and the whole install', (t) => {
   const kinds = (dir: string): string[] => kustomize(dir).map((o) => `${String(o['kind'])}/${nameOf(o)}`).sort();
   t.deepEqual(kinds('base'), [
-    'ClusterRole/netconform-agent', 'ClusterRole/netconform-collector', 'ClusterRoleBinding/netconform-agent', 'ClusterRoleBinding/netconform-collector',
+    'ClusterRole/netconform-agent', 'ClusterRole/netconform-collector', 'ClusterRole/netconform-reader', 'ClusterRoleBinding/netconform-agent', 'ClusterRoleBinding/netconform-collector',
+    'ClusterRoleBinding/netconform-collector-reader',
     'DaemonSet/netconform-agent', 'Deployment/netconform-collector', 'Namespace/netconform',
+    'NetworkPolicy/netconform-collector',
     'PersistentVolumeClaim/netconform-collector-data', 'Service/netconform-collector',
     'ServiceAccount/netconform-agent', 'ServiceAccount/netconform-collector',
   ]);
   t.deepEqual(kinds('monitoring'), ['ConfigMap/netconform-grafana-dashboard', 'PrometheusRule/netconform', 'ServiceMonitor/netconform-collector']);
-  t.is(kustomize('.').length, 14);
+  t.is(kustomize('.').length, 17);
+  // The cert-manager component adds exactly the issuers and certificates, in the namespace.
+  const extra = kustomize('with-cert-manager').filter((o) => String(o['apiVersion']).startsWith('cert-manager.io/'));
+  t.deepEqual(extra.map((o) => `${String(o['kind'])}/${nameOf(o)}`).sort(), [
+    'Certificate/netconform-apiserver-audit-client', 'Certificate/netconform-ca', 'Certificate/netconform-collector-tls', 'Issuer/netconform-ca', 'Issuer/netconform-selfsigned',
+  ]);
+  for (const o of extra) t.is(meta(o)['namespace'], 'netconform');
+  t.is(get(find(extra, 'Certificate', 'netconform-collector-tls'), 'spec', 'secretName'), 'netconform-collector-tls');
   for (const o of kustomize('.')) {
     if (o['kind'] === 'Namespace' || o['kind'] === 'ClusterRole' || o['kind'] === 'ClusterRoleBinding') continue;
     t.is(meta(o)['namespace'], 'netconform', `${String(o['kind'])}/${nameOf(o)} is namespaced to netconform`);
@@ -222,6 +231,13 @@ test('the agent reads the API with a projected token and exactly kube-proxy\'s r
   for (const [res, verbs] of Object.entries(proxier)) t.deepEqual(verbs, [...(NODE_PROXIER_READ[res] ?? [])].sort(), `${res} verbs as system:node-proxier`);
   t.deepEqual(proxier, { '/services': ['list', 'watch'], '/nodes': ['get', 'list', 'watch'], 'discovery.k8s.io/endpointslices': ['list', 'watch'], 'networking.k8s.io/servicecidrs': ['list', 'watch'] });
   // Bound to the agent's ServiceAccount only, and the agent is bound to nothing else.
+  const tokens = asArray(pod['volumes']).flatMap((v) => asArray(get(v, 'projected', 'sources')).map((src) => src['serviceAccountToken'])).filter(isObj);
+  t.deepEqual(tokens, [{ path: 'token', expirationSeconds: 3600 }, { audience: 'netconform-collector', expirationSeconds: 3600, path: 'token' }]);
+  const args = get(pod, 'containers', 0, 'args') as string[];
+  t.true(args.includes('--token-file=/var/run/secrets/netconform/token'));
+  t.true(args.includes('--collector-ca=/etc/netconform/ca/ca.crt'));
+  t.false(args.includes('--insecure'));
+  t.deepEqual(asArray(pod['volumes']).find((v) => v['name'] === 'collector-ca')?.['secret'], { secretName: 'netconform-collector-tls', items: [{ key: 'ca.crt', path: 'ca.crt' }] });
   const bindings = objs.filter((o) => o['kind'] === 'RoleBinding' || o['kind'] === 'ClusterRoleBinding');
   const agentBindings = bindings.filter((b) => asArray(b['subjects']).some((s) => s['name'] === 'netconform-agent'));
   t.deepEqual(agentBindings.map((b) => `${String(b['kind'])}/${nameOf(b)} -> ${String(get(b, 'roleRef', 'name'))}`), ['ClusterRoleBinding/netconform-agent -> netconform-agent']);
@@ -252,17 +268,46 @@ test('nothing is privileged; the agent adds only NET_ADMIN, BPF, SYS_ADMIN and S
   t.truthy(c['readinessProbe']);
 });
 
-test('the collector ClusterRole is read-only on exactly the kinds its watcher lists', (t) => {
+test('the collector ClusterRole reads exactly the kinds its watcher lists and creates only token and access reviews', (t) => {
   const role = find(kustomize('base'), 'ClusterRole', 'netconform-collector');
   const granted = new Set<string>();
+  const created = new Set<string>();
   for (const rule of asArray(role['rules'])) {
-    t.deepEqual(rule['verbs'], ['get', 'list', 'watch']);
-    for (const g of rule['apiGroups'] as string[]) for (const r of rule['resources'] as string[]) granted.add(`${g}/${r}`);
+    const into = JSON.stringify(rule['verbs']) === JSON.stringify(['create']) ? created : granted;
+    if (into === granted) t.deepEqual(rule['verbs'], ['get', 'list', 'watch']);
+    for (const g of rule['apiGroups'] as string[]) for (const r of rule['resources'] as string[]) into.add(`${g}/${r}`);
   }
-  t.false([...granted].some((g) => g.includes('*')));
+  t.false([...granted, ...created].some((g) => g.includes('*')));
   t.deepEqual([...granted].sort(), RESOURCE_KINDS.map((k) => `${k.group}/${k.resource}`).sort());
+  t.deepEqual([...created].sort(), ['authentication.k8s.io/tokenreviews', 'authorization.k8s.io/subjectaccessreviews']);
   const binding = find(kustomize('base'), 'ClusterRoleBinding', 'netconform-collector');
   t.deepEqual(binding['subjects'], [{ kind: 'ServiceAccount', name: 'netconform-collector', namespace: 'netconform' }]);
+  // netconform-reader grants reading netconform's data and nothing else; only the collector's own SA is bound by default.
+  t.deepEqual(find(kustomize('base'), 'ClusterRole', 'netconform-reader')['rules'], [{ apiGroups: ['netconform.io'], resources: ['findings', 'podsecurity'], verbs: ['get'] }]);
+  const reader = find(kustomize('base'), 'ClusterRoleBinding', 'netconform-collector-reader');
+  t.deepEqual(reader['roleRef'], { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'netconform-reader' });
+  t.deepEqual(reader['subjects'], [{ kind: 'ServiceAccount', name: 'netconform-collector', namespace: 'netconform' }]);
+});
+
+test('the collector serves TLS everywhere; the NetworkPolicy opens only its three ports, metrics only to Prometheus', (t) => {
+  const objs = kustomize('.');
+  const c = get(find(objs, 'Deployment', 'netconform-collector'), 'spec', 'template', 'spec', 'containers', 0) as Obj;
+  const args = c['args'] as string[];
+  for (const a of ['--tls-cert=/etc/netconform/tls/tls.crt', '--tls-key=/etc/netconform/tls/tls.key', '--audit-client-ca=/etc/netconform/tls/ca.crt', '--agent-service-account=netconform:netconform-agent']) t.true(args.includes(a), a);
+  t.false(args.some((a) => a.startsWith('--insecure') || a.startsWith('--audit-insecure') || a.startsWith('--auth')));
+  t.is(get(c, 'readinessProbe', 'httpGet', 'scheme'), 'HTTPS');
+  const np = find(objs, 'NetworkPolicy', 'netconform-collector');
+  t.deepEqual(get(np, 'spec', 'podSelector'), { matchLabels: { 'app.kubernetes.io/name': 'netconform-collector' } });
+  t.deepEqual(get(np, 'spec', 'policyTypes'), ['Ingress']);
+  const rules = asArray(get(np, 'spec', 'ingress'));
+  t.deepEqual(rules.map((r) => asArray(r['ports']).map((p) => p['port'])), [['grpc'], ['audit'], ['http']]);
+  const cports = asArray(c['ports']).map((p) => p['name']).sort();
+  t.deepEqual(rules.flatMap((r) => asArray(r['ports']).map((p) => String(p['port']))).sort(), cports, 'every container port has a rule, no other');
+  t.deepEqual(rules[2]?.['from'], [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } }, podSelector: { matchLabels: { 'app.kubernetes.io/name': 'prometheus' } } }]);
+  const ep = get(find(objs, 'ServiceMonitor', 'netconform-collector'), 'spec', 'endpoints', 0) as Obj;
+  t.is(ep['scheme'], 'https');
+  t.is(ep['bearerTokenFile'], '/var/run/secrets/kubernetes.io/serviceaccount/token');
+  t.deepEqual(get(ep, 'tlsConfig', 'ca', 'secret'), { name: 'netconform-collector-tls', key: 'ca.crt' });
 });
 
 test('the agent points at the collector Service; the ServiceMonitor selects it', (t) => {

@@ -30,6 +30,7 @@ import { AuditIngest } from './ingest.js';
 import { startAuditWebhook, DEFAULT_AUDIT_MAX_BODY, DEFAULT_AUDIT_PATH, type AuditWebhook } from './webhook.js';
 import { replayAuditLog } from './replay.js';
 import { createPsaQueryService } from './queries.js';
+import { READ_PODSECURITY } from '../auth/authorize.js';
 
 export const STORE_AUDIT_FLAGS = {
   db: { type: 'string' },
@@ -155,7 +156,7 @@ export function preparePsaStore(opts: StoreAuditOptions, log: Logger, metricsReg
     store, reports, events, metrics, ingest, labels,
     collectorOptions: {
       metricsRegistry, restore, sinks: [reports], history: reports, health, contextSinks: [labels],
-      services: [{ definition: contract.PsaQueryService.service, handlers: createPsaQueryService({ events, labels }) }],
+      services: [{ definition: contract.PsaQueryService.service, handlers: createPsaQueryService({ events, labels }), check: READ_PODSECURITY }],
     },
     webhook: () => webhook,
     async start() {

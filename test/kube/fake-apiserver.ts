@@ -15,6 +15,11 @@
 // - fieldSelector `a.b=v[,c.d=w]` (equality on dotted paths, e.g. spec.nodeName=node-a)
 //   narrows lists and watches, as the real server does for the fields it indexes
 // - timeoutSeconds closes the stream; the Bearer token (when set) is required.
+// - GET <collection>/<name>              → one object (404 Status when absent)
+// - POST …/tokenreviews                  → a TokenReview answered from the table of tokens the
+//                                          test gave (addToken), audiences checked
+// - POST …/subjectaccessreviews          → allowed when a grant (grant) matches the user or
+//                                          one of its groups and the attributes
 // Tests mutate objects, drop or expire watches, compact history and inject failures.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -97,9 +102,34 @@ export interface FakeApiServerOptions {
   readonly serveOptional?: boolean;
 }
 
+/** Who a token is, as a TokenReview answers it. */
+export interface FakeTokenUser {
+  readonly username: string;
+  readonly uid?: string;
+  readonly groups?: readonly string[];
+  readonly extra?: Readonly<Record<string, readonly string[]>>;
+  /** Audiences the token is valid for (default: the API server's own, "https://kubernetes.default.svc"). */
+  readonly audiences?: readonly string[];
+}
+
+/** An RBAC-like grant: a user (or group) may `verb` a resource of a group, or a non-resource path. */
+export interface FakeGrant {
+  readonly subject: string;
+  readonly verb: string;
+  readonly group?: string;
+  readonly resource?: string;
+  readonly path?: string;
+}
+
+export const FAKE_API_AUDIENCE = 'https://kubernetes.default.svc';
+
 export class FakeApiServer {
   /** Every request answered, in order. */
   readonly requests: RequestRecord[] = [];
+  private readonly tokens = new Map<string, FakeTokenUser>();
+  private readonly grants: FakeGrant[] = [];
+  /** TokenReview and SubjectAccessReview bodies received, in order. */
+  readonly reviews: Obj[] = [];
   private rv = 100;
   private compactedBelow = 0;
   private readonly resources = new Map<string, Resource>();
@@ -160,6 +190,15 @@ export class FakeApiServer {
     for (const s of this.sockets) s.destroy();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
     if (this.certDir) rmSync(this.certDir, { recursive: true, force: true });
+  }
+
+  /** A token the TokenReview endpoint will recognise. */
+  addToken(token: string, user: FakeTokenUser): void {
+    this.tokens.set(token, user);
+  }
+
+  grant(g: FakeGrant): void {
+    this.grants.push(g);
   }
 
   /** The current (latest) resourceVersion. */
@@ -344,7 +383,30 @@ current-context: fake
     };
     if (req.headers.authorization !== `Bearer ${this.token}`) return answer(401, status(401, 'Unauthorized', 'Unauthorized'));
     for (const h of this.extraHandlers) if (h(req, res, url)) return;
+    if (req.method === 'POST' && /^\/apis\/(authentication|authorization)\.k8s\.io\/v1\/(tokenreviews|subjectaccessreviews)$/.test(url.pathname)) {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        let body: Obj;
+        try {
+          body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Obj;
+        } catch {
+          return answer(400, status(400, 'BadRequest', 'invalid JSON'));
+        }
+        this.reviews.push(body);
+        answer(201, url.pathname.endsWith('tokenreviews') ? this.tokenReview(body) : this.accessReview(body));
+      });
+      return;
+    }
     if (req.method !== 'GET') return answer(405, status(405, 'MethodNotAllowed', `${req.method} is not supported here`));
+
+    // /api/v1/namespaces/<ns>/<resource>/<name> gets one object.
+    const one = /^(\/api\/v1|\/apis\/[^/]+\/[^/]+)\/namespaces\/([^/]+)\/([^/]+)\/([^/]+)$/.exec(url.pathname);
+    if (one && !watch) {
+      const r = this.resources.get(`${one[1]}/${one[3]}`);
+      const o = r?.served ? r.objects.get(`${one[2]}/${one[4]}`) : undefined;
+      return o ? answer(200, o) : answer(404, status(404, 'NotFound', `${one[3]} "${one[4]}" not found`));
+    }
 
     // /api/v1/namespaces/<ns>/<resource> lists one namespace's objects.
     let path = url.pathname;
@@ -389,6 +451,31 @@ current-context: fake
       if (timer) clearTimeout(timer);
       r.watches.delete(w);
     });
+  }
+
+  private tokenReview(body: Obj): Obj {
+    const spec = isObj(body['spec']) ? body['spec'] : {};
+    const user = this.tokens.get(String(spec['token'] ?? ''));
+    const wanted = Array.isArray(spec['audiences']) && spec['audiences'].length ? spec['audiences'].map(String) : [FAKE_API_AUDIENCE];
+    const has = user?.audiences ?? [FAKE_API_AUDIENCE];
+    const audiences = wanted.filter((a) => has.includes(a));
+    const result: Obj = !user
+      ? { authenticated: false, error: 'invalid bearer token' }
+      : audiences.length === 0
+        ? { authenticated: false, error: 'token audiences is invalid for the target audiences' }
+        : { authenticated: true, audiences, user: { username: user.username, uid: user.uid ?? `uid-${user.username}`, groups: [...(user.groups ?? [])], extra: user.extra ?? {} } };
+    return { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', metadata: { creationTimestamp: null }, spec, status: result };
+  }
+
+  private accessReview(body: Obj): Obj {
+    const spec = isObj(body['spec']) ? body['spec'] : {};
+    const subjects = [String(spec['user'] ?? ''), ...(Array.isArray(spec['groups']) ? spec['groups'].map(String) : [])];
+    const ra = isObj(spec['resourceAttributes']) ? spec['resourceAttributes'] : undefined;
+    const na = isObj(spec['nonResourceAttributes']) ? spec['nonResourceAttributes'] : undefined;
+    const allowed = this.grants.some((g) => subjects.includes(g.subject) && (
+      ra ? g.resource !== undefined && g.verb === ra['verb'] && (g.group ?? '') === (ra['group'] ?? '') && g.resource === ra['resource']
+        : na ? g.path !== undefined && g.verb === na['verb'] && g.path === na['path'] : false));
+    return { apiVersion: 'authorization.k8s.io/v1', kind: 'SubjectAccessReview', metadata: { creationTimestamp: null }, spec, status: { allowed, ...(allowed ? { reason: 'granted by the test' } : {}) } };
   }
 
   private list(r: Resource, namespace: string, q: URLSearchParams, answer: (status: number, body: Obj) => void): void {

@@ -28,9 +28,23 @@ process.on('exit', () => {
   for (const c of running) c.kill('SIGKILL');
 });
 
+/**
+ * Tests that do not test trust run plaintext on loopback, explicitly: `--insecure` is added
+ * to the collector, to `agent run` and to CLI calls with --collector, unless the arguments
+ * already choose a transport (test/trust.test.ts does: TLS, tokens).
+ */
+export function withLoopbackTransport(program: 'agent' | 'collector' | 'cli', args: readonly string[]): string[] {
+  const chosen = ['--insecure', '--tls-cert', '--collector-ca', '--ca', '--token-file'].some((f) => args.some((a) => a === f || a.startsWith(`${f}=`)));
+  if (chosen) return [...args];
+  if (program === 'collector') return ['--insecure', ...args];
+  if (program === 'agent' && args[0] === 'run') return [...args, '--insecure'];
+  if (program === 'cli' && args.some((a) => a === '--collector' || a.startsWith('--collector='))) return [...args, '--insecure'];
+  return [...args];
+}
+
 export function startProgram(program: 'agent' | 'collector' | 'cli', args: readonly string[], env: NodeJS.ProcessEnv = {}): RunningProcess {
   const script = `${ROOT}${program}/main.ts`;
-  const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
+  const child = spawn(process.execPath, ['--import', 'tsx', script, ...withLoopbackTransport(program, args)], {
     cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'],
   });
   running.add(child);
@@ -104,7 +118,7 @@ export async function startCollectorProcess(args: readonly string[] = []): Promi
   // Each test collector gets its own store: the default ./netconform.db would be shared by every test.
   const db = args.includes('--db') ? [] : ['--db', ':memory:'];
   const p = startProgram('collector', ['--grpc-listen', '127.0.0.1:0', '--http-listen', '127.0.0.1:0', ...db, ...args]);
-  const l = await p.waitForLog((x) => x.msg === 'collector listening', 20_000, 'collector to listen');
+  const l = await p.waitForLog((x) => x.msg === 'collector listening', 60_000, 'collector to listen');
   const grpcPort = Number(l['grpcPort']);
   return Object.assign(p, { grpcPort, httpPort: Number(l['httpPort']), address: `127.0.0.1:${grpcPort}` });
 }
