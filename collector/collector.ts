@@ -150,7 +150,7 @@ export async function startCollector(opts: CollectorOptions): Promise<Collector>
 
   let ready = true;
   const health = opts.health ?? new HealthChecks();
-  health.add('grpc', grpcListenerProbe(g.host, grpcPort));
+  health.add('grpc', grpcListenerProbe(g.host, grpcPort, 1000, opts.tls !== undefined));
   const http: HttpServer = createHttpServer({
     registry: metricsRegistry, ready: () => ready && (opts.ready?.() ?? true), log, routes: opts.routes, health,
     ...(opts.tls ? { tls: opts.tls.secureContextOptions() } : {}),

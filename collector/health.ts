@@ -3,6 +3,7 @@
 // not-ok fails the whole answer (503) with one line per failing part, so a liveness probe
 // restarts a wedged collector instead of leaving agents' reports unacknowledged.
 import { connect } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 export interface HealthResult {
   readonly ok: boolean;
   readonly detail: string;
@@ -43,21 +44,25 @@ function withTimeout<T>(p: Promise<T>, ms: number, name: string): Promise<T> {
 }
 
 /**
- * The gRPC listener answers: an HTTP/2 client preface gets bytes back (the server's SETTINGS,
- * or a TLS alert when the listener speaks TLS) from the collector's own event loop. A bare TCP
+ * The gRPC listener answers: an HTTP/2 client preface (inside TLS when the listener speaks
+ * it) gets the server's SETTINGS back from the collector's own event loop. A bare TCP
  * connect would prove nothing: the kernel accepts into the backlog of a wedged process.
  */
-export function grpcListenerProbe(host: string, port: number, timeoutMs = 1000): HealthProbe {
+export function grpcListenerProbe(host: string, port: number, timeoutMs = 1000, tls = false): HealthProbe {
   return () => new Promise<HealthResult>((resolve) => {
     const target = host === '0.0.0.0' || host === '::' || host === '' ? '127.0.0.1' : host;
-    const socket = connect({ host: target, port });
+    // Over TLS the handshake and the server's SETTINGS both come from the collector's loop;
+    // the probe checks liveness, not identity, so it does not verify the certificate.
+    const socket = tls
+      ? tlsConnect({ host: target, port, ALPNProtocols: ['h2'], rejectUnauthorized: false })
+      : connect({ host: target, port });
     const done = (r: HealthResult): void => {
       clearTimeout(timer);
       socket.destroy();
       resolve(r);
     };
     const timer = setTimeout(() => done({ ok: false, detail: `no answer on ${target}:${port} within ${timeoutMs} ms` }), timeoutMs);
-    socket.once('connect', () => socket.write(H2_PREFACE));
+    socket.once(tls ? 'secureConnect' : 'connect', () => socket.write(H2_PREFACE));
     socket.once('data', () => done({ ok: true, detail: `answers on ${target}:${port}` }));
     socket.once('error', (err) => done({ ok: false, detail: `${target}:${port}: ${err.message}` }));
   });
