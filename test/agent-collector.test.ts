@@ -132,9 +132,11 @@ test('run --kubeconfig: the agent lists and watches the API itself, rescans on a
   await agent.waitForLog((l) => l.msg === 'report acknowledged' && l['sequence'] === 2, 30_000, 'ack 2');
   const after = await findingsOf(collector.address, lab.nodeName, 'service-routing.clusterip');
   t.true(after.some((f) => f.startsWith('shop/cart:')), after.join('; '));
-  // The agent listed once per kind and watched; nothing came from the collector.
+  // The agent listed once per kind (its own node's Pods by field selector) and watched;
+  // nothing came from the collector.
   t.deepEqual([...new Set(api.requests.filter((q) => !q.watch).map((q) => q.path))].sort(),
-    ['/api/v1/nodes', '/api/v1/services', '/apis/discovery.k8s.io/v1/endpointslices', '/apis/networking.k8s.io/v1/servicecidrs']);
+    ['/api/v1/nodes', '/api/v1/pods', '/api/v1/services', '/apis/discovery.k8s.io/v1/endpointslices', '/apis/networking.k8s.io/v1/servicecidrs']);
+  t.true(api.requests.filter((q) => q.path === '/api/v1/pods').every((q) => q.fieldSelector === `spec.nodeName=${lab.nodeName}`));
   t.false(agent.logs.some((l) => String(l.msg).includes('context received')));
 });
 
