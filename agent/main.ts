@@ -19,6 +19,8 @@ import { writeScanJson, formatScanTable, parseFailOn, breaches } from './report/
 import { runAgent } from './run.js';
 import { traceCommand, TRACE_HELP } from './trace-command.js';
 import { loadClusterFromApi } from '../kube/load.js';
+import { parseDuration } from '../common/duration.js';
+import { DEFAULT_KUBE_PROXY_METRICS, DEFAULT_SETTLE_MS, DEFAULT_STALL_MS, type KubeProxyOptions } from './inspect/kube-proxy.js';
 
 const NODE_FLAGS: Options = {
   node: { type: 'string' },
@@ -27,7 +29,15 @@ const NODE_FLAGS: Options = {
   'cni-bin-dir': { type: 'string' },
   'log-level': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
+  'kube-proxy-metrics': { type: 'string' },
+  settle: { type: 'string' },
+  'kube-proxy-stall': { type: 'string' },
 };
+
+const KUBE_PROXY_HELP = `  --kube-proxy-metrics URL  kube-proxy's metrics, scraped to tell converging from wrong (default ${DEFAULT_KUBE_PROXY_METRICS})
+  --settle DURATION      without kube-proxy metrics, a Service mismatch this soon after the Service changed is "converging" (default 30s)
+  --kube-proxy-stall DURATION  changes pending and no kube-proxy sync for this long fails service-routing.kube-proxy (default 5m)
+`;
 
 const CLUSTER_FLAGS: Options = {
   cluster: { type: 'string' },
@@ -63,11 +73,12 @@ Run 'netconform-agent <command> --help' for its flags.
   --format table|json   output (default table)
   --all                 table: show passing results too
   --fail-on LEVEL       exit 1 at: fail (default), warn, none, or a minimum severity (critical…info) of failures
-`,
+${KUBE_PROXY_HELP}`,
   capture: `Usage: netconform-agent capture --out DIR [--node NAME] [--netns NAME] [--cni-conf-dir DIR] [--cni-bin-dir DIR]
 
-Writes the node's facts as standard tool output (sysctl.txt, ip-link.json, …) into DIR.
-`,
+Writes the node's facts as standard tool output (sysctl.txt, ip-link.json, …, kube-proxy-metrics.txt) into DIR.
+
+${KUBE_PROXY_HELP}`,
   run: `Usage: netconform-agent run --collector HOST:PORT [--node NAME] [--interval 30s]
 
   --collector HOST:PORT  collector gRPC address (default $NETCONFORM_COLLECTOR or 127.0.0.1:9443)
@@ -77,14 +88,38 @@ Writes the node's facts as standard tool output (sysctl.txt, ip-link.json, …) 
   --cni-conf-dir DIR     CNI config dir (default /etc/cni/net.d)
   --cni-bin-dir DIR      CNI plugin dir (default /opt/cni/bin)
   --log-level LEVEL      debug, info, warn, error (default info)
+${KUBE_PROXY_HELP}
+  After a cluster context change the agent rescans once kube-proxy's last sync is past the
+  change (polling its metrics), or when the settle window ends — not at once.
 `,
   trace: TRACE_HELP,
-  snapshot: `Usage: netconform-agent snapshot [--node NAME] [--cni-conf-dir DIR] [--cni-bin-dir DIR]
-`,
+  snapshot: `Usage: netconform-agent snapshot [--node NAME] [--cni-conf-dir DIR] [--cni-bin-dir DIR] [--kube-proxy-metrics URL]
+${KUBE_PROXY_HELP}`,
 };
 
 export function nodeName(p: Parsed): string {
   return str(p, 'node') || process.env['NODE_NAME'] || hostname();
+}
+
+/** --settle and --kube-proxy-stall: how long kube-proxy may take before a mismatch is wrong. */
+export function judgementWindows(p: Parsed): { settleMs: number; stallMs: number } {
+  const settle = str(p, 'settle');
+  const stall = str(p, 'kube-proxy-stall');
+  return {
+    settleMs: settle !== undefined ? parseDuration(settle, '--settle') : DEFAULT_SETTLE_MS,
+    stallMs: stall !== undefined ? parseDuration(stall, '--kube-proxy-stall') : DEFAULT_STALL_MS,
+  };
+}
+
+export function kubeProxyOptions(p: Parsed): KubeProxyOptions {
+  const url = str(p, 'kube-proxy-metrics') ?? DEFAULT_KUBE_PROXY_METRICS;
+  try {
+    const u = new URL(url);
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('scheme');
+  } catch {
+    throw new UsageError(`"${url}" is not an http(s) URL`, '--kube-proxy-metrics');
+  }
+  return { url, ...judgementWindows(p) };
 }
 
 export function liveOptions(p: Parsed): LiveOptions {
@@ -92,6 +127,7 @@ export function liveOptions(p: Parsed): LiveOptions {
     node: nodeName(p),
     cniConfDir: str(p, 'cni-conf-dir') ?? '/etc/cni/net.d',
     cniBinDir: str(p, 'cni-bin-dir') ?? '/opt/cni/bin',
+    kubeProxy: kubeProxyOptions(p),
   };
 }
 
@@ -136,9 +172,10 @@ async function scanCommand(argv: string[]): Promise<number> {
   const failOn = parseFailOn(str(p, 'fail-on') ?? 'fail');
   const from = str(p, 'from');
   if (from !== undefined && str(p, 'netns')) throw new UsageError('--from and --netns cannot be combined');
+  if (from !== undefined && str(p, 'kube-proxy-metrics')) throw new UsageError('--from and --kube-proxy-metrics cannot be combined (a bundle carries kube-proxy-metrics.txt)');
   // Start reading the node first: the rule dump tools print nothing for a while on a large
   // node, and parsing a large cluster file fits in that time.
-  const snapshotRead = from !== undefined ? Promise.resolve().then(() => readBundle(from, str(p, 'node'))) : inspectNode(p);
+  const snapshotRead = from !== undefined ? Promise.resolve().then(() => readBundle(from, str(p, 'node'), judgementWindows(p))) : inspectNode(p);
   snapshotRead.catch(() => undefined); // a bad cluster file below is the error to report
   const cluster = await scanClusterFromFlags(p);
   const result = scanSnapshot(await snapshotRead, cluster);

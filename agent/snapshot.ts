@@ -4,6 +4,7 @@
 import type { LinkFacts, RouteFacts } from './inspect/network.js';
 import type { CniFacts } from './inspect/cni.js';
 import type { DataplaneFacts } from './dataplane/facts.js';
+import type { KubeProxyFacts } from './inspect/kube-proxy.js';
 
 export interface NodeSnapshot {
   readonly node: string;
@@ -16,9 +17,11 @@ export interface NodeSnapshot {
   readonly routes?: readonly RouteFacts[];
   readonly cni?: CniFacts;
   readonly dataplane?: DataplaneFacts;
+  /** kube-proxy's own /metrics (sync progress) and the judgement windows; live: always set. */
+  readonly kubeProxy?: KubeProxyFacts;
 }
 
-export type Facet = 'sysctls' | 'links' | 'routes' | 'cni' | 'dataplane';
+export type Facet = 'sysctls' | 'links' | 'routes' | 'cni' | 'dataplane' | 'kubeProxy';
 
 /** Where each facet comes from in a bundle, for skip reasons people can act on. */
 export const FACET_SOURCES: Record<Facet, string> = {
@@ -27,4 +30,5 @@ export const FACET_SOURCES: Record<Facet, string> = {
   routes: 'ip-route.json (ip -j route show table all)',
   cni: 'cni/ (copy of /etc/cni/net.d) and cni-bin.txt',
   dataplane: 'iptables-save.txt, nft.json or ipvsadm.txt',
+  kubeProxy: 'kube-proxy-metrics.txt (a scrape of kube-proxy\'s /metrics)',
 };

@@ -51,6 +51,8 @@ export interface ServiceInfo {
   readonly externalIPs: readonly string[];
   readonly loadBalancerIPs: readonly string[];
   readonly hasSelector: boolean;
+  /** Epoch ms when the agent last saw this Service or its endpoints change (watch events); undefined when unknown (a file). */
+  readonly changedAt?: number;
 }
 
 export interface NamespaceInfo {

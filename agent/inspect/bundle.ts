@@ -8,6 +8,7 @@ import type { NodeSnapshot } from '../snapshot.js';
 import { formatSysctlText, parseSysctlText } from './sysctl.js';
 import { readNetworkBundle, writeNetworkBundle } from './bundle-network.js';
 import { readDataplaneBundle, writeDataplaneBundle } from './dataplane.js';
+import { DEFAULT_SETTLE_MS, DEFAULT_STALL_MS, readKubeProxyBundle, writeKubeProxyBundle } from './kube-proxy.js';
 
 export const BUNDLE_FILES = {
   node: 'node.txt',
@@ -25,7 +26,9 @@ export function readBundleFile(dir: string, name: string): string | undefined {
   }
 }
 
-export function readBundle(dir: string, nodeOverride?: string): NodeSnapshot {
+export function readBundle(
+  dir: string, nodeOverride?: string, windows: { readonly settleMs: number; readonly stallMs: number } = { settleMs: DEFAULT_SETTLE_MS, stallMs: DEFAULT_STALL_MS },
+): NodeSnapshot {
   let st;
   try {
     st = statSync(dir);
@@ -44,6 +47,7 @@ export function readBundle(dir: string, nodeOverride?: string): NodeSnapshot {
     ...(sysctlText !== undefined ? { sysctls: parseSysctlText(sysctlText, join(dir, BUNDLE_FILES.sysctl)) } : {}),
     ...readNetworkBundle(dir, readBundleFile),
     ...readDataplaneBundle(dir, readBundleFile),
+    ...readKubeProxyBundle(dir, readBundleFile, capturedAt, windows),
   };
 }
 
@@ -60,5 +64,6 @@ export function writeBundle(dir: string, snapshot: NodeSnapshot): string[] {
   if (snapshot.sysctls) put(BUNDLE_FILES.sysctl, formatSysctlText(snapshot.sysctls));
   written.push(...writeNetworkBundle(dir, snapshot));
   written.push(...writeDataplaneBundle(dir, snapshot.dataplane));
+  written.push(...writeKubeProxyBundle(dir, snapshot.kubeProxy));
   return written;
 }

@@ -5,16 +5,21 @@ import { readSysctlsLive } from './sysctl.js';
 import { readNetworkLive } from './netlink.js';
 import { readCniLive } from './cni.js';
 import { readDataplaneLive } from './dataplane.js';
+import { scrapeKubeProxy, type KubeProxyOptions } from './kube-proxy.js';
 
 export interface LiveOptions {
   readonly node: string;
   readonly cniConfDir: string;
   readonly cniBinDir: string;
   readonly procSys?: string;
+  /** Scrape kube-proxy's metrics (from this namespace); absent: no kubeProxy facet. */
+  readonly kubeProxy?: KubeProxyOptions;
 }
 
 export async function inspectLive(opts: LiveOptions, now = new Date()): Promise<NodeSnapshot> {
-  const [{ links, routes }, dataplane] = await Promise.all([readNetworkLive(), readDataplaneLive()]);
+  const [{ links, routes }, dataplane, kubeProxy] = await Promise.all([
+    readNetworkLive(), readDataplaneLive(), opts.kubeProxy ? scrapeKubeProxy(opts.kubeProxy) : undefined,
+  ]);
   return {
     node: opts.node,
     capturedAt: now.toISOString(),
@@ -24,5 +29,6 @@ export async function inspectLive(opts: LiveOptions, now = new Date()): Promise<
     routes,
     cni: readCniLive(opts.cniConfDir, opts.cniBinDir),
     ...(dataplane ? { dataplane } : {}),
+    ...(kubeProxy ? { kubeProxy } : {}),
   };
 }

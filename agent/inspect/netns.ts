@@ -20,7 +20,9 @@ function agentEntry(): { script: string; nodeArgs: string[] } {
 export function inspectNetns(netns: string, opts: LiveOptions): Promise<NodeSnapshot> {
   const { script, nodeArgs } = agentEntry();
   const args = ['netns', 'exec', netns, process.execPath, ...nodeArgs, script, 'snapshot',
-    '--node', opts.node, '--cni-conf-dir', opts.cniConfDir, '--cni-bin-dir', opts.cniBinDir];
+    '--node', opts.node, '--cni-conf-dir', opts.cniConfDir, '--cni-bin-dir', opts.cniBinDir,
+    // The child scrapes kube-proxy from inside the namespace, where its loopback is.
+    ...(opts.kubeProxy ? ['--kube-proxy-metrics', opts.kubeProxy.url, '--settle', `${opts.kubeProxy.settleMs}ms`, '--kube-proxy-stall', `${opts.kubeProxy.stallMs}ms`] : [])];
   return new Promise((resolve, reject) => {
     // The child only prints the snapshot: it need not parse the rules it reads (see dataplane.ts).
     const env = { ...process.env, [RAW_ONLY_ENV]: '1' };
