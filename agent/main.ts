@@ -20,7 +20,7 @@ import { runAgent } from './run.js';
 import { traceCommand, TRACE_HELP } from './trace-command.js';
 import { loadClusterFromApi } from '../kube/load.js';
 import { parseDuration } from '../common/duration.js';
-import { DEFAULT_KUBE_PROXY_METRICS, DEFAULT_SETTLE_MS, DEFAULT_STALL_MS, type KubeProxyOptions } from './inspect/kube-proxy.js';
+import { DEFAULT_KUBE_PROXY_METRICS, DEFAULT_SETTLE_MS, DEFAULT_STALL_MS, kubeProxyLastSyncMs, type KubeProxyOptions } from './inspect/kube-proxy.js';
 
 const NODE_FLAGS: Options = {
   node: { type: 'string' },
@@ -217,6 +217,8 @@ async function runCommand(argv: string[]): Promise<number> {
     logLevel: logLevelFlag(p),
     inspect: () => inspectNode(p),
     localCluster: clusterFromFlags(p),
+    settleMs: judgementWindows(p).settleMs,
+    kubeProxyLastSync: () => kubeProxyLastSyncMs(kubeProxyOptions(p).url, str(p, 'netns')),
   });
 }
 

@@ -1,5 +1,6 @@
 // The agent's long-running loop: scan on start and every interval (jittered so a fleet
-// does not scan in lockstep), on ScanNow, and when the cluster context changes; each
+// does not scan in lockstep), on ScanNow, and after the cluster context changes (once
+// kube-proxy has synced past the change, or the settle window ends: rescan-policy.ts); each
 // scan becomes a report. Errors are logged and retried; the agent never exits on them.
 import type { ClusterContext } from '../common/cluster.js';
 import { createLogger, type LogLevel } from '../common/log.js';
@@ -10,6 +11,7 @@ import { VERSION } from '../common/version.js';
 import type { NodeSnapshot } from './snapshot.js';
 import { scanSnapshot } from './scan.js';
 import { Reporter } from './reporter.js';
+import { RescanScheduler } from './rescan-policy.js';
 
 export interface AgentRunOptions {
   readonly collector: string;
@@ -19,6 +21,10 @@ export interface AgentRunOptions {
   readonly inspect: () => Promise<NodeSnapshot>;
   /** Used until (or unless) the collector pushes a context. */
   readonly localCluster: ClusterContext | undefined;
+  /** After a context change: wait up to this long for kube-proxy to sync before scanning. */
+  readonly settleMs: number;
+  /** kube-proxy's last successful sync (epoch ms), undefined when unknown. */
+  readonly kubeProxyLastSync: () => Promise<number | undefined>;
 }
 
 export function jittered(ms: number, fraction = 0.1, random = Math.random): number {
@@ -33,12 +39,15 @@ export async function runAgent(opts: AgentRunOptions): Promise<number> {
   let scanning = false;
   let again = false;
   let stopped = false;
+  // Context changes are scanned once kube-proxy has caught up (see rescan-policy.ts).
+  const rescan = new RescanScheduler({ settleMs: opts.settleMs, lastSync: opts.kubeProxyLastSync, scan: (why) => void scan(why) });
+  const scheduleAfterContextChange = (changedAtMs: number): void => rescan.scheduleAfterContextChange(changedAtMs);
 
   const reporter = new Reporter(opts.collector, opts.node, VERSION, log, {
     onContext(ctx, version) {
       log.info('cluster context received', { version, services: ctx.services.length, nodes: ctx.nodes.length });
       cluster = ctx;
-      void scan('cluster context changed');
+      scheduleAfterContextChange(Date.now());
     },
     onScanNow(reason) {
       void scan(`collector asked: ${reason || 'scan now'}`);
@@ -86,6 +95,7 @@ export async function runAgent(opts: AgentRunOptions): Promise<number> {
   void scan('start');
   await onShutdown(async (signal) => {
     stopped = true;
+    rescan.stop();
     if (timer) clearTimeout(timer);
     log.info('shutting down', { signal });
     await reporter.stop();

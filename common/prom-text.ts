@@ -84,7 +84,7 @@ function labelValue(s: LineScanner): string {
     if (e === '\\') out += '\\';
     else if (e === '"') out += '"';
     else if (e === 'n') out += '\n';
-    else { s.pos--; s.fail(`invalid escape "\\${e}" in label value (only \\\\, \\" and \\n)`); }
+    else { s.pos -= 2; s.fail(`invalid escape "\\${e}" in label value (only \\\\, \\" and \\n)`); }
   }
 }
 

@@ -101,12 +101,12 @@ test('the collector pushes its cluster context to a connecting agent, which resc
   ].join('\n') + '\n');
   const collector = await startCollectorProcess(['--cluster', file, '--service-cidr', '10.96.0.0/12']);
   t.teardown(() => collector.stop('SIGKILL'));
-  const agent = startProgram('agent', ['run', '--collector', collector.address, '--netns', lab.netns, '--node', lab.nodeName, '--interval', '1h']);
+  const agent = startProgram('agent', ['run', '--collector', collector.address, '--netns', lab.netns, '--node', lab.nodeName, '--interval', '1h', '--settle', '2s']);
   t.teardown(() => agent.stop('SIGKILL'));
   const got = await agent.waitForLog((l) => l.msg === 'cluster context received', 30_000, 'context');
   t.is(got['services'], 1);
   t.is(got['nodes'], 1);
-  await agent.waitForLog((l) => l.msg === 'scan complete' && l['why'] === 'cluster context changed' || (l.msg === 'scan complete' && l['why'] === 'coalesced trigger'), 30_000, 'rescan with context');
+  await agent.waitForLog((l) => l.msg === 'scan complete' && l['why'] === 'settle window after the cluster context change ended' || (l.msg === 'scan complete' && l['why'] === 'coalesced trigger'), 30_000, 'rescan with context');
 });
 
 test('a 10,000-Service, 100,000-endpoint context reaches the agent whole, in messages far below the gRPC limit', async (t) => {

@@ -201,3 +201,15 @@ export function writeKubeProxyBundle(dir: string, facts: KubeProxyFacts | undefi
   writeFileSync(join(dir, KUBE_PROXY_METRICS_FILE), facts.text);
   return [KUBE_PROXY_METRICS_FILE];
 }
+
+/** kube-proxy's last successful sync (epoch ms) — the rescan policy's cheap poll. */
+export async function kubeProxyLastSyncMs(url: string, netns?: string): Promise<number | undefined> {
+  const r = netns ? await fetchMetricsTextInNetns(netns, url) : await fetchMetricsText(url);
+  if ('unavailable' in r) return undefined;
+  try {
+    const s = kubeProxyMetricsFrom(parsePromText(r.text, url), new Date().toISOString()).lastSyncSeconds;
+    return s !== undefined ? s * 1000 : undefined;
+  } catch {
+    return undefined;
+  }
+}
