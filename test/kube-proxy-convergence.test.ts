@@ -167,8 +167,8 @@ test.serial('kube-proxy converging, synced, stalled; and the settle window witho
     const fromBundle = readBundle(out);
     t.is(fromBundle.kubeProxy, undefined);
     const fs = scan(fromBundle, withChange(l.cluster, now - 5000));
-    t.deepEqual(notPass(fs), [`fail service-routing.clusterip ${SUBJECT}`, `skip service-routing.kube-proxy ${l.lab.nodeName}`]);
-    t.is(get(fs, 'kube-proxy', l.lab.nodeName).message, "skipped: no kube-proxy-metrics.txt (a scrape of kube-proxy's /metrics)");
+    t.deepEqual(notPass(fs), [`fail service-routing.clusterip ${SUBJECT}`, `skip service-routing.kube-proxy ${l.lab.nodeName} kube-proxy`]);
+    t.is(get(fs, 'kube-proxy', `${l.lab.nodeName} kube-proxy`).message, "skipped: no kube-proxy-metrics.txt (a scrape of kube-proxy's /metrics)");
   }
 });
 

@@ -10,18 +10,22 @@ import { dataplaneOf } from '../../dataplane/load.js';
 import { modeFacts } from '../../dataplane/mode.js';
 import { formatAge, kubeProxyProgress } from '../../dataplane/convergence.js';
 import { isAvailable } from '../../inspect/kube-proxy.js';
+import { FACET_SOURCES } from '../../snapshot.js';
 
 export const kubeProxyCheck: CheckDefinition = {
   id: 'service-routing.kube-proxy',
   title: 'kube-proxy keeps up: no changes pending longer than --kube-proxy-stall without a sync',
-  needs: ['kubeProxy'],
+  // The facet is checked here, not through `needs`, so that a node without kube-proxy rules
+  // skips for that reason whether or not a scrape was attempted (live and bundle agree).
+  needs: [],
   run(snapshot) {
-    const facts = snapshot.kubeProxy!;
+    const facts = snapshot.kubeProxy;
     const subject = `${snapshot.node} kube-proxy`;
     const dp = dataplaneOf(snapshot);
     if (dp && modeFacts(dp).present.length === 0) {
       return [{ status: 'skip', severity: 'info', subject, message: 'skipped: the node has no kube-proxy rules (iptables, IPVS or nftables), so kube-proxy is not what routes Services here' }];
     }
+    if (!facts) return [{ status: 'skip', severity: 'info', subject, message: `skipped: no ${FACET_SOURCES.kubeProxy}`, evidence: { missing: ['kubeProxy'] } }];
     const m = facts.metrics;
     if (!isAvailable(m)) {
       return [{ status: 'skip', severity: 'info', subject, message: `skipped: kube-proxy's metrics are unavailable (${m.unavailable})`, evidence: { source: facts.source } }];
