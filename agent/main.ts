@@ -33,6 +33,7 @@ import { listNodePods } from '../kube/node-pods.js';
 import { podsOnNode } from '../common/node-pods.js';
 import { clientTransport } from '../common/tls.js';
 import { AGENT_TOKEN_PATH, readTokenFile } from '../common/token.js';
+import { DEFAULT_KUBE_PROXY_METRICS, DEFAULT_SETTLE_MS, DEFAULT_STALL_MS, kubeProxyLastSyncMs, type KubeProxyOptions } from './inspect/kube-proxy.js';
 
 const NODE_FLAGS: Options = {
   node: { type: 'string' },
@@ -44,10 +45,17 @@ const NODE_FLAGS: Options = {
   'tool-timeout': { type: 'string' },
   'log-level': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
+  'kube-proxy-metrics': { type: 'string' },
+  settle: { type: 'string' },
+  'kube-proxy-stall': { type: 'string' },
 };
 
 const TOOL_TIMEOUT_HELP = `  --tool-timeout DURATION  kill a node tool (iptables-save, nft, ipset, ipvsadm, ip, sysctl) that has not
                           answered by then; the checks that need its output report an error naming it (default 60s)`;
+const KUBE_PROXY_HELP = `  --kube-proxy-metrics URL  kube-proxy's metrics, scraped to tell converging from wrong (default ${DEFAULT_KUBE_PROXY_METRICS})
+  --settle DURATION      without kube-proxy metrics, a Service mismatch this soon after the Service changed is "converging" (default 30s)
+  --kube-proxy-stall DURATION  changes pending and no kube-proxy sync for this long fails service-routing.kube-proxy (default 5m)
+`;
 
 const CLUSTER_FLAGS: Options = {
   cluster: { type: 'string' },
@@ -89,13 +97,13 @@ Run 'netconform-agent <command> --help' for its flags.
 ${TOOL_TIMEOUT_HELP}
   --all                 table: show passing results too
   --fail-on LEVEL       exit 1 at: fail (default), warn, none, or a minimum severity (critical…info) of failures
-`,
+${KUBE_PROXY_HELP}`,
   capture: `Usage: netconform-agent capture --out DIR [--node NAME] [--netns NAME] [--cni-conf-dir DIR] [--cni-bin-dir DIR] [--bpf-root DIR] [--proc-root DIR] [--tool-timeout 60s]
 
-Writes the node's facts as standard tool output (sysctl.txt, ip-link.json, …) into DIR.
+Writes the node's facts as standard tool output (sysctl.txt, ip-link.json, …, kube-proxy-metrics.txt) into DIR.
 A tool that times out is named on stderr and its file is left out (capture exits 1).
 ${TOOL_TIMEOUT_HELP}
-`,
+${KUBE_PROXY_HELP}`,
   run: `Usage: netconform-agent run --collector HOST:PORT [--collector-ca FILE | --insecure] [--token-file FILE] [--node NAME] [--interval 30s]
                             [--kubeconfig FILE | --cluster FILE | --no-kube]
 
@@ -124,6 +132,9 @@ ${TOOL_TIMEOUT_HELP}
   --proc-root DIR        the host's /proc, for processes by pod (default /proc)
 ${TOOL_TIMEOUT_HELP}
   --log-level LEVEL      debug, info, warn, error (default info)
+${KUBE_PROXY_HELP}
+  After a cluster context change the agent rescans once kube-proxy's last sync is past the
+  change (polling its metrics), or when the settle window ends — not at once.
 `,
   health: `Usage: netconform-agent health [--health-file FILE] [--max-age 3m] [--require-ack]
 
@@ -138,8 +149,8 @@ the last acknowledged report) is younger than --max-age, or the agent started le
 `,
   trace: TRACE_HELP,
   probe: PROBE_HELP,
-  snapshot: `Usage: netconform-agent snapshot [--node NAME] [--cni-conf-dir DIR] [--cni-bin-dir DIR] [--bpf-root DIR] [--proc-root DIR] [--tool-timeout 60s]
-`,
+  snapshot: `Usage: netconform-agent snapshot [--node NAME] [--cni-conf-dir DIR] [--cni-bin-dir DIR] [--bpf-root DIR] [--proc-root DIR] [--tool-timeout 60s] [--kube-proxy-metrics URL]
+${KUBE_PROXY_HELP}`,
 };
 
 export function nodeName(p: Parsed): string {
@@ -154,6 +165,27 @@ function toolTimeout(p: Parsed): number {
   return ms;
 }
 
+/** --settle and --kube-proxy-stall: how long kube-proxy may take before a mismatch is wrong. */
+export function judgementWindows(p: Parsed): { settleMs: number; stallMs: number } {
+  const settle = str(p, 'settle');
+  const stall = str(p, 'kube-proxy-stall');
+  return {
+    settleMs: settle !== undefined ? parseDuration(settle, '--settle') : DEFAULT_SETTLE_MS,
+    stallMs: stall !== undefined ? parseDuration(stall, '--kube-proxy-stall') : DEFAULT_STALL_MS,
+  };
+}
+
+export function kubeProxyOptions(p: Parsed): KubeProxyOptions {
+  const url = str(p, 'kube-proxy-metrics') ?? DEFAULT_KUBE_PROXY_METRICS;
+  try {
+    const u = new URL(url);
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('scheme');
+  } catch {
+    throw new UsageError(`"${url}" is not an http(s) URL`, '--kube-proxy-metrics');
+  }
+  return { url, ...judgementWindows(p) };
+}
+
 export function liveOptions(p: Parsed): LiveOptions {
   return {
     node: nodeName(p),
@@ -162,6 +194,7 @@ export function liveOptions(p: Parsed): LiveOptions {
     bpfRoot: str(p, 'bpf-root') ?? DEFAULT_BPF_ROOT,
     procRoot: str(p, 'proc-root') ?? '/proc',
     toolTimeoutMs: toolTimeout(p),
+    kubeProxy: kubeProxyOptions(p),
   };
 }
 
@@ -217,9 +250,10 @@ async function scanCommand(argv: string[]): Promise<number> {
   const failOn = parseFailOn(str(p, 'fail-on') ?? 'fail');
   const from = str(p, 'from');
   if (from !== undefined && str(p, 'netns')) throw new UsageError('--from and --netns cannot be combined');
+  if (from !== undefined && str(p, 'kube-proxy-metrics')) throw new UsageError('--from and --kube-proxy-metrics cannot be combined (a bundle carries kube-proxy-metrics.txt)');
   // Start reading the node first: the rule dump tools print nothing for a while on a large
   // node, and parsing a large cluster file fits in that time.
-  const snapshotRead = from !== undefined ? Promise.resolve().then(() => readBundle(from, str(p, 'node'))) : inspectNode(p);
+  const snapshotRead = from !== undefined ? Promise.resolve().then(() => readBundle(from, str(p, 'node'), judgementWindows(p))) : inspectNode(p);
   snapshotRead.catch(() => undefined); // a bad cluster file below is the error to report
   const cluster = await scanClusterFromFlags(p);
   const snapshot = await snapshotRead;
@@ -318,6 +352,8 @@ async function runCommand(argv: string[]): Promise<number> {
     ...(str(p, 'health-file') ? { healthFile: str(p, 'health-file')! } : {}),
     cluster: runClusterSource(p),
     connection: { transport, ...(tokenFile ? { token: () => readTokenFile(tokenFile) } : {}) },
+    settleMs: judgementWindows(p).settleMs,
+    kubeProxyLastSync: () => kubeProxyLastSyncMs(kubeProxyOptions(p).url, str(p, 'netns')),
   });
 }
 

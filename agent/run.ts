@@ -2,8 +2,9 @@
 // does not scan in lockstep), on ScanNow, and when the cluster context changes (the
 // agent's own API watch, coalesced); each scan becomes a report. With the API as the
 // source the first scan waits (up to FIRST_CONTEXT_WAIT_MS) for the first complete
-// context, so the first report is not one without Services. Errors are logged and
-// retried; the agent never exits on them.
+// context, so the first report is not one without Services. Later changes are scanned once
+// kube-proxy has synced past them, or the settle window ends (rescan-policy.ts), not in
+// lockstep with kube-proxy. Errors are logged and retried; the agent never exits on them.
 import { createLogger, type LogLevel } from '../common/log.js';
 import { parseDuration } from '../common/duration.js';
 import { onShutdown } from '../common/cli.js';
@@ -14,6 +15,7 @@ import { scanSnapshot } from './scan.js';
 import { DEFAULT_BACKOFF, Reporter, type ReporterConnection } from './reporter.js';
 import { HealthFile } from './health.js';
 import type { ClusterSource } from './cluster-source.js';
+import { RescanScheduler } from './rescan-policy.js';
 
 /** How long the first scan waits for the API watch's first context before going without. */
 export const FIRST_CONTEXT_WAIT_MS = 30_000;
@@ -30,6 +32,10 @@ export interface AgentRunOptions {
   readonly cluster: ClusterSource;
   readonly firstContextWaitMs?: number;
   readonly connection: ReporterConnection;
+  /** After a context change: wait up to this long for kube-proxy to sync before scanning. */
+  readonly settleMs: number;
+  /** kube-proxy's last successful sync (epoch ms), undefined when unknown. */
+  readonly kubeProxyLastSync: () => Promise<number | undefined>;
 }
 
 export function jittered(ms: number, fraction = 0.1, random = Math.random): number {
@@ -44,6 +50,9 @@ export async function runAgent(opts: AgentRunOptions): Promise<number> {
   let scanning = false;
   let again = false;
   let stopped = false;
+  // Context changes are scanned once kube-proxy has caught up (see rescan-policy.ts).
+  const rescan = new RescanScheduler({ settleMs: opts.settleMs, lastSync: opts.kubeProxyLastSync, scan: (why) => void scan(why) });
+  const scheduleAfterContextChange = (changedAtMs: number): void => rescan.scheduleAfterContextChange(changedAtMs);
 
   const reporter = new Reporter(opts.collector, opts.node, VERSION, log, {
     onScanNow(reason) {
@@ -99,7 +108,11 @@ export async function runAgent(opts: AgentRunOptions): Promise<number> {
     else log.info('cluster context changed', what);
     if (firstWait) clearTimeout(firstWait);
     firstWait = undefined;
-    void scan(update.initial ? 'cluster context synced' : 'cluster context changed');
+    if (update.initial) void scan('cluster context synced');
+    // Service or Node changes wait for kube-proxy to program them; a change of this node's
+    // Pods alone concerns no kube-proxy rule.
+    else if (update.changes.services.length > 0 || update.changes.nodes || update.changes.serviceCIDRs) scheduleAfterContextChange(Date.now());
+    else void scan('cluster context changed');
   });
   if (opts.cluster.origin === 'api' && !opts.cluster.current()) {
     firstWait = setTimeout(() => {
@@ -112,6 +125,7 @@ export async function runAgent(opts: AgentRunOptions): Promise<number> {
   }
   await onShutdown(async (signal) => {
     stopped = true;
+    rescan.stop();
     if (timer) clearTimeout(timer);
     if (firstWait) clearTimeout(firstWait);
     log.info('shutting down', { signal });

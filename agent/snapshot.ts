@@ -6,6 +6,7 @@ import type { CniFacts } from './inspect/cni.js';
 import type { DataplaneFacts } from './dataplane/facts.js';
 import type { BpfFacts } from './inspect/bpf.js';
 import type { PodProcessFacts } from './inspect/pod-processes.js';
+import type { KubeProxyFacts } from './inspect/kube-proxy.js';
 
 export interface NodeSnapshot {
   readonly node: string;
@@ -24,9 +25,11 @@ export interface NodeSnapshot {
   readonly bpf?: BpfFacts;
   /** Processes by pod and container, their network namespaces and listening sockets. */
   readonly pods?: PodProcessFacts;
+  /** kube-proxy's own /metrics (sync progress) and the judgement windows; live: always set. */
+  readonly kubeProxy?: KubeProxyFacts;
 }
 
-export type Facet = 'sysctls' | 'links' | 'routes' | 'cni' | 'dataplane' | 'kernelModules' | 'bpf' | 'pods';
+export type Facet = 'sysctls' | 'links' | 'routes' | 'cni' | 'dataplane' | 'kernelModules' | 'bpf' | 'pods' | 'kubeProxy';
 
 /** Where each facet comes from in a bundle, for skip reasons people can act on. */
 export const FACET_SOURCES: Record<Facet, string> = {
@@ -38,4 +41,5 @@ export const FACET_SOURCES: Record<Facet, string> = {
   kernelModules: 'modules.txt (the data-path modules in /sys/module)',
   bpf: 'bpf/ (bpftool -j map dump pinned of <bpffs>/tc/globals/cilium_lb*)',
   pods: 'pods.json (processes by pod from --proc-root: cgroups, ns/net, net/tcp|udp)',
+  kubeProxy: 'kube-proxy-metrics.txt (a scrape of kube-proxy\'s /metrics)',
 };

@@ -112,7 +112,9 @@ test('run --kubeconfig: the agent lists and watches the API itself, rescans on a
   const collector = await startCollectorProcess(['--no-kube']);
   t.teardown(() => collector.stop('SIGKILL'));
   const agent = startProgram('agent', ['run', '--collector', collector.address, '--netns', lab.netns, '--node', lab.nodeName, '--interval', '1h', '--log-level', 'debug',
-    '--kubeconfig', api.writeKubeconfig(join(dir, 'kubeconfig')), '--service-cidr', '10.96.0.0/12']);
+    '--kubeconfig', api.writeKubeconfig(join(dir, 'kubeconfig')), '--service-cidr', '10.96.0.0/12',
+    // No kube-proxy here: a change is scanned when the settle window ends, not at once.
+    '--settle', '2s']);
   t.teardown(() => agent.stop('SIGKILL'));
 
   const synced = await agent.waitForLog((l) => l.msg === 'cluster context synced', 30_000, 'the first context');

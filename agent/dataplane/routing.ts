@@ -11,6 +11,7 @@ import type { Dataplane } from './load.js';
 import { tablesFor } from './load.js';
 import type { IpvsVirtualServer } from './model.js';
 import { trace, type PathStep, type TraceEnv, type TraceOutcome } from './tracer.js';
+import type { Convergence } from './convergence.js';
 
 export interface NodeView {
   readonly node: string;
@@ -180,6 +181,8 @@ export interface JudgeInput {
   /** IPVS: a Service without endpoints keeps its virtual server with no real servers. */
   readonly ipvs?: boolean;
   readonly extra?: Evidence;
+  /** Whether kube-proxy may still be programming this Service (see convergence.ts): a mismatch then warns. */
+  readonly convergence?: Convergence;
 }
 
 /** Endpoint shares within this relative tolerance of 1/n are even (iptables-save rounds to 2^-31; old kube-proxy printed 5 decimals). */
@@ -217,6 +220,13 @@ export function judge(inp: JudgeInput): CheckResult {
   // so a 10k-Service report stays small.
   const withRules = (): Evidence => ({ ...evidence, rules: obs.rules() });
   const subject = exp.subject;
+  const mismatch = (problem: string): CheckResult => {
+    const c = inp.convergence;
+    if (c?.converging) {
+      return { status: 'warn', severity: 'low', subject, message: `${inp.path}: converging — ${c.reason}; not programmed yet: ${problem}`, evidence: { ...withRules(), ...c.evidence } };
+    }
+    return { status: 'fail', severity: 'high', subject, message: `${inp.path}: ${problem}`, evidence: { ...withRules(), ...(c?.evidence ?? {}) } };
+  };
   if (obs.unknown.length > 0) {
     const u = obs.unknown[0]!;
     return {
@@ -232,11 +242,7 @@ export function judge(inp: JudgeInput): CheckResult {
       : obs.targets.size === 0 && (inp.emptyVerdict === 'reject' ? obs.rejected : obs.dropped) > 1 - 1e-9;
     if (ok) return { status: 'pass', severity: 'info', subject, message: `${inp.path}: no endpoints, traffic is ${inp.ipvs ? 'not forwarded (virtual server without real servers)' : inp.emptyVerdict === 'reject' ? 'rejected' : 'dropped'} as kube-proxy intends`, evidence };
     const seen = obs.targets.size > 0 ? `forwarded to ${observed.join(', ')}` : obs.unrouted > 0 ? 'not caught by any rule' : obs.rejected > 0 ? 'rejected' : 'dropped';
-    return {
-      status: 'fail', severity: 'high', subject,
-      message: `${inp.path}: the Service has no usable endpoints, so traffic must be ${want === 'reject' ? 'rejected' : want === 'drop' ? 'dropped' : 'left without real servers'}, but it is ${seen}`,
-      evidence: withRules(),
-    };
+    return mismatch(`the Service has no usable endpoints, so traffic must be ${want === 'reject' ? 'rejected' : want === 'drop' ? 'dropped' : 'left without real servers'}, but it is ${seen}`);
   }
   const problems: string[] = [];
   if (obs.unrouted > 1e-9) problems.push(obs.targets.size === 0 ? 'no rule sends it anywhere (Service missing from the dataplane)' : `${pct(obs.unrouted)} of it is not sent to any endpoint`);
@@ -256,7 +262,7 @@ export function judge(inp: JudgeInput): CheckResult {
   if (problems.length === 0) {
     return { status: 'pass', severity: 'info', subject, message: `${inp.path} → ${n(endpoints.length)}, evenly${exp.affinity ? ', with ClientIP affinity' : ''}`, evidence };
   }
-  return { status: 'fail', severity: 'high', subject, message: `${inp.path}: ${problems.join('; ')}`, evidence: withRules() };
+  return mismatch(problems.join('; '));
 }
 
 const round = (p: number): number => Math.round(p * 1e6) / 1e6;

@@ -11,6 +11,7 @@ import { readDataplaneBundle, writeDataplaneBundle } from './dataplane.js';
 import { MODULES_FILE, formatModulesText, parseModulesText } from './kernel-modules.js';
 import { readBpfBundle, writeBpfBundle } from './bpf.js';
 import { readPodsBundle, writePodsBundle } from './bundle-pods.js';
+import { DEFAULT_SETTLE_MS, DEFAULT_STALL_MS, readKubeProxyBundle, writeKubeProxyBundle } from './kube-proxy.js';
 
 export const BUNDLE_FILES = {
   node: 'node.txt',
@@ -28,7 +29,9 @@ export function readBundleFile(dir: string, name: string): string | undefined {
   }
 }
 
-export function readBundle(dir: string, nodeOverride?: string): NodeSnapshot {
+export function readBundle(
+  dir: string, nodeOverride?: string, windows: { readonly settleMs: number; readonly stallMs: number } = { settleMs: DEFAULT_SETTLE_MS, stallMs: DEFAULT_STALL_MS },
+): NodeSnapshot {
   let st;
   try {
     st = statSync(dir);
@@ -51,6 +54,7 @@ export function readBundle(dir: string, nodeOverride?: string): NodeSnapshot {
     ...(modulesText !== undefined ? { kernelModules: parseModulesText(modulesText) } : {}),
     ...readBpfBundle(dir, readBundleFile),
     ...readPodsBundle(dir, readBundleFile),
+    ...readKubeProxyBundle(dir, readBundleFile, capturedAt, windows),
   };
 }
 
@@ -70,5 +74,6 @@ export function writeBundle(dir: string, snapshot: NodeSnapshot): string[] {
   if (snapshot.kernelModules) put(MODULES_FILE, formatModulesText(snapshot.kernelModules));
   written.push(...writeBpfBundle(dir, snapshot.bpf));
   written.push(...writePodsBundle(dir, snapshot.pods));
+  written.push(...writeKubeProxyBundle(dir, snapshot.kubeProxy));
   return written;
 }

@@ -8,6 +8,7 @@ import { readDataplaneLive } from './dataplane.js';
 import { readKernelModulesLive } from './kernel-modules.js';
 import { readBpfLive } from './bpf.js';
 import { readPodProcesses } from './pod-processes.js';
+import { scrapeKubeProxy, type KubeProxyOptions } from './kube-proxy.js';
 
 export interface LiveOptions {
   readonly node: string;
@@ -20,15 +21,18 @@ export interface LiveOptions {
   readonly procRoot?: string;
   /** How long each node tool may take before it is killed (default 60 s). */
   readonly toolTimeoutMs?: number;
+  /** Scrape kube-proxy's metrics (from this namespace); absent: no kubeProxy facet. */
+  readonly kubeProxy?: KubeProxyOptions;
 }
 
 export const DEFAULT_BPF_ROOT = '/sys/fs/bpf';
 
 export async function inspectLive(opts: LiveOptions, now = new Date()): Promise<NodeSnapshot> {
-  const [{ links, routes }, dataplane, bpf] = await Promise.all([
+  const [{ links, routes }, dataplane, bpf, kubeProxy] = await Promise.all([
     readNetworkLive(),
     readDataplaneLive(opts.toolTimeoutMs !== undefined ? { toolTimeoutMs: opts.toolTimeoutMs } : {}),
     readBpfLive(opts.bpfRoot ?? DEFAULT_BPF_ROOT),
+    opts.kubeProxy ? scrapeKubeProxy(opts.kubeProxy) : undefined,
   ]);
   return {
     node: opts.node,
@@ -42,5 +46,6 @@ export async function inspectLive(opts: LiveOptions, now = new Date()): Promise<
     ...(dataplane ? { dataplane } : {}),
     ...(bpf ? { bpf } : {}),
     pods: readPodProcesses(opts.procRoot ?? '/proc'),
+    ...(kubeProxy ? { kubeProxy } : {}),
   };
 }

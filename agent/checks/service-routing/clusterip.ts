@@ -11,6 +11,7 @@ import { modeFacts } from '../../dataplane/mode.js';
 import { familyOf, judge, nodeView, observeIpvs, podSource, traceEnv, traceService } from '../../dataplane/routing.js';
 import type { TraceEnv } from '../../dataplane/tracer.js';
 import { canonicalIp } from '../../dataplane/addr.js';
+import { serviceConvergence } from '../../dataplane/convergence.js';
 
 export const clusterIPCheck: CheckDefinition = {
   id: 'service-routing.clusterip',
@@ -45,7 +46,7 @@ export const clusterIPCheck: CheckDefinition = {
           : traceService(envFor(family), podSource(view, exp.internal, family), ip, exp.port.protocol, exp.port.port, view.podIif);
         const extra: Record<string, unknown> = {};
         if (useIpvs && view.kubeIpvs0 && !view.kubeIpvs0.includes(canonicalIp(ip))) extra['kubeIpvs0'] = `ClusterIP ${ip} is not bound to kube-ipvs0`;
-        const r = judge({ expected: exp, endpoints: exp.internal, emptyVerdict: exp.internalEmpty, observed, path, ipvs: useIpvs, extra });
+        const r = judge({ expected: exp, endpoints: exp.internal, emptyVerdict: exp.internalEmpty, observed, path, ipvs: useIpvs, extra, convergence: serviceConvergence(snapshot, exp.service) });
         if (r.status === 'pass' && extra['kubeIpvs0']) {
           results.push({ ...r, status: 'fail', severity: 'high', message: `${path}: the virtual server exists but the ClusterIP is not on kube-ipvs0, so IPVS never sees the traffic` });
         } else {

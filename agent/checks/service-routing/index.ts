@@ -4,5 +4,6 @@ import { proxyModeCheck } from './mode.js';
 import { clusterIPCheck } from './clusterip.js';
 import { nodePortCheck } from './nodeport.js';
 import { staleRulesCheck } from './stale-rules.js';
+import { kubeProxyCheck } from './kube-proxy.js';
 
-export const SERVICE_ROUTING_CHECKS: readonly CheckDefinition[] = [proxyModeCheck, clusterIPCheck, nodePortCheck, staleRulesCheck];
+export const SERVICE_ROUTING_CHECKS: readonly CheckDefinition[] = [proxyModeCheck, clusterIPCheck, nodePortCheck, staleRulesCheck, kubeProxyCheck];

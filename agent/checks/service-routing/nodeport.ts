@@ -8,6 +8,7 @@ import { otherDataplaneResults } from '../../dataplane/ebpf-routing.js';
 import { expectedServicePorts } from '../../dataplane/expected.js';
 import { modeFacts } from '../../dataplane/mode.js';
 import { EXTERNAL_CLIENT, familyOf, judge, nodeView, observeIpvs, traceEnv, traceService } from '../../dataplane/routing.js';
+import { serviceConvergence } from '../../dataplane/convergence.js';
 
 export const nodePortCheck: CheckDefinition = {
   id: 'service-routing.nodeport',
@@ -40,7 +41,7 @@ export const nodePortCheck: CheckDefinition = {
       const observed = useIpvs
         ? observeIpvs(dp.ipvs ?? [], nodeIP, exp.port.protocol, exp.port.nodePort)
         : traceService(env, EXTERNAL_CLIENT[family], nodeIP, exp.port.protocol, exp.port.nodePort, view.uplinkIif);
-      results.push(judge({ expected: exp, endpoints: exp.external, emptyVerdict: exp.externalEmpty, observed, path, ipvs: useIpvs }));
+      results.push(judge({ expected: exp, endpoints: exp.external, emptyVerdict: exp.externalEmpty, observed, path, ipvs: useIpvs, convergence: serviceConvergence(snapshot, exp.service) }));
     }
     return results;
   },
