@@ -51,6 +51,8 @@ export class Reporter {
     private readonly log: Logger,
     private readonly events: ReporterEvents = {},
     private readonly backoff: Backoff = DEFAULT_BACKOFF,
+    /** More channel options (bench/collector.ts: `grpc.use_local_subchannel_pool`, one connection per agent). */
+    channelOptions: grpc.ChannelOptions = {},
   ) {
     const contract = loadContract();
     this.client = new contract.AgentService(address, grpc.credentials.createInsecure(), {
@@ -61,6 +63,7 @@ export class Reporter {
       // The reporter does its own backoff; keep the channel's reconnects short.
       'grpc.initial_reconnect_backoff_ms': 200,
       'grpc.max_reconnect_backoff_ms': 5_000,
+      ...channelOptions,
     });
   }
 
