@@ -10,6 +10,7 @@ import { VERSION } from '../common/version.js';
 import type { NodeSnapshot } from './snapshot.js';
 import { scanSnapshot } from './scan.js';
 import { Reporter } from './reporter.js';
+import { boundFindings } from './report/bound.js';
 
 export interface AgentRunOptions {
   readonly collector: string;
@@ -62,7 +63,7 @@ export async function runAgent(opts: AgentRunOptions): Promise<number> {
       const result = scanSnapshot(snapshot, cluster);
       const sequence = reporter.submit({
         scannedAt: result.scannedAt, proxyMode: result.proxyMode, cni: result.cni,
-        checks: result.checks, findings: result.findings,
+        checks: result.checks, ...boundFindings(result.findings),
       });
       const failed = result.findings.filter((f) => f.status === 'fail').length;
       log.info('scan complete', { why, sequence, durationMs: Date.now() - started, failed, findings: result.findings.length });

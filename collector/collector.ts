@@ -41,6 +41,8 @@ export interface CollectorOptions {
   readonly services?: readonly ExtraService[];
   /** Pod Security readiness: the version it is judged at and the cluster's minor version. */
   readonly psa?: PsaReadinessOptions;
+  /** `--metrics-detail`: netconform_findings per check and severity too (more series per node). */
+  readonly metricsDetail?: boolean;
   /** Extra readiness condition for /readyz (e.g. the Kubernetes watch has synced). */
   readonly ready?: () => boolean;
 }
@@ -65,7 +67,7 @@ export async function startCollector(opts: CollectorOptions): Promise<Collector>
   const { log } = opts;
   const registry = new NodeRegistry();
   const metricsRegistry = opts.metricsRegistry ?? createMetricsRegistry();
-  const metrics = new NodeMetrics(metricsRegistry);
+  const metrics = new NodeMetrics(metricsRegistry, { detail: opts.metricsDetail ?? false });
   registry.addSink(metrics);
   if (opts.restore?.length) {
     registry.restore(opts.restore);

@@ -27,6 +27,8 @@ Usage: netconform-collector [flags]
   --service-cidr CIDR       the cluster's Service CIDR (repeatable)
   --cluster-cidr CIDR       the cluster-wide pod CIDR
   --node-retention DURATION forget a node (and its metric series) disconnected this long (default 24h)
+  --metrics-detail          netconform_findings per node, check, status and severity (default: per node and status;
+                            one series per check, status and severity present on each node)
   --log-level LEVEL         debug, info, warn, error (default info)
   -h, --help                this help
 ${STORE_AUDIT_HELP}
@@ -45,6 +47,7 @@ async function main(argv: string[]): Promise<number> {
     'service-cidr': { type: 'string', multiple: true },
     'cluster-cidr': { type: 'string' },
     'node-retention': { type: 'string' },
+    'metrics-detail': { type: 'boolean' },
     'log-level': { type: 'string' },
     help: { type: 'boolean', short: 'h' },
     version: { type: 'boolean' },
@@ -76,6 +79,7 @@ async function main(argv: string[]): Promise<number> {
     ...psa.collectorOptions,
     grpcListen: str(p, 'grpc-listen') ?? '0.0.0.0:9443',
     httpListen: str(p, 'http-listen') ?? '0.0.0.0:8080',
+    metricsDetail: bool(p, 'metrics-detail'),
     nodeRetentionMs: parseDuration(str(p, 'node-retention') ?? '24h', '--node-retention'),
     log,
     ...(staticContext ? { staticContext } : {}),

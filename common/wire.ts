@@ -6,7 +6,8 @@ import type { Status as WireStatus } from '../gen/proto/netconform/v1/Status.js'
 import type { Severity as WireSeverity } from '../gen/proto/netconform/v1/Severity.js';
 import type { ClusterContextChunk, ClusterContextChunk__Output } from '../gen/proto/netconform/v1/ClusterContextChunk.js';
 import type { ServiceInfo__Output } from '../gen/proto/netconform/v1/ServiceInfo.js';
-import { isSeverity, isStatus, type CheckSummary, type Finding, type Severity, type Status } from './findings.js';
+import { isSeverity, isStatus, type CheckSummary, type Finding, type OmittedFindings, type Severity, type Status } from './findings.js';
+import type { OmittedFindings__Output } from '../gen/proto/netconform/v1/OmittedFindings.js';
 import type { ClusterContext, ServiceInfo } from './cluster.js';
 
 export function statusToWire(s: Status): WireStatus {
@@ -53,6 +54,10 @@ export function summaryFromWire(c: CheckSummary__Output): CheckSummary {
   return { id: c.id, status: statusFromWire(c.status), passed: c.passed, failed: c.failed, warned: c.warned, skipped: c.skipped, errored: c.errored };
 }
 
+export function omittedFromWire(o: OmittedFindings__Output): OmittedFindings {
+  return { check: o.check, status: statusFromWire(o.status), severity: severityFromWire(o.severity), count: o.count };
+}
+
 export interface ReportInput {
   readonly sequence: number;
   readonly bootId: string;
@@ -61,6 +66,8 @@ export interface ReportInput {
   readonly cni: string;
   readonly checks: readonly CheckSummary[];
   readonly findings: readonly Finding[];
+  /** Findings left out by the agent's bound (agent/report/bound.ts), counted. */
+  readonly omitted?: readonly OmittedFindings[];
 }
 
 /** A report carries every check's summary but only the findings that did not pass. */
@@ -69,6 +76,7 @@ export function reportToWire(r: ReportInput): Report {
     sequence: String(r.sequence), bootId: r.bootId, scannedAt: r.scannedAt, proxyMode: r.proxyMode, cni: r.cni,
     checks: r.checks.map((c) => ({ ...c, status: statusToWire(c.status) })),
     findings: r.findings.filter((f) => f.status !== 'pass').map(findingToWire),
+    omitted: (r.omitted ?? []).map((o) => ({ check: o.check, status: statusToWire(o.status), severity: severityToWire(o.severity), count: o.count })),
   };
 }
 
