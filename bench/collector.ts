@@ -151,6 +151,11 @@ class Agents {
   }
 }
 
+function heapOf(metrics: string): { used: number; external: number } {
+  const v = (name: string): number => Number(new RegExp(`^${name} (\\S+)`, 'm').exec(metrics)?.[1] ?? NaN);
+  return { used: v('netconform_collector_nodejs_heap_size_used_bytes'), external: v('netconform_collector_nodejs_external_memory_bytes') };
+}
+
 const pct = (xs: number[], p: number): number => {
   if (!xs.length) return NaN;
   const s = [...xs].sort((a, b) => a - b);
@@ -165,6 +170,7 @@ async function run(n: number): Promise<void> {
     await collector.start();
     await sleep(2000);
     const base = collector.stats();
+    const heap0 = heapOf((await collector.scrape()).text);
     console.log(`\nN = ${n} agents, interval ${INTERVAL_MS / 1000} s, ${PROCS} agent processes; collector RSS before agents ${(base.rssKB / 1024).toFixed(1)} MiB, load ${load()}`);
 
     for (let p = 0; p < PROCS; p++) children.push(new Agents());
@@ -196,6 +202,8 @@ async function run(n: number): Promise<void> {
 
     const scrapes = [await collector.scrape(), await collector.scrape(), await collector.scrape()];
     const sc = scrapes.sort((a, b) => a.ms - b.ms)[1]!;
+    const heap1 = heapOf(sc.text);
+    console.log(`  of which V8 heap used ${((heap1.used - heap0.used) / n / 1024).toFixed(1)} KB/agent, external ${((heap1.external - heap0.external) / n / 1024).toFixed(1)} KB/agent (the rest: native HTTP/2 sessions, sockets, allocator)`);
     const nodeSeries = sc.text.split('\n').filter((l) => l.includes('node="node-00000"')).length;
     console.log(`  /metrics ${(sc.bytes / 1e6).toFixed(2)} MB, ${sc.series} series (${nodeSeries} for node-00000; goal ≤ 20), scrape ${sc.ms.toFixed(0)} ms (median of 3; goal < 1000 at 5,000)`);
 

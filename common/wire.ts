@@ -6,7 +6,7 @@ import type { Status as WireStatus } from '../gen/proto/netconform/v1/Status.js'
 import type { Severity as WireSeverity } from '../gen/proto/netconform/v1/Severity.js';
 import type { ClusterContextChunk, ClusterContextChunk__Output } from '../gen/proto/netconform/v1/ClusterContextChunk.js';
 import type { ServiceInfo__Output } from '../gen/proto/netconform/v1/ServiceInfo.js';
-import { isSeverity, isStatus, type CheckSummary, type Finding, type OmittedFindings, type Severity, type Status } from './findings.js';
+import { SEVERITIES, STATUSES, type CheckSummary, type Finding, type OmittedFindings, type Severity, type Status } from './findings.js';
 import type { OmittedFindings__Output } from '../gen/proto/netconform/v1/OmittedFindings.js';
 import type { ClusterContext, ServiceInfo } from './cluster.js';
 
@@ -14,9 +14,21 @@ export function statusToWire(s: Status): WireStatus {
   return s.toUpperCase() as WireStatus;
 }
 
+// The collector holds the latest report of thousands of nodes: statuses, severities and
+// check ids decoded from the wire are shared strings, not fresh copies per finding.
+const STATUS_OF = new Map<string, Status>(STATUSES.map((s) => [s.toUpperCase(), s]));
+const SEVERITY_OF = new Map<string, Severity>(SEVERITIES.map((s) => [s.toUpperCase(), s]));
+const checkIds = new Map<string, string>();
+function checkId(id: string): string {
+  const known = checkIds.get(id);
+  if (known !== undefined) return known;
+  if (checkIds.size < 1000) checkIds.set(id, id);
+  return id;
+}
+
 export function statusFromWire(s: string | number): Status {
-  const v = String(s).toLowerCase();
-  return isStatus(v) ? v : 'error';
+  const v = STATUS_OF.get(String(s).toUpperCase());
+  return v ?? 'error';
 }
 
 export function severityToWire(s: Severity): WireSeverity {
@@ -24,8 +36,7 @@ export function severityToWire(s: Severity): WireSeverity {
 }
 
 export function severityFromWire(s: string | number): Severity {
-  const v = String(s).toLowerCase();
-  return isSeverity(v) ? v : 'info';
+  return SEVERITY_OF.get(String(s).toUpperCase()) ?? 'info';
 }
 
 export function findingToWire(f: Finding): WireFinding {
@@ -45,17 +56,17 @@ export function findingFromWire(f: Finding__Output): Finding {
     }
   }
   return {
-    check: f.check, status: statusFromWire(f.status), severity: severityFromWire(f.severity),
+    check: checkId(f.check), status: statusFromWire(f.status), severity: severityFromWire(f.severity),
     subject: f.subject, message: f.message, ...(evidence ? { evidence } : {}),
   };
 }
 
 export function summaryFromWire(c: CheckSummary__Output): CheckSummary {
-  return { id: c.id, status: statusFromWire(c.status), passed: c.passed, failed: c.failed, warned: c.warned, skipped: c.skipped, errored: c.errored };
+  return { id: checkId(c.id), status: statusFromWire(c.status), passed: c.passed, failed: c.failed, warned: c.warned, skipped: c.skipped, errored: c.errored };
 }
 
 export function omittedFromWire(o: OmittedFindings__Output): OmittedFindings {
-  return { check: o.check, status: statusFromWire(o.status), severity: severityFromWire(o.severity), count: o.count };
+  return { check: checkId(o.check), status: statusFromWire(o.status), severity: severityFromWire(o.severity), count: o.count };
 }
 
 export interface ReportInput {
