@@ -59,6 +59,8 @@ export class Reporter {
     private readonly events: ReporterEvents = {},
     private readonly backoff: Backoff = DEFAULT_BACKOFF,
     private readonly connection: ReporterConnection = { transport: { insecure: true } },
+    /** More channel options (bench/collector.ts: `grpc.use_local_subchannel_pool`, one connection per agent). */
+    extraChannelOptions: grpc.ChannelOptions = {},
   ) {
     const contract = loadContract();
     this.client = new contract.AgentService(address, channelCredentials(connection.transport), {
@@ -70,6 +72,7 @@ export class Reporter {
       // The reporter does its own backoff; keep the channel's reconnects short.
       'grpc.initial_reconnect_backoff_ms': 200,
       'grpc.max_reconnect_backoff_ms': 5_000,
+      ...extraChannelOptions,
     });
   }
 

@@ -19,6 +19,7 @@ import { RescanScheduler } from './rescan-policy.js';
 
 /** How long the first scan waits for the API watch's first context before going without. */
 export const FIRST_CONTEXT_WAIT_MS = 30_000;
+import { boundFindings } from './report/bound.js';
 
 export interface AgentRunOptions {
   readonly collector: string;
@@ -78,7 +79,7 @@ export async function runAgent(opts: AgentRunOptions): Promise<number> {
       const result = scanSnapshot(snapshot, opts.cluster.current());
       const sequence = reporter.submit({
         scannedAt: result.scannedAt, proxyMode: result.proxyMode, cni: result.cni,
-        checks: result.checks, findings: result.findings,
+        checks: result.checks, ...boundFindings(result.findings),
       });
       health?.scanCompleted();
       const failed = result.findings.filter((f) => f.status === 'fail').length;

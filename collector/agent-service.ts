@@ -8,7 +8,7 @@ import * as grpc from '@grpc/grpc-js';
 import type { AgentMessage__Output } from '../gen/proto/netconform/v1/AgentMessage.js';
 import type { CollectorMessage } from '../gen/proto/netconform/v1/CollectorMessage.js';
 import type { AgentServiceHandlers } from '../gen/proto/netconform/v1/AgentService.js';
-import { findingFromWire, summaryFromWire } from '../common/wire.js';
+import { findingFromWire, omittedFromWire, summaryFromWire } from '../common/wire.js';
 import type { Logger } from '../common/log.js';
 import type { NodeRegistry, NodeReport } from './nodes.js';
 import type { NodeMetrics } from './metrics.js';
@@ -141,12 +141,17 @@ export function createAgentService(deps: {
               agentVersion,
               checks: r.checks.map(summaryFromWire),
               findings: r.findings.slice(0, limits.maxFindingsPerReport).map(findingFromWire),
+              ...(r.omitted.length ? { omitted: r.omitted.map(omittedFromWire) } : {}),
             };
-            const verdict = registry.acceptReport(report);
-            if (verdict === 'duplicate') metrics.reportsDuplicate.inc();
-            log.debug('report', { node, sequence: report.sequence, verdict, findings: report.findings.length });
-            // Acked only now: the sinks (the store among them) have taken it.
-            send({ ack: { sequence: r.sequence } });
+            // Acked only once the sinks (the store among them) have it on disk.
+            registry.acceptAndStore(report).then((verdict) => {
+              if (verdict === 'duplicate') metrics.reportsDuplicate.inc();
+              log.debug('report', { node, sequence: report.sequence, verdict, findings: report.findings.length });
+              send({ ack: { sequence: r.sequence } });
+            }, (err: unknown) => {
+              log.error('report not stored; no Ack', { node, sequence: report.sequence, err: err instanceof Error ? err.message : String(err) });
+              call.destroy(err instanceof Error ? err : new Error(String(err)));
+            });
         } catch (err) {
           log.error('agent message failed', { node, err: err instanceof Error ? err.message : String(err) });
           call.destroy(err instanceof Error ? err : new Error(String(err)));

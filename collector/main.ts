@@ -36,6 +36,8 @@ Usage: netconform-collector [flags]
   --policy-reports FLAVOUR  keep results in the cluster as PolicyReports: wgpolicyk8s (wgpolicyk8s.io/v1alpha2,
                             what Kyverno's policy-reporter reads), openreports (openreports.io/v1alpha1) or off
                             (default); needs the API (--kubeconfig or in-cluster) and the RBAC component
+  --metrics-detail          netconform_findings per node, check, status and severity (default: per node and status;
+                            one series per check, status and severity present on each node)
   --log-level LEVEL         debug, info, warn, error (default info)
   -h, --help                this help
 ${TRUST_HELP}${STORE_AUDIT_HELP}
@@ -55,6 +57,7 @@ async function main(argv: string[]): Promise<number> {
     'cluster-cidr': { type: 'string' },
     'node-retention': { type: 'string' },
     'policy-reports': { type: 'string' },
+    'metrics-detail': { type: 'boolean' },
     'log-level': { type: 'string' },
     help: { type: 'boolean', short: 'h' },
     version: { type: 'boolean' },
@@ -91,6 +94,7 @@ async function main(argv: string[]): Promise<number> {
     ...(policyReports ? { sinks: [...(psa.collectorOptions.sinks ?? []), policyReports] } : {}),
     grpcListen: str(p, 'grpc-listen') ?? '0.0.0.0:9443',
     httpListen: str(p, 'http-listen') ?? '0.0.0.0:8080',
+    metricsDetail: bool(p, 'metrics-detail'),
     nodeRetentionMs: parseDuration(str(p, 'node-retention') ?? '24h', '--node-retention'),
     log,
     ...(staticContext ? { staticContext } : {}),

@@ -1,7 +1,17 @@
 // Every Prometheus metric the collector exports, declared once. Labels stay bounded:
 // node, check, status, severity, namespace, proxy_mode, cni — never a pod, IP or message.
-import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
-import { STATUSES } from '../common/findings.js';
+//
+// Per-node series are few by default (README, Metrics): 3 + one per check + one per status,
+// 19 with today's 11 checks. A check's status is one series whose value is the status's rank
+// (STATUS_RANK: 0 pass, 1 skip, 2 warn, 3 error, 4 fail — max() is the worst), not one
+// series per status; findings are counted per node and status. `--metrics-detail` adds the
+// check and severity labels to netconform_findings (sums by node and status stay the same).
+//
+// The per-node families are not prom-client Gauges: a Gauge keeps a label object and a hash
+// string per series for ever (some 200 bytes each). They are generated at scrape time from one
+// compact record per node (interned check ids, a byte per check status, five counts).
+import { Counter, Registry, collectDefaultMetrics } from 'prom-client';
+import { STATUSES, STATUS_RANK, type Status } from '../common/findings.js';
 import type { NodeReport, NodeSink } from './nodes.js';
 
 export function createMetricsRegistry(): Registry {
@@ -10,77 +20,142 @@ export function createMetricsRegistry(): Registry {
   return registry;
 }
 
+export interface NodeMetricsOptions {
+  /** Per-check and per-severity netconform_findings (`--metrics-detail`). */
+  readonly detail?: boolean;
+}
+
+interface NodeState {
+  connected: number | undefined;
+  lastReportS: number | undefined;
+  info: readonly [string, string, string] | undefined;
+  checks: readonly string[];
+  /** STATUS_RANK of each check in `checks`. */
+  codes: Uint8Array;
+  /** Results per status (STATUSES order), from the check summaries: exact even when findings were left out. */
+  counts: Float64Array;
+  /** `--metrics-detail`: check, status, severity → count. */
+  detail: Map<string, number> | undefined;
+}
+
+type Sample = { labels: Record<string, string>; value: number };
+
+/** A gauge family whose samples are produced from the node records at scrape time. */
+class NodeFamily {
+  readonly type = 'gauge';
+  readonly aggregator = 'sum';
+  constructor(readonly name: string, readonly help: string, private readonly samples: () => Sample[], registry: Registry) {
+    registry.registerMetric(this as never);
+  }
+  get(): { name: string; help: string; type: 'gauge'; aggregator: 'sum'; values: Sample[] } {
+    return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values: this.samples() };
+  }
+  reset(): void {}
+}
+
+const RANK_STATUS = Object.fromEntries(Object.entries(STATUS_RANK).map(([s, r]) => [r, s])) as Record<number, Status>;
+
 export class NodeMetrics implements NodeSink {
-  readonly agentConnected: Gauge<'node'>;
-  readonly lastReport: Gauge<'node'>;
-  readonly checkStatus: Gauge<'node' | 'check' | 'status'>;
-  readonly findings: Gauge<'node' | 'check' | 'status' | 'severity'>;
-  readonly nodeInfo: Gauge<'node' | 'proxy_mode' | 'cni' | 'agent_version'>;
   readonly reportsReceived: Counter<string>;
   readonly reportsDuplicate: Counter<string>;
-  /** Label sets this sink has set per node, so a newer report can remove what vanished. */
-  private readonly setByNode = new Map<string, { checks: Set<string>; findings: Map<string, string[]>; info?: string[] }>();
+  readonly detail: boolean;
+  private readonly nodes = new Map<string, NodeState>();
+  /** Check ids, CNI names and versions repeat on every node: one string each. */
+  private readonly interned = new Map<string, string>();
 
-  constructor(registry: Registry) {
-    this.agentConnected = new Gauge({ name: 'netconform_agent_connected', help: '1 while the node\'s agent has a stream open to the collector, else 0.', labelNames: ['node'], registers: [registry] });
-    this.lastReport = new Gauge({ name: 'netconform_agent_last_report_timestamp_seconds', help: 'Unix time of the last report accepted from the node.', labelNames: ['node'], registers: [registry] });
-    this.checkStatus = new Gauge({ name: 'netconform_check_status', help: '1 for the current status of each check on each node, 0 for the other statuses.', labelNames: ['node', 'check', 'status'], registers: [registry] });
-    this.findings = new Gauge({ name: 'netconform_findings', help: 'Current findings per node, check, status and severity.', labelNames: ['node', 'check', 'status', 'severity'], registers: [registry] });
-    this.nodeInfo = new Gauge({ name: 'netconform_node_info', help: 'Constant 1: the node\'s kube-proxy mode, CNI and agent version.', labelNames: ['node', 'proxy_mode', 'cni', 'agent_version'], registers: [registry] });
+  constructor(registry: Registry, opts: NodeMetricsOptions = {}) {
+    this.detail = opts.detail ?? false;
+    const each = (f: (node: string, s: NodeState, out: Sample[]) => void) => (): Sample[] => {
+      const out: Sample[] = [];
+      for (const [node, s] of this.nodes) f(node, s, out);
+      return out;
+    };
+    new NodeFamily('netconform_agent_connected', 'Whether the node\'s agent has a stream open to the collector (1) or not (0).',
+      each((node, s, out) => void (s.connected !== undefined && out.push({ labels: { node }, value: s.connected }))), registry);
+    new NodeFamily('netconform_agent_last_report_timestamp_seconds', 'Unix time of the last report accepted from the node.',
+      each((node, s, out) => void (s.lastReportS !== undefined && out.push({ labels: { node }, value: s.lastReportS }))), registry);
+    new NodeFamily('netconform_node_info', 'Constant 1: the node\'s kube-proxy mode, CNI and agent version.',
+      each((node, s, out) => void (s.info && out.push({ labels: { node, proxy_mode: s.info[0], cni: s.info[1], agent_version: s.info[2] }, value: 1 }))), registry);
+    new NodeFamily('netconform_check_status', 'Current status of each check on each node, as a rank: 0 pass, 1 skip, 2 warn, 3 error, 4 fail (max is the worst).',
+      each((node, s, out) => s.checks.forEach((check, i) => out.push({ labels: { node, check }, value: s.codes[i]! }))), registry);
+    new NodeFamily('netconform_findings', this.detail
+      ? 'Current results per node, check, status and severity (passing results counted from the check summaries).'
+      : 'Current results per node and status, from the check summaries (--metrics-detail: per check and severity too).',
+    each((node, s, out) => {
+      if (s.lastReportS === undefined) return;
+      if (!s.detail) {
+        STATUSES.forEach((status, i) => out.push({ labels: { node, status }, value: s.counts[i]! }));
+        return;
+      }
+      for (const [key, value] of s.detail) {
+        const [check, status, severity] = key.split('\u0000') as [string, string, string];
+        out.push({ labels: { node, check, status, severity }, value });
+      }
+    }), registry);
     this.reportsReceived = new Counter({ name: 'netconform_collector_reports_received_total', help: 'Reports received from agents (duplicates included).', registers: [registry] });
     this.reportsDuplicate = new Counter({ name: 'netconform_collector_reports_duplicate_total', help: 'Reports ignored because their sequence number was already seen.', registers: [registry] });
   }
 
+  /** The status a check has in the metrics (tests, and a way to read the gauge's coding). */
+  checkStatus(node: string, check: string): Status | undefined {
+    const s = this.nodes.get(node);
+    const i = s?.checks.indexOf(check) ?? -1;
+    return s && i >= 0 ? RANK_STATUS[s.codes[i]!] : undefined;
+  }
+
   reportAccepted(report: NodeReport): void {
-    const node = report.node;
-    const prev = this.setByNode.get(node) ?? { checks: new Set<string>(), findings: new Map<string, string[]>() };
-    const next = { checks: new Set<string>(), findings: new Map<string, string[]>(), info: prev.info };
-
-    for (const c of report.checks) {
-      next.checks.add(c.id);
-      for (const s of STATUSES) this.checkStatus.set({ node, check: c.id, status: s }, c.status === s ? 1 : 0);
+    const s = this.state(report.node);
+    const checks = report.checks.map((c) => this.intern(c.id));
+    const codes = new Uint8Array(checks.length);
+    const counts = new Float64Array(STATUSES.length);
+    report.checks.forEach((c, i) => {
+      codes[i] = STATUS_RANK[c.status];
+      counts[0] += c.passed;
+      counts[1] += c.failed;
+      counts[2] += c.warned;
+      counts[3] += c.errored;
+      counts[4] += c.skipped;
+    });
+    s.checks = checks;
+    s.codes = codes;
+    s.counts = counts;
+    if (this.detail) {
+      const detail = new Map<string, number>();
+      const add = (check: string, status: string, severity: string, n: number): void => {
+        const key = this.intern(`${check}\u0000${status}\u0000${severity}`);
+        detail.set(key, (detail.get(key) ?? 0) + n);
+      };
+      for (const f of report.findings) if (f.status !== 'pass') add(f.check, f.status, f.severity, 1);
+      for (const o of report.omitted ?? []) add(o.check, o.status, o.severity, o.count);
+      // Passing results travel as counts in the summaries only.
+      for (const c of report.checks) if (c.passed > 0) add(c.id, 'pass', 'info', c.passed);
+      s.detail = detail;
     }
-    for (const id of prev.checks) {
-      if (!next.checks.has(id)) for (const s of STATUSES) this.checkStatus.remove({ node, check: id, status: s });
-    }
-
-    const counts = new Map<string, number>();
-    for (const f of report.findings) {
-      const key = `${f.check}\u0000${f.status}\u0000${f.severity}`;
-      counts.set(key, (counts.get(key) ?? 0) + 1);
-    }
-    // Passing results travel as counts in the summaries only.
-    for (const c of report.checks) if (c.passed > 0) counts.set(`${c.id}\u0000pass\u0000info`, c.passed);
-    for (const [key, n] of counts) {
-      const [check, status, severity] = key.split('\u0000') as [string, string, string];
-      this.findings.set({ node, check, status, severity }, n);
-      next.findings.set(key, [check, status, severity]);
-    }
-    for (const [key, [check, status, severity]] of prev.findings) {
-      if (!next.findings.has(key)) this.findings.remove({ node, check: check!, status: status!, severity: severity! });
-    }
-
-    if (prev.info) this.nodeInfo.remove(...prev.info);
-    next.info = [node, report.proxyMode || 'unknown', report.cni || 'unknown', report.agentVersion || 'unknown'];
-    this.nodeInfo.set({ node, proxy_mode: next.info[1]!, cni: next.info[2]!, agent_version: next.info[3]! }, 1);
-
-    this.lastReport.set({ node }, (Date.parse(report.receivedAt) || Date.now()) / 1000);
-    this.setByNode.set(node, next);
+    s.info = [this.intern(report.proxyMode || 'unknown'), this.intern(report.cni || 'unknown'), this.intern(report.agentVersion || 'unknown')];
+    s.lastReportS = (Date.parse(report.receivedAt) || Date.now()) / 1000;
   }
 
   connectionChanged(node: string, connected: boolean): void {
-    this.agentConnected.set({ node }, connected ? 1 : 0);
+    this.state(node).connected = connected ? 1 : 0;
   }
 
   nodeRemoved(node: string): void {
-    const prev = this.setByNode.get(node);
-    this.agentConnected.remove({ node });
-    this.lastReport.remove({ node });
-    if (prev) {
-      for (const id of prev.checks) for (const s of STATUSES) this.checkStatus.remove({ node, check: id, status: s });
-      for (const [check, status, severity] of prev.findings.values()) this.findings.remove({ node, check: check!, status: status!, severity: severity! });
-      if (prev.info) this.nodeInfo.remove(...prev.info);
+    this.nodes.delete(node);
+  }
+
+  private state(node: string): NodeState {
+    let s = this.nodes.get(node);
+    if (!s) {
+      s = { connected: undefined, lastReportS: undefined, info: undefined, checks: [], codes: new Uint8Array(0), counts: new Float64Array(STATUSES.length), detail: undefined };
+      this.nodes.set(node, s);
     }
-    this.setByNode.delete(node);
+    return s;
+  }
+
+  private intern(v: string): string {
+    const known = this.interned.get(v);
+    if (known !== undefined) return known;
+    if (this.interned.size < 10_000) this.interned.set(v, v);
+    return v;
   }
 }

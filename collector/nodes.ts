@@ -1,7 +1,7 @@
 // The collector's current picture of every node: the latest accepted report per node
 // and whether its agent is connected. Inputs (the agent stream, a restored store) write
 // here; sinks (metrics, store) are told about every change and know nothing of each other.
-import type { CheckSummary, Finding } from '../common/findings.js';
+import type { CheckSummary, Finding, OmittedFindings } from '../common/findings.js';
 
 export interface NodeReport {
   readonly node: string;
@@ -14,8 +14,10 @@ export interface NodeReport {
   readonly cni: string;
   readonly agentVersion: string;
   readonly checks: readonly CheckSummary[];
-  /** Non-passing findings only. */
+  /** Non-passing findings only (at most the agent's bound, the most severe first). */
   readonly findings: readonly Finding[];
+  /** What the agent left out of `findings` to bound the report, counted (none when absent). */
+  readonly omitted?: readonly OmittedFindings[];
 }
 
 export interface NodeStatus {
@@ -31,8 +33,11 @@ export interface NodeStatus {
 
 /** Something that reacts to node changes: metrics, the durable store, later PolicyReports. */
 export interface NodeSink {
-  /** Called before the report is acknowledged: a durable sink must have stored it on return. */
-  reportAccepted?(report: NodeReport, previous: NodeReport | undefined): void;
+  /**
+   * Called before the report is acknowledged. A durable sink returns a promise that resolves
+   * once the report is stored (the Ack waits for it; the store commits a batch per tick).
+   */
+  reportAccepted?(report: NodeReport, previous: NodeReport | undefined): void | Promise<void>;
   connectionChanged?(node: string, connected: boolean, atMs: number): void;
   nodeRemoved?(node: string): void;
 }
@@ -40,7 +45,7 @@ export interface NodeSink {
 export type ReportVerdict = 'accepted' | 'duplicate';
 
 export class NodeRegistry {
-  private readonly nodes = new Map<string, { connected: number; report?: NodeReport; stale: boolean; agentVersion: string; lastSeenMs: number }>();
+  private readonly nodes = new Map<string, { connected: number; report?: NodeReport; stale: boolean; agentVersion: string; lastSeenMs: number; stored?: Promise<void> }>();
   private readonly sinks: NodeSink[] = [];
 
   addSink(sink: NodeSink): void {
@@ -77,17 +82,47 @@ export class NodeRegistry {
    * process is a duplicate (a resend after reconnect) and changes nothing.
    */
   acceptReport(report: NodeReport): ReportVerdict {
+    return this.accept(report).verdict;
+  }
+
+  /**
+   * acceptReport, resolving once every durable sink has stored the report — or, for a
+   * duplicate, once the report it repeats is stored: only then may the agent get its Ack.
+   * If storing fails the registry forgets the report again, so the agent's resend is new.
+   */
+  acceptAndStore(report: NodeReport): Promise<ReportVerdict> {
+    const { verdict, stored } = this.accept(report);
+    return stored.then(() => verdict);
+  }
+
+  private accept(report: NodeReport): { verdict: ReportVerdict; stored: Promise<void> } {
     const entry = this.entry(report.node);
     const prev = entry.report;
     if (prev && prev.bootId === report.bootId && report.sequence <= prev.sequence) {
       if (entry.stale) entry.stale = false; // the agent is alive and confirms what we had
-      return 'duplicate';
+      return { verdict: 'duplicate', stored: entry.stored ?? Promise.resolve() };
     }
-    for (const s of this.sinks) s.reportAccepted?.(report, prev);
+    const pending: Promise<void>[] = [];
+    for (const s of this.sinks) {
+      const p = s.reportAccepted?.(report, prev);
+      if (p) pending.push(p);
+    }
     entry.report = report;
     entry.stale = false;
     entry.lastSeenMs = Date.parse(report.receivedAt) || Date.now();
-    return 'accepted';
+    if (pending.length === 0) {
+      entry.stored = undefined;
+      return { verdict: 'accepted', stored: Promise.resolve() };
+    }
+    const stored = Promise.all(pending).then(() => {
+      if (entry.stored === stored) entry.stored = undefined;
+    }, (err: unknown) => {
+      if (entry.report === report) entry.report = prev;
+      if (entry.stored === stored) entry.stored = undefined;
+      throw err;
+    });
+    entry.stored = stored;
+    return { verdict: 'accepted', stored };
   }
 
   remove(node: string): void {

@@ -39,8 +39,11 @@ export function isSeverity(value: string): value is Severity {
   return (SEVERITIES as readonly string[]).includes(value);
 }
 
-/** Higher is worse; a check's status is the worst of its results. */
-const STATUS_RANK: Record<Status, number> = { pass: 0, skip: 1, warn: 2, error: 3, fail: 4 };
+/**
+ * Higher is worse; a check's status is the worst of its results. Also the value of the
+ * `netconform_check_status` gauge (README, Metrics), so `max()` over checks is the worst.
+ */
+export const STATUS_RANK: Readonly<Record<Status, number>> = { pass: 0, skip: 1, warn: 2, error: 3, fail: 4 };
 
 export function worstStatus(statuses: Iterable<Status>): Status {
   let worst: Status | undefined;
@@ -63,4 +66,12 @@ export function summarize(id: string, findings: readonly Finding[]): CheckSummar
     }
   }
   return { id, status: worstStatus(findings.map((f) => f.status)), passed, failed, warned, skipped, errored };
+}
+
+/** Findings an agent left out of a report to bound its size, counted per check, status and severity. */
+export interface OmittedFindings {
+  readonly check: string;
+  readonly status: Status;
+  readonly severity: Severity;
+  readonly count: number;
 }

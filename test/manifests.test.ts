@@ -424,7 +424,7 @@ test('alerts and dashboard use only exported metrics and real check ids, and cov
   const titles = (function collect(ps: unknown): string[] {
     return Array.isArray(ps) ? ps.filter(isObj).flatMap((p) => [String(p['title']), ...collect(p['panels'])]) : [];
   })(dashboard()['panels']);
-  for (const want of ['Nodes conformant', 'Nodes × checks (current status)', 'Failing findings by node, check and severity', 'Agents connected', 'Report age',
+  for (const want of ['Nodes conformant', 'Nodes × checks (current status)', 'Non-passing results by node and status', 'Agents connected', 'Report age',
     'PSA violations by namespace and level', 'PSA violations by control', 'Namespace readiness per level', 'Audit events ingested', 'Audit lag (since the last event)']) {
     t.true(titles.includes(want), `dashboard panel "${want}"`);
   }

@@ -88,8 +88,8 @@ test('every alert and dashboard expression returns series from a real Prometheus
     const m = await scrape(collector.httpPort);
     const has = (name: string, labels: Record<string, string> = {}): boolean => sample(m, name, labels) !== undefined;
     return has('netconform_agent_connected', { node: lab.nodeName })
-      && has('netconform_findings', { node: lab.nodeName, check: 'service-routing.clusterip', status: 'fail' })
-      && has('netconform_check_status', { node: lab.nodeName, check: 'pod-network.sysctl', status: 'fail' })
+      && has('netconform_findings', { node: lab.nodeName, status: 'fail' })
+      && has('netconform_check_status', { node: lab.nodeName, check: 'service-routing.clusterip' })
       && has('netconform_psa_violations_total', { mode: 'enforce' }) && has('netconform_psa_exemptions_total')
       && has('netconform_psa_namespace_ready') && has('netconform_psa_namespace_mode')
       && has('netconform_audit_events_rejected_total', { reason: 'missing_field' }) ? true : undefined;
@@ -147,8 +147,13 @@ test('every alert and dashboard expression returns series from a real Prometheus
   // Values that prove the metrics mean what the panels say.
   const value = async (expr: string): Promise<number[]> => (await prom.query(expr)).result.map((s) => Number(s.value[1]));
   t.deepEqual(await value('sum(netconform_agent_connected)'), [1]);
-  t.deepEqual(await value(`max by (node) (netconform_check_status{status="fail", node="${lab.nodeName}"})`), [1]);
-  t.true((await value(`sum(netconform_findings{check="service-routing.clusterip", status="fail", node="${lab.nodeName}"})`))[0]! >= 1);
+  // The check status is its rank (4 = fail): the sysctl and the missing Service fail.
+  t.deepEqual(await value(`max by (node) (netconform_check_status{node="${lab.nodeName}"})`), [4]);
+  t.deepEqual(await value(`netconform_check_status{check=~"pod-network.sysctl|service-routing.clusterip", node="${lab.nodeName}"}`), [4, 4]);
+  t.true((await value(`sum(netconform_findings{status="fail", node="${lab.nodeName}"})`))[0]! >= 2);
+  // The cardinality budget (README, Metrics): at most 20 series per node by default.
+  const perNode = (await value(`count({__name__=~"netconform_.+", node="${lab.nodeName}"})`))[0]!;
+  t.true(perNode <= 20, `${perNode} series for one node`);
   t.true((await value('time() - netconform_audit_last_event_timestamp_seconds'))[0]! < 120, 'the audit lag reflects the fresh events');
 
   // --- A denial after Prometheus has seen the counter makes the enforce-denial alert fire;

@@ -50,13 +50,13 @@ test('a database from a newer collector is refused with a clear message', (t) =>
   t.regex(err!.message, /^--db .*: the database schema is version 999, newer than this collector understands/);
 });
 
-test('reports persist with their findings; history opens and closes per node+check+subject', (t) => {
+test('reports persist with their findings; history opens and closes per node+check+subject', async (t) => {
   const path = tmpDb(t);
   let s = openStore(path);
   let rs = new ReportStore(s);
-  rs.reportAccepted(report('n1', 1, [f('no-nat.pod-to-pod', 'a'), f('no-nat.pod-to-pod', 'b')], '2026-11-29T10:00:00.000Z'));
+  await rs.reportAccepted(report('n1', 1, [f('no-nat.pod-to-pod', 'a'), f('no-nat.pod-to-pod', 'b')], '2026-11-29T10:00:00.000Z'));
   t.is(rs.openedAt('n1', 'no-nat.pod-to-pod', 'a'), '2026-11-29T10:00:00.000Z');
-  rs.reportAccepted(report('n1', 2, [f('no-nat.pod-to-pod', 'b'), f('no-nat.pod-to-pod', 'c')], '2026-11-29T10:05:00.000Z'));
+  await rs.reportAccepted(report('n1', 2, [f('no-nat.pod-to-pod', 'b'), f('no-nat.pod-to-pod', 'c')], '2026-11-29T10:05:00.000Z'));
   t.is(rs.openedAt('n1', 'no-nat.pod-to-pod', 'a'), undefined); // closed
   t.is(rs.openedAt('n1', 'no-nat.pod-to-pod', 'b'), '2026-11-29T10:00:00.000Z'); // still open since the first report
   t.is(rs.openedAt('n1', 'no-nat.pod-to-pod', 'c'), '2026-11-29T10:05:00.000Z');
@@ -120,8 +120,8 @@ test('retention prunes old events and closed history in small chunks, keeps the 
   const old = Array.from({ length: 25 }, (_, i) => rec(`old-${i}`, 'ResponseComplete', 'x', now - 40 * day));
   ev.insertBatch([...old, rec('new', 'ResponseComplete', 'x', now - day)], 'log');
   const rs = new ReportStore(s);
-  rs.reportAccepted(report('n1', 1, [f('c', 'a')], new Date(now - 45 * day).toISOString()));
-  rs.reportAccepted(report('n1', 2, [], new Date(now - 44 * day).toISOString()));
+  await rs.reportAccepted(report('n1', 1, [f('c', 'a')], new Date(now - 45 * day).toISOString()));
+  await rs.reportAccepted(report('n1', 2, [], new Date(now - 44 * day).toISOString()));
   const r = startRetention({ store: s, events: ev, retentionMs: 30 * day, log, chunk: 10 });
   t.teardown(() => r.stop());
   t.deepEqual(await r.pruneNow(now), { events: 25, history: 1 });

@@ -92,6 +92,14 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 2,
+    name: 'findings an agent left out of a bounded report, counted',
+    sql: `
+      -- JSON array of { check, status, severity, count }: what the report did not carry.
+      ALTER TABLE node_reports ADD COLUMN omitted_json TEXT NOT NULL DEFAULT '[]';
+    `,
+  },
 ];
 
 /** Applies pending migrations; returns the versions before and after. */
