@@ -84,7 +84,8 @@ export class NodeMetrics implements NodeSink {
     each((node, s, out) => {
       if (s.lastReportS === undefined) return;
       if (!s.detail) {
-        STATUSES.forEach((status, i) => out.push({ labels: { node, status }, value: s.counts[i]! }));
+        // Only the statuses a node has: a status it lacks is no series (0 in sums), not a zero series.
+        STATUSES.forEach((status, i) => void (s.counts[i]! > 0 && out.push({ labels: { node, status }, value: s.counts[i]! })));
         return;
       }
       for (const [key, value] of s.detail) {

@@ -98,7 +98,7 @@ test('the agent keeps scanning and reporting while a tool blocks', async (t) => 
   t.teardown(() => collector.stop());
   const { script } = blockingTool(dir);
   // The agent takes its cluster context itself (the collector pushes none).
-  const agent = agentWithBlockedTools(script, ['run', '--collector', collector.address, '--cluster', cluster, '--netns', lab.netns, '--node', lab.nodeName, '--cni-conf-dir', '/nonexistent', '--tool-timeout', '1s', '--interval', '1s']);
+  const agent = agentWithBlockedTools(script, ['run', '--insecure', '--collector', collector.address, '--cluster', cluster, '--netns', lab.netns, '--node', lab.nodeName, '--cni-conf-dir', '/nonexistent', '--tool-timeout', '1s', '--interval', '1s']);
   t.teardown(agent.kill);
   const node = lab.nodeName;
   await eventually(async () => {
