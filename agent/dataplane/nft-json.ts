@@ -29,6 +29,11 @@ export function parseNftJson(text: string, opts: NftParseOptions): Ruleset {
   } catch (err) {
     throw new InputError(opts.file, `invalid JSON: ${(err as Error).message}`);
   }
+  return parseNftDoc(doc, opts);
+}
+
+/** The rule model of an already parsed `nft -j` document (the live read parses its tables once). */
+export function parseNftDoc(doc: unknown, opts: NftParseOptions): Ruleset {
   if (!isObj(doc) || !Array.isArray(doc['nftables'])) throw new InputError(opts.file, 'not `nft -j` output: no top-level "nftables" array');
   const tables = new Map<string, Table>();
   const key = (family: string, name: string): string => `${family} ${name}`;

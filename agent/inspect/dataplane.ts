@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { existsSync, writeFileSync } from 'node:fs';
 import type { DataplaneFacts } from '../dataplane/facts.js';
 import { IptablesSaveParser } from '../dataplane/iptables-save.js';
-import { attachParsedIptables } from '../dataplane/load.js';
+import { attachParsedIptables, attachParsedNft } from '../dataplane/load.js';
 import type { Backend, Ruleset } from '../dataplane/model.js';
 import { listNftTablesNetlink } from './nft-tables.js';
 
@@ -23,6 +23,8 @@ export const DATAPLANE_FILES = {
 } as const;
 
 type Run = { ok: true; out: string } | { ok: false; missing: boolean; err: string };
+/** `nft -j` of the native tables: the text, and the document it was built from (parsed once). */
+type NftRun = { ok: true; out: string; doc?: unknown } | { ok: false; missing: boolean; err: string };
 
 /**
  * The system tool, not a same-named npm binary: under npx/npm scripts node_modules/.bin
@@ -83,7 +85,7 @@ function listTables(tables: readonly { family: string; name: string }[]): Promis
  * are the other native tables found (from the kernel's table dump, else `nft list tables`)
  * and listed too.
  */
-async function readNftNative(kubeProxy: Promise<Run[]>, iptablesNftBytes: Promise<number>): Promise<Run> {
+async function readNftNative(kubeProxy: Promise<Run[]>, iptablesNftBytes: Promise<number>): Promise<NftRun> {
   const bytes = await iptablesNftBytes;
   // The table names straight from the kernel (milliseconds), while kube-proxy's table is
   // still being listed; `nft list tables` only where that fails (it loads the whole ruleset).
@@ -133,7 +135,8 @@ async function readNftNative(kubeProxy: Promise<Run[]>, iptablesNftBytes: Promis
     }
   }
   if (!any && order.length > 0 && bytes >= BIG_IPTABLES_NFT) return { ok: true, out: JSON.stringify({ nftables: meta ? [meta] : [] }) };
-  return { ok: true, out: JSON.stringify({ nftables: [...(meta ? [meta] : []), ...objects] }) };
+  const doc = { nftables: [...(meta ? [meta] : []), ...objects] };
+  return { ok: true, out: JSON.stringify(doc), doc };
 }
 
 /**
@@ -235,13 +238,15 @@ export async function readDataplaneLive(): Promise<DataplaneFacts | undefined> {
   const ip6tables = pair(nft6, legacy6, plain6);
   const anyRan = [nft4, legacy4, plain4, nftJson, ipset, ipvs].some((r) => r.ok);
   if (!anyRan) return undefined;
-  return {
+  const facts: DataplaneFacts = {
     ...(iptables ? { iptables } : {}),
     ...(ip6tables ? { ip6tables } : {}),
     ...(nftJson.ok && nftJson.out.trim() !== '' ? { nftJson: nftJson.out } : {}),
     ...(ipset.ok ? { ipsetSave: ipset.out } : {}),
     ...(ipvs.ok ? { ipvsadm: ipvs.out } : {}),
   };
+  if (nftJson.ok && nftJson.doc !== undefined && facts.nftJson !== undefined && process.env[RAW_ONLY_ENV] !== '1') attachParsedNft(facts, nftJson.doc);
+  return facts;
 }
 
 export function readDataplaneBundle(dir: string, read: (dir: string, name: string) => string | undefined): { dataplane?: DataplaneFacts } {
