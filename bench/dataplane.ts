@@ -43,22 +43,24 @@ function agentCommand(): string[] {
   return existsSync(dist) && existsSync(join(root, 'dist/agent/dataplane/tracer.js')) ? [process.execPath, dist] : [process.execPath, '--import', 'tsx', join(root, 'agent/main.ts')];
 }
 
-interface ScanRun { ms: number; rss: number; findings: number; failing: number }
+interface ScanRun { ms: number; rss: number; agentRss: number; findings: number; failing: number }
 
 /** One timed scan; GNU time's max RSS is that of the largest process it waited for (the agent). */
 async function scanOnce(cmd: readonly string[]): Promise<ScanRun> {
   const r = await timed('/usr/bin/time', ['-f', 'MAXRSS_KB=%M', ...cmd]);
   if (r.code !== 0) throw new Error(`scan: ${r.err.slice(-2000)}`);
-  const m = /MAXRSS_KB=(\d+)/.exec(r.err);
+  const m = /^MAXRSS_KB=(\d+)/m.exec(r.err);
+  const a = /AGENT_MAXRSS_KB=(\d+)/.exec(r.err);
   const out = JSON.parse(r.out) as { findings: { check: string; status: string }[] };
   const sr = out.findings.filter((f) => f.check.startsWith('service-routing.'));
-  return { ms: r.ms, rss: m ? Number(m[1]) * 1024 : 0, findings: sr.length, failing: sr.filter((f) => f.status !== 'pass').length };
+  return { ms: r.ms, rss: m ? Number(m[1]) * 1024 : 0, agentRss: a ? Number(a[1]) * 1024 : 0, findings: sr.length, failing: sr.filter((f) => f.status !== 'pass').length };
 }
 
 const med = (xs: readonly number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 async function benchMode(name: string, lab: LabNode, clusterFile: string, bare: readonly string[]): Promise<void> {
-  const [node, ...agentArgs] = agentCommand();
+  const [node, ...rest] = agentCommand();
+  const agentArgs = ['--import', join(root, 'bench/agent-rss.mjs'), ...rest];
   const scanArgs = ['scan', '--node', lab.nodeName, '--cluster', clusterFile, '--format', 'json', '--fail-on', 'none'];
   // Interleaved, so a change in machine load affects both alike.
   const saves: number[] = [], inside: ScanRun[] = [], viaNetns: ScanRun[] = [];
@@ -80,7 +82,9 @@ async function benchMode(name: string, lab: LabNode, clusterFile: string, bare: 
   console.log(`  ${bare.join(' ')} (bare, in the namespace)   ${(save / 1000).toFixed(2)} s`);
   console.log(`  agent scan in the namespace (production path)   ${(scan / 1000).toFixed(2)} s   (${last.findings} service-routing results, ${last.failing} not passing)`);
   console.log(`  ratio scan / bare                               ${ratio.toFixed(2)}×  (goal ≤ 2×) ${ratio <= 2 ? 'OK' : 'OVER'}`);
-  console.log(`  scan peak RSS                                   ${(rss / 2 ** 20).toFixed(0)} MB  (goal ≤ 300 MB) ${rss <= 300 * 2 ** 20 ? 'OK' : 'OVER'}`);
+  const own = med(inside.map((x) => x.agentRss));
+  console.log(`  scan peak RSS, agent process                    ${(own / 2 ** 20).toFixed(0)} MB  (goal ≤ 300 MB) ${own <= 300 * 2 ** 20 ? 'OK' : 'OVER'}`);
+  console.log(`  peak RSS of the agent or a tool it ran          ${(rss / 2 ** 20).toFixed(0)} MB  (the tools run while the agent reads: a container holds both)`);
   console.log(`  scan --netns (lab path, snapshot child + JSON)  ${(lab2 / 1000).toFixed(2)} s   (${(lab2 / save).toFixed(2)}×, peak RSS ${(med(viaNetns.map((x) => x.rss)) / 2 ** 20).toFixed(0)} MB)`);
 }
 

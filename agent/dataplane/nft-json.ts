@@ -25,7 +25,12 @@ export interface NftParseOptions {
 const XT_TABLES = new Set(['filter', 'nat', 'mangle', 'raw', 'security']);
 
 export function parseNftJson(text: string, opts: NftParseOptions): Ruleset {
-  const items = nftItems(parseJsonInput(text, opts.file), opts.file);
+  return parseNftDoc(parseJsonInput(text, opts.file), opts);
+}
+
+/** The rule model of an already parsed `nft -j` document (the live read parses its tables once). */
+export function parseNftDoc(doc: unknown, opts: NftParseOptions): Ruleset {
+  const items = nftItems(doc, opts.file);
   const tables = new Map<string, Table>();
   const key = (family: string, name: string): string => `${family} ${name}`;
   const tableOf = (o: J, what: string, idx: number): Table | undefined => {

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { writeFileSync } from 'node:fs';
 import type { DataplaneFacts } from '../dataplane/facts.js';
 import { IptablesSaveParser } from '../dataplane/iptables-save.js';
-import { attachParsedIptables } from '../dataplane/load.js';
+import { attachParsedIptables, attachParsedNft } from '../dataplane/load.js';
 import type { Backend, Ruleset } from '../dataplane/model.js';
 import { listNftTablesNetlink } from './nft-tables.js';
 import { DEFAULT_TOOL_TIMEOUT_MS, formatMs, runToolWithDeadline, spawnWithDeadline, systemTool, type ToolFailure } from './tool.js';
@@ -27,6 +27,8 @@ export const DATAPLANE_FILES = {
 } as const;
 
 type Run = { ok: true; out: string } | { ok: false; missing: boolean; err: string; timedOut?: ToolFailure };
+/** `nft -j` of the native tables: the text, and the document it was built from (parsed once). */
+type NftRun = { ok: true; out: string; doc?: unknown } | { ok: false; missing: boolean; err: string; timedOut?: ToolFailure };
 
 /** How long each tool may take in this read (set per readDataplaneLive call). */
 let toolTimeoutMs = DEFAULT_TOOL_TIMEOUT_MS;
@@ -75,7 +77,7 @@ function listTables(tables: readonly { family: string; name: string }[]): Promis
  * are the other native tables found (from the kernel's table dump, else `nft list tables`)
  * and listed too.
  */
-async function readNftNative(kubeProxy: Promise<Run[]>, iptablesNftBytes: Promise<number>): Promise<Run> {
+async function readNftNative(kubeProxy: Promise<Run[]>, iptablesNftBytes: Promise<number>): Promise<NftRun> {
   const bytes = await iptablesNftBytes;
   // The table names straight from the kernel (milliseconds), while kube-proxy's table is
   // still being listed; `nft list tables` only where that fails (it loads the whole ruleset).
@@ -125,7 +127,8 @@ async function readNftNative(kubeProxy: Promise<Run[]>, iptablesNftBytes: Promis
     }
   }
   if (!any && order.length > 0 && bytes >= BIG_IPTABLES_NFT) return { ok: true, out: JSON.stringify({ nftables: meta ? [meta] : [] }) };
-  return { ok: true, out: JSON.stringify({ nftables: [...(meta ? [meta] : []), ...objects] }) };
+  const doc = { nftables: [...(meta ? [meta] : []), ...objects] };
+  return { ok: true, out: JSON.stringify(doc), doc };
 }
 
 /**
@@ -236,7 +239,7 @@ export async function readDataplaneLive(opts: { readonly toolTimeoutMs?: number 
   const failed = [nft4, legacy4, nft6, legacy6, plain4, plain6, nftJson, ipset, ipvs].flatMap((r) => (!r.ok && r.timedOut ? [r.timedOut] : []));
   const anyRan = [nft4, legacy4, plain4, nftJson, ipset, ipvs].some((r) => r.ok);
   if (!anyRan && failed.length === 0) return undefined;
-  return {
+  const facts: DataplaneFacts = {
     ...(failed.length > 0 ? { failed } : {}),
     ...(iptables ? { iptables } : {}),
     ...(ip6tables ? { ip6tables } : {}),
@@ -244,6 +247,8 @@ export async function readDataplaneLive(opts: { readonly toolTimeoutMs?: number 
     ...(ipset.ok ? { ipsetSave: ipset.out } : {}),
     ...(ipvs.ok ? { ipvsadm: ipvs.out } : {}),
   };
+  if (nftJson.ok && nftJson.doc !== undefined && facts.nftJson !== undefined && process.env[RAW_ONLY_ENV] !== '1') attachParsedNft(facts, nftJson.doc);
+  return facts;
 }
 
 export function readDataplaneBundle(dir: string, read: (dir: string, name: string) => string | undefined): { dataplane?: DataplaneFacts } {
