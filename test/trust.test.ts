@@ -205,7 +205,7 @@ test('stream limits: excess reports wait (the newest wins), a second stream for 
   };
   const first = open('node-b', 'node-b');
   for (const seq of [1, 2, 3]) first.call.write(report(seq));
-  await eventually(() => first.acks.length === 1 || undefined, 15_000, 'the first ack');
+  await eventually(() => first.acks.length === 1 || undefined, 45_000, 'the first ack'); // TokenReview + commit on a loaded CI machine
   await new Promise((r) => setTimeout(r, 1000));
   t.deepEqual(first.acks, [1], 'reports 2 and 3 wait for the bucket (one a minute)');
 
