@@ -51,6 +51,8 @@ async function main(): Promise<void> {
   // A small cluster as the API server would describe it, and a node whose kube-proxy rules
   // are almost right: shop/web still routes to a pod that was deleted (a stale endpoint).
   const work = mkdtempSync(join(tmpdir(), 'netconform-demo-'));
+  // Also on an exit no handler saw coming (an uncaught error): never leave the directory.
+  process.on('exit', () => rmSync(work, { recursive: true, force: true }));
   const probe = smallCluster('pending');
   const lab: LabNode = await createLabNode({
     pods: 3, podCIDR: probe.podCIDR, uplinkAddress: `${probe.nodeIP}/24`,
@@ -87,10 +89,14 @@ async function main(): Promise<void> {
     if (cleaning) return;
     cleaning = true;
     say('\nstopping agent and collector, removing the lab node …');
-    for (const c of children.reverse()) c.kill('SIGTERM');
-    await Promise.all(children.map((c) => new Promise((r) => (c.exitCode !== null ? r(null) : c.once('exit', r)))));
-    await lab.destroy();
-    rmSync(work, { recursive: true, force: true });
+    try {
+      for (const c of children.reverse()) c.kill('SIGTERM');
+      await Promise.all(children.map((c) => new Promise((r) => (c.exitCode !== null ? r(null) : c.once('exit', r)))));
+      await lab.destroy();
+    } finally {
+      // The work directory goes whatever happened above (a lab that would not delete included).
+      rmSync(work, { recursive: true, force: true });
+    }
     say('done: nothing left behind.');
     process.exit(code);
   };

@@ -1,11 +1,21 @@
 // Runs the ava suite with the TAP reporter, passes its output through, and ends with the
 // one line CI reads: "N passed, N failed, N skipped". Extra args go to ava (file filters).
 import { spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 
 const avaArgs = ['ava', '--tap', ...process.argv.slice(2)];
 if (process.env.CI) avaArgs.push('--concurrency', '2');
-const child = spawn('npx', avaArgs, { stdio: ['ignore', 'pipe', 'inherit'] });
+// Every temporary file the tests and the programs they start make goes under one private
+// directory (TMPDIR), removed when the run ends however it ends: the suite leaves nothing in
+// /tmp even when a test fails before its own teardown.
+const runTmp = mkdtempSync(join(tmpdir(), 'netconform-tests-'));
+const removeRunTmp = () => rmSync(runTmp, { recursive: true, force: true });
+process.on('exit', removeRunTmp);
+for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => { child.kill(sig); });
+const child = spawn('npx', avaArgs, { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, TMPDIR: runTmp } });
 let passed = 0, failed = 0, skipped = 0, todo = 0;
 const rl = createInterface({ input: child.stdout });
 rl.on('line', (line) => {
@@ -20,6 +30,9 @@ rl.on('line', (line) => {
   }
 });
 child.on('close', (code) => {
+  const left = readdirSync(runTmp);
+  if (left.length > 0) process.stderr.write(`temporary entries left by tests (removed now): ${left.length} (${left.slice(0, 8).join(', ')}${left.length > 8 ? ', …' : ''})\n`);
+  removeRunTmp();
   // A crash outside any test (an uncaught exception in a file) makes ava exit non-zero
   // without a "not ok" line: count it so the summary never reads green.
   if (code !== 0 && failed === 0) failed = 1;
