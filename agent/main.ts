@@ -20,18 +20,13 @@ import { captureBundle } from './inspect/capture.js';
 import type { NodeSnapshot } from './snapshot.js';
 import { scanSnapshot } from './scan.js';
 import { writeScanJson, formatScanTable, parseFailOn, breaches } from './report/format.js';
-import { runAgent } from './run.js';
 import { probeCommand, PROBE_HELP } from './probe/command.js';
 import { DEFAULT_HEALTH_FILE, judgeHealth, readHealthFile, type HealthVerdict } from './health.js';
 import { traceCommand, TRACE_HELP } from './trace-command.js';
-import { loadClusterFromApi } from '../kube/load.js';
 import { nodePolicyReport } from '../common/policy-report.js';
-import { inClusterAvailable, loadKubeConfig } from '../kube/config.js';
 import { createLogger } from '../common/log.js';
-import { apiClusterSource, staticClusterSource, type ClusterSource } from './cluster-source.js';
-import { listNodePods } from '../kube/node-pods.js';
+import type { ClusterSource } from './cluster-source.js';
 import { podsOnNode } from '../common/node-pods.js';
-import { clientTransport } from '../common/tls.js';
 import { AGENT_TOKEN_PATH, readTokenFile } from '../common/token.js';
 import { DEFAULT_KUBE_PROXY_METRICS, DEFAULT_SETTLE_MS, DEFAULT_STALL_MS, kubeProxyLastSyncMs, type KubeProxyOptions } from './inspect/kube-proxy.js';
 
@@ -216,7 +211,10 @@ export function clusterFromFlags(p: Parsed): ClusterContext | undefined {
 async function withNodePods(p: Parsed, ctx: ClusterContext | undefined, node: string): Promise<ClusterContext | undefined> {
   if (!ctx) return undefined;
   const kubeconfig = str(p, 'kubeconfig');
-  if (kubeconfig !== undefined) return { ...ctx, nodePods: await listNodePods(loadKubeConfig(kubeconfig), node) };
+  if (kubeconfig !== undefined) {
+    const [{ loadKubeConfig }, { listNodePods }] = await Promise.all([import('../kube/config.js'), import('../kube/node-pods.js')]);
+    return { ...ctx, nodePods: await listNodePods(loadKubeConfig(kubeconfig), node) };
+  }
   return { ...ctx, nodePods: podsOnNode(ctx.workloads, node) };
 }
 
@@ -305,7 +303,9 @@ async function snapshotCommand(argv: string[]): Promise<number> {
  * `run`'s context: --cluster (a file), --kubeconfig (that API server), else the in-cluster
  * API when running as a Pod (unless --no-kube), else none.
  */
-function runClusterSource(p: Parsed): ClusterSource {
+async function runClusterSource(p: Parsed): Promise<ClusterSource> {
+  // The Kubernetes client is loaded by the commands that use it, not at every start-up.
+  const [{ inClusterAvailable, loadKubeConfig }, { apiClusterSource, staticClusterSource }] = await Promise.all([import('../kube/config.js'), import('./cluster-source.js')]);
   const kubeconfig = str(p, 'kubeconfig');
   if (kubeconfig !== undefined && str(p, 'cluster') !== undefined) throw new UsageError('--cluster and --kubeconfig cannot be combined');
   if (kubeconfig !== undefined && bool(p, 'no-kube')) throw new UsageError('--kubeconfig and --no-kube cannot be combined');
@@ -338,7 +338,8 @@ async function runCommand(argv: string[]): Promise<number> {
     insecure: { type: 'boolean' },
   });
   if (bool(p, 'help')) return help('run');
-  const { runAgent } = await import('./run.js'); // gRPC: loaded by the commands that talk to a collector
+  // gRPC: loaded by the commands that talk to a collector.
+  const [{ runAgent }, { clientTransport }] = await Promise.all([import('./run.js'), import('../common/tls.js')]);
   const insecure = bool(p, 'insecure');
   const transport = clientTransport({ insecure, caFile: str(p, 'collector-ca'), serverName: str(p, 'tls-server-name'), caFlag: '--collector-ca' });
   // Over plaintext a token goes out only when asked for explicitly.
@@ -350,7 +351,7 @@ async function runCommand(argv: string[]): Promise<number> {
     logLevel: logLevelFlag(p),
     inspect: () => inspectNode(p),
     ...(str(p, 'health-file') ? { healthFile: str(p, 'health-file')! } : {}),
-    cluster: runClusterSource(p),
+    cluster: await runClusterSource(p),
     connection: { transport, ...(tokenFile ? { token: () => readTokenFile(tokenFile) } : {}) },
     settleMs: judgementWindows(p).settleMs,
     kubeProxyLastSync: () => kubeProxyLastSyncMs(kubeProxyOptions(p).url, str(p, 'netns')),
