@@ -138,10 +138,11 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'netconform-bench-'));
   const store = openStore(join(dir, 'netconform.db'));
   const log = createLogger({ component: 'bench' }, 'silent');
-  const metrics = new PsaMetrics(new Registry());
+  const registry = new Registry();
+  const metrics = new PsaMetrics(registry);
   const events = new AuditEventStore(store);
   const ingest = new AuditIngest(events, metrics, log);
-  const hook = await startAuditWebhook({ listen: { host: '127.0.0.1', port: 0 }, insecure: true, ingest, metrics, log });
+  const hook = await startAuditWebhook({ listen: { host: '127.0.0.1', port: 0 }, insecure: true, ingest, metrics, registry, log });
   const agent = new Agent({ keepAlive: true, maxSockets: POSTERS });
 
   // Warm-up batch (distinct ids, not counted).

@@ -8,6 +8,7 @@ import type { SecureContextOptions } from 'node:tls';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../common/log.js';
 import type { HealthChecks } from './health.js';
+import { DEFAULT_LISTENER_LIMITS, guardListener, listenerServerOptions } from './slow-clients.js';
 
 export type Route = (req: IncomingMessage, res: ServerResponse) => void | Promise<void>;
 
@@ -63,5 +64,9 @@ export function createHttpServer(deps: {
       res.end();
     });
   };
-  return deps.tls ? createHttpsServer({ ...deps.tls }, handler) : createServer(handler);
+  // Prometheus scrapes and the kubelet's probes must get through while slow clients hold sockets.
+  const options = listenerServerOptions(DEFAULT_LISTENER_LIMITS);
+  const server = deps.tls ? createHttpsServer({ ...options, ...deps.tls }, handler) : createServer(options, handler);
+  guardListener(server, 'http', DEFAULT_LISTENER_LIMITS, registry, log);
+  return server;
 }

@@ -41,7 +41,7 @@ async function rig(t: { teardown(fn: () => void | Promise<void>): void }, opts: 
   const hook = await startAuditWebhook({
     listen: { host: '127.0.0.1', port: 0 }, tlsCert: tls.serverCert, tlsKey: tls.serverKey,
     ...(opts.mtls ? { clientCA: tls.caCert } : {}), ...(opts.maxBodyBytes ? { maxBodyBytes: opts.maxBodyBytes } : {}),
-    ingest, metrics, log,
+    ingest, metrics, registry, log,
   });
   t.teardown(async () => {
     await hook.close();

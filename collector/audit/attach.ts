@@ -31,6 +31,7 @@ import { startAuditWebhook, DEFAULT_AUDIT_MAX_BODY, DEFAULT_AUDIT_PATH, type Aud
 import { replayAuditLog } from './replay.js';
 import { createPsaQueryService } from './queries.js';
 import { READ_PODSECURITY } from '../auth/authorize.js';
+import { DEFAULT_LISTENER_LIMITS, type ListenerLimits } from '../slow-clients.js';
 
 export const STORE_AUDIT_FLAGS = {
   db: { type: 'string' },
@@ -42,6 +43,8 @@ export const STORE_AUDIT_FLAGS = {
   'audit-insecure': { type: 'boolean' },
   'audit-path': { type: 'string' },
   'audit-max-body': { type: 'string' },
+  'audit-header-timeout': { type: 'string' },
+  'audit-max-connections': { type: 'string' },
   'audit-log': { type: 'string' },
   'psa-exempt-namespace': { type: 'string', multiple: true },
 } as const satisfies Options;
@@ -57,6 +60,9 @@ Store and Pod Security:
   --audit-insecure          plain HTTP instead of TLS (tests and demos only)
   --audit-path PATH         the webhook's URL path (default ${DEFAULT_AUDIT_PATH})
   --audit-max-body SIZE     refuse larger bodies with 413 (default 12Mi)
+  --audit-header-timeout DURATION
+                            a client gets this long for its TLS handshake and again for its request headers (default 10s; slow clients are cut)
+  --audit-max-connections N connections beyond this are closed at once (default 1024)
   --audit-log FILE          replay a JSON-lines audit log (log backend format) at start-up
   --psa-exempt-namespace NS namespaces the label lint skips (repeatable; default ${DEFAULT_EXEMPT_NAMESPACES.join(', ')})
 
@@ -73,6 +79,7 @@ export interface StoreAuditOptions {
     readonly insecure: boolean;
     readonly path: string;
     readonly maxBodyBytes: number;
+    readonly limits: ListenerLimits;
   };
   readonly auditLog?: string;
   readonly exemptNamespaces: readonly string[];
@@ -90,6 +97,16 @@ export function parseByteSize(text: string, flag: string): number {
   return n;
 }
 
+function auditListenerLimits(p: Parsed): ListenerLimits {
+  const timeoutText = str(p, 'audit-header-timeout');
+  const headersTimeoutMs = timeoutText ? parseDuration(timeoutText, '--audit-header-timeout') : DEFAULT_LISTENER_LIMITS.headersTimeoutMs;
+  if (headersTimeoutMs < 100 || headersTimeoutMs > DEFAULT_LISTENER_LIMITS.requestTimeoutMs) throw new UsageError(`"${timeoutText}" is outside 100ms–60s`, '--audit-header-timeout');
+  const maxText = str(p, 'audit-max-connections');
+  const maxConnections = maxText === undefined ? DEFAULT_LISTENER_LIMITS.maxConnections : Number(maxText);
+  if (!Number.isInteger(maxConnections) || maxConnections < 1) throw new UsageError(`"${maxText}" is not a number of connections (1 or more)`, '--audit-max-connections');
+  return { ...DEFAULT_LISTENER_LIMITS, headersTimeoutMs, handshakeTimeoutMs: headersTimeoutMs, maxConnections };
+}
+
 export function storeAuditOptions(p: Parsed): StoreAuditOptions {
   const listen = str(p, 'audit-listen');
   const insecure = bool(p, 'audit-insecure');
@@ -99,7 +116,7 @@ export function storeAuditOptions(p: Parsed): StoreAuditOptions {
   if (listen) {
     if (!insecure && (!cert || !key)) throw new UsageError('needs --audit-tls-cert and --audit-tls-key (or --audit-insecure for plain HTTP)', '--audit-listen');
     if (insecure && (cert || key || ca)) throw new UsageError('cannot be combined with --audit-tls-cert, --audit-tls-key or --audit-client-ca', '--audit-insecure');
-  } else if (cert || key || ca || insecure || str(p, 'audit-path') || str(p, 'audit-max-body')) {
+  } else if (cert || key || ca || insecure || str(p, 'audit-path') || str(p, 'audit-max-body') || str(p, 'audit-header-timeout') || str(p, 'audit-max-connections')) {
     throw new UsageError('audit webhook flags need --audit-listen HOST:PORT', '--audit-listen');
   }
   const exempt = strList(p, 'psa-exempt-namespace');
@@ -114,6 +131,7 @@ export function storeAuditOptions(p: Parsed): StoreAuditOptions {
         insecure,
         path: str(p, 'audit-path') ?? DEFAULT_AUDIT_PATH,
         maxBodyBytes: str(p, 'audit-max-body') ? parseByteSize(str(p, 'audit-max-body')!, '--audit-max-body') : DEFAULT_AUDIT_MAX_BODY,
+        limits: auditListenerLimits(p),
       },
     } : {}),
     ...(auditLog ? { auditLog } : {}),
@@ -161,7 +179,7 @@ export function preparePsaStore(opts: StoreAuditOptions, log: Logger, metricsReg
     webhook: () => webhook,
     async start() {
       retention = startRetention({ store, events, retentionMs: opts.retentionMs, log });
-      if (opts.audit) webhook = await startAuditWebhook({ ...opts.audit, ingest, metrics, log: log.child({ input: 'audit-webhook' }) });
+      if (opts.audit) webhook = await startAuditWebhook({ ...opts.audit, ingest, metrics, registry: metricsRegistry, log: log.child({ input: 'audit-webhook' }) });
       if (opts.auditLog) {
         const file = opts.auditLog;
         // In the background: a large backfill must not hold up the listeners.

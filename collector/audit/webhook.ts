@@ -11,12 +11,13 @@ import { createServer as createHttpServer, type IncomingMessage, type Server, ty
 import { createServer as createHttpsServer } from 'node:https';
 import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import type { TLSSocket } from 'node:tls';
 import type { Logger } from '../../common/log.js';
 import { UsageError } from '../../common/errors.js';
 import { eventListItems } from './event.js';
 import type { AuditIngest, IngestResult } from './ingest.js';
 import type { PsaMetrics } from './metrics.js';
+import type { Registry } from 'prom-client';
+import { DEFAULT_LISTENER_LIMITS, guardListener, listenerServerOptions, type ListenerLimits } from '../slow-clients.js';
 
 export const DEFAULT_AUDIT_PATH = '/audit/webhook';
 export const DEFAULT_AUDIT_MAX_BODY = 12 * 1024 * 1024;
@@ -33,6 +34,9 @@ export interface AuditWebhookOptions {
   readonly insecure?: boolean;
   readonly ingest: AuditIngest;
   readonly metrics: PsaMetrics;
+  /** Where slow-client refusals are counted (collector/slow-clients.ts). */
+  readonly registry: Registry;
+  readonly limits?: ListenerLimits;
   readonly log: Logger;
 }
 
@@ -157,23 +161,25 @@ export async function startAuditWebhook(opts: AuditWebhookOptions): Promise<Audi
     });
   };
 
+  const limits = opts.limits ?? DEFAULT_LISTENER_LIMITS;
+  // Keep-alive for the API server's next batches; idle sockets still count toward maxConnections.
+  const serverOptions = listenerServerOptions(limits);
   let server: Server;
   if (opts.insecure) {
-    server = createHttpServer(listener);
+    server = createHttpServer(serverOptions, listener);
   } else {
     if (!opts.tlsCert || !opts.tlsKey) throw new UsageError('--audit-tls-cert and --audit-tls-key are required (or --audit-insecure for plain HTTP)', '--audit-listen');
     server = createHttpsServer({
+      ...serverOptions,
       cert: readPem(opts.tlsCert, '--audit-tls-cert'),
       key: readPem(opts.tlsKey, '--audit-tls-key'),
       ...(opts.clientCA ? { ca: readPem(opts.clientCA, '--audit-client-ca'), requestCert: true, rejectUnauthorized: true } : {}),
       minVersion: 'TLSv1.2',
     }, listener);
-    server.on('tlsClientError', (err: Error, socket: TLSSocket) => log.warn('audit webhook TLS handshake failed', { err: err.message, peer: socket.remoteAddress }));
   }
+  guardListener(server, 'audit', limits, opts.registry, log);
   // The API server's request timeout is 30 s; keep connections for its next batches.
   server.keepAliveTimeout = 65_000;
-  server.headersTimeout = 66_000;
-  server.requestTimeout = 60_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err) => reject(new UsageError(`${opts.listen.host}:${opts.listen.port}: ${err.message}`, '--audit-listen')));
     server.listen(opts.listen.port, opts.listen.host, () => resolve());
@@ -181,7 +187,7 @@ export async function startAuditWebhook(opts: AuditWebhookOptions): Promise<Audi
   const port = (server.address() as AddressInfo).port;
   const host = opts.listen.host.includes(':') ? `[${opts.listen.host}]` : opts.listen.host;
   const url = `${opts.insecure ? 'http' : 'https'}://${host}:${port}${path}`;
-  log.info('audit webhook listening', { url, port, mtls: Boolean(opts.clientCA), maxBody: max });
+  log.info('audit webhook listening', { url, port, mtls: Boolean(opts.clientCA), maxBody: max, headersTimeoutMs: limits.headersTimeoutMs, maxConnections: limits.maxConnections });
   return {
     port, url,
     close: () => new Promise<void>((resolve) => {
