@@ -14,6 +14,10 @@ export type WhatIfProvider = (level: Level, version: PolicyVersion | undefined, 
 export function createQueryService(deps: { registry: NodeRegistry; history?: FindingHistory; whatIf?: WhatIfProvider }): QueryServiceHandlers {
   const { registry, history } = deps;
   return {
+    MigrationInventory(_call, callback) {
+      // The contract is in place; the collector's cluster view and fingerprints come next.
+      callback({ code: grpc.status.UNIMPLEMENTED, details: 'this collector does not serve migration inventories yet' });
+    },
     PsaWhatIf(call, callback) {
       const { level: levelText, version: versionText, namespace } = call.request;
       const level = parseLevel(levelText);
