@@ -8,6 +8,7 @@ import type { Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
 import { loadContract, MAX_MESSAGE_BYTES } from '../common/proto.js';
+import { countOversizedMessages } from './oversized-messages.js';
 import type { ClusterContext } from '../common/cluster.js';
 import type { Logger } from '../common/log.js';
 import { NodeRegistry } from './nodes.js';
@@ -119,6 +120,7 @@ export async function startCollector(opts: CollectorOptions): Promise<Collector>
     'grpc.http2.min_ping_interval_without_data_ms': 10_000,
     // Channelz keeps call counters and a trace per connection: ~1 KB each at 5,000 agents, unused.
     'grpc.enable_channelz': 0,
+    interceptors: [countOversizedMessages(() => trust.oversizedMessages.inc())],
   });
   grpcServer.addService(contract.AgentService.service, handlers);
   const readiness = new PsaReadiness(metricsRegistry, log.child({ part: 'psa-readiness' }), opts.psa ?? {});

@@ -4,7 +4,6 @@
 // gRPC clients and the real agent and CLI.
 import test from 'ava';
 import * as grpc from '@grpc/grpc-js';
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
@@ -14,30 +13,12 @@ import { bearerMetadata } from '../common/tls.js';
 import { reportToWire } from '../common/wire.js';
 import type { AgentServiceClient } from '../gen/proto/netconform/v1/AgentService.js';
 import { FakeApiServer } from './kube/fake-apiserver.js';
+import { makePki } from './support/pki.js';
 import { createLabNode } from './lab/lab.js';
 import { eventually, runProgram, sample, startCollectorProcess, startProgram } from './support/processes.js';
 
 const AGENT_SA = 'system:serviceaccount:netconform:netconform-agent';
 const AUD = ['netconform-collector'];
-
-function openssl(args: string[]): void {
-  execFileSync('openssl', args, { stdio: 'ignore' });
-}
-
-/** A CA and a server certificate it signed for 127.0.0.1 (and the in-cluster name). */
-function makePki(dir: string, name: string): { ca: string; cert: string; key: string } {
-  const ca = join(dir, `${name}-ca.crt`);
-  const caKey = join(dir, `${name}-ca.key`);
-  const key = join(dir, `${name}.key`);
-  const csr = join(dir, `${name}.csr`);
-  const cert = join(dir, `${name}.crt`);
-  const ext = join(dir, `${name}.ext`);
-  openssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1', '-keyout', caKey, '-out', ca, '-subj', `/CN=${name} test CA`]);
-  openssl(['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', csr, '-subj', '/CN=netconform-collector']);
-  writeFileSync(ext, 'subjectAltName=IP:127.0.0.1,DNS:netconform-collector.netconform.svc\nextendedKeyUsage=serverAuth\n');
-  openssl(['x509', '-req', '-in', csr, '-CA', ca, '-CAkey', caKey, '-CAcreateserial', '-days', '1', '-out', cert, '-extfile', ext]);
-  return { ca, cert, key };
-}
 
 async function setup(t: import('ava').ExecutionContext, pki: 'good' | 'rogue' = 'good', extraArgs: readonly string[] = []) {
   const dir = mkdtempSync(join(tmpdir(), 'nc-trust-'));
@@ -227,4 +208,25 @@ test('stream limits: excess reports wait (the newest wins), a second stream for 
   t.is(sample(m, 'netconform_collector_rejected_streams_total', { reason: 'superseded' }), 1);
   t.is(sample(m, 'netconform_collector_rejected_streams_total', { reason: 'too_many_streams' }), 1);
   t.is(sample(m, 'netconform_collector_reports_received_total'), 3);
+});
+
+test('a message above the 16 MiB receive limit ends the stream with RESOURCE_EXHAUSTED and is counted', async (t) => {
+  const { api, collector, ca } = await setup(t);
+  api.addToken('node-b', { username: AGENT_SA, audiences: AUD, extra: { 'authentication.kubernetes.io/node-name': ['node-b'] } });
+  api.addToken('prometheus', { username: 'prom' });
+  api.grant({ subject: 'prom', verb: 'get', path: '/metrics' });
+  const client = agentClient(collector.address, ca);
+  t.teardown(() => client.close());
+  const call = client.Connect(bearerMetadata('node-b'));
+  const status = new Promise<grpc.StatusObject>((resolve) => call.on('status', resolve));
+  call.on('error', () => undefined);
+  call.write({ hello: { node: 'node-b', agentVersion: 'test', capabilities: ['report'], bootId: 'b1' } });
+  const huge = { check: 'service-routing.clusterip', status: 'fail' as const, severity: 'high' as const, subject: 'x', message: 'm'.repeat(17 * 1024 * 1024), evidence: {} };
+  call.write({ report: reportToWire({ sequence: 1, bootId: 'b1', scannedAt: new Date().toISOString(), proxyMode: 'iptables', cni: 'bridge', checks: [], findings: [huge] }) });
+  const s = await status;
+  t.is(s.code, grpc.status.RESOURCE_EXHAUSTED);
+  t.regex(s.details, /larger than max/);
+  const m = (await httpsGet(collector.httpPort, '/metrics', ca, 'prometheus')).body;
+  t.is(sample(m, 'netconform_collector_oversized_messages_total'), 1);
+  t.is(sample(m, 'netconform_collector_reports_received_total'), 0, 'the oversized report never reached the handler');
 });

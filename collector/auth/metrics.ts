@@ -16,6 +16,7 @@ export class TrustMetrics {
   readonly rejectedRequests: Counter<'api' | 'reason'>;
   readonly reportsRateLimited: Counter<string>;
   readonly reportsTruncated: Counter<string>;
+  readonly oversizedMessages: Counter<string>;
 
   constructor(registry: Registry) {
     this.rejectedStreams = new Counter({
@@ -36,6 +37,11 @@ export class TrustMetrics {
     this.reportsTruncated = new Counter({
       name: 'netconform_collector_reports_truncated_total',
       help: 'Reports with more findings than --max-findings-per-report, stored truncated.',
+      registers: [registry],
+    });
+    this.oversizedMessages = new Counter({
+      name: 'netconform_collector_oversized_messages_total',
+      help: 'gRPC calls ended with RESOURCE_EXHAUSTED because a message was above the collector\'s receive limit (16 MiB).',
       registers: [registry],
     });
     for (const reason of STREAM_REJECT_REASONS) this.rejectedStreams.inc({ reason }, 0);
