@@ -9,7 +9,7 @@ import { readBundle } from '../agent/inspect/bundle.js';
 import { scanSnapshot } from '../agent/scan.js';
 import { loadKubeConfig } from '../kube/config.js';
 import { listAll } from '../kube/rest.js';
-import { fingerprintNode } from '../migrate/fingerprint.js';
+import { fingerprintNode } from '../agent/fingerprint.js';
 import { clusterInventory, type ClusterInventory } from '../migrate/inventory.js';
 import { migrationCheck } from '../migrate/check.js';
 import { PROFILES, profileById } from '../migrate/profiles/index.js';

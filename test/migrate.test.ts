@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { createLabNode, type LabNode } from './lab/lab.js';
 import { runProgram } from './support/processes.js';
 import { readBundle } from '../agent/inspect/bundle.js';
-import { fingerprintNode, type NodeFingerprint } from '../migrate/fingerprint.js';
+import { fingerprintNode, type NodeFingerprint } from '../agent/fingerprint.js';
 import { clusterInventory } from '../migrate/inventory.js';
 import { migrationCheck, type MigrationReport } from '../migrate/check.js';
 import { profileById, PROFILES } from '../migrate/profiles/index.js';
