@@ -283,7 +283,7 @@ test('the collector ClusterRole reads exactly the kinds its watcher lists and cr
   const binding = find(kustomize('base'), 'ClusterRoleBinding', 'netconform-collector');
   t.deepEqual(binding['subjects'], [{ kind: 'ServiceAccount', name: 'netconform-collector', namespace: 'netconform' }]);
   // netconform-reader grants reading netconform's data and nothing else; only the collector's own SA is bound by default.
-  t.deepEqual(find(kustomize('base'), 'ClusterRole', 'netconform-reader')['rules'], [{ apiGroups: ['netconform.io'], resources: ['findings', 'podsecurity'], verbs: ['get'] }]);
+  t.deepEqual(find(kustomize('base'), 'ClusterRole', 'netconform-reader')['rules'], [{ apiGroups: ['netconform.io'], resources: ['findings', 'podsecurity', 'migration'], verbs: ['get'] }]);
   const reader = find(kustomize('base'), 'ClusterRoleBinding', 'netconform-collector-reader');
   t.deepEqual(reader['roleRef'], { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'netconform-reader' });
   t.deepEqual(reader['subjects'], [{ kind: 'ServiceAccount', name: 'netconform-collector', namespace: 'netconform' }]);
