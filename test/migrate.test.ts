@@ -3,38 +3,24 @@
 // real headless Chromium, and `diff` of one lab node before and after its bridge became routes.
 import test from 'ava';
 import { execFileSync } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createLabNode, type LabNode } from './lab/lab.js';
+import { createLabNode } from './lab/lab.js';
 import { runProgram } from './support/processes.js';
+import { DENY_EGRESS_POLICY, KUBE_PROXY_DAEMONSET, UPLINK, base, captureWithCni, fp, node, pod } from './support/migration.js';
 import { readBundle } from '../agent/inspect/bundle.js';
-import { fingerprintNode, type NodeFingerprint } from '../agent/fingerprint.js';
+import { fingerprintNode } from '../agent/fingerprint.js';
 import { clusterInventory } from '../migrate/inventory.js';
 import { migrationCheck, type MigrationReport } from '../migrate/check.js';
 import { profileById, PROFILES } from '../migrate/profiles/index.js';
 import type { TargetProfile } from '../migrate/profile.js';
-import type { KubeObject } from '../common/cluster.js';
-
-const CNI_FIX = new URL('./fixtures/cni/', import.meta.url).pathname;
 
 function tempDir(t: { teardown(fn: () => void): void }, prefix = 'nc-migrate-'): string {
   const dir = mkdtempSync(join(tmpdir(), prefix));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   return dir;
 }
-
-/** Captures a lab node as a bundle and gives it the CNI config of a fixture family. */
-async function captureWithCni(lab: LabNode, dir: string, cni: string): Promise<string> {
-  const r = await runProgram('agent', ['capture', '--out', dir, '--netns', lab.netns, '--node', lab.nodeName, '--cni-conf-dir', join(CNI_FIX, cni, 'net.d'), '--cni-bin-dir', join(dir, 'no-bin')]);
-  if (r.code !== 0) throw new Error(r.stderr);
-  rmSync(join(dir, 'cni'), { recursive: true, force: true });
-  cpSync(join(CNI_FIX, cni, 'net.d'), join(dir, 'cni'), { recursive: true });
-  cpSync(join(CNI_FIX, cni, 'cni-bin.txt'), join(dir, 'cni-bin.txt'));
-  return dir;
-}
-
-const UPLINK = { uplinkAddress: '10.250.0.11/24', routes: ['default via 10.250.0.1 dev eth0'] };
 
 test('fingerprints of kubenet-, flannel-vxlan-, calico- and cilium-like lab nodes', async (t) => {
   const kubenet = await createLabNode({ pods: 1, ...UPLINK });
@@ -69,24 +55,6 @@ test('fingerprints of kubenet-, flannel-vxlan-, calico- and cilium-like lab node
   t.like(ci, { cni: { family: 'cilium' }, dataPath: { kind: 'ebpf', device: 'cilium_host' }, bridgeNfCallNeeded: false });
 });
 
-// A small cluster as `kubectl get nodes,pods,services,networkpolicies,daemonsets -A -o json` gives it.
-function node(name: string, podCIDRs: string[], ip: string, providerID = `azure:///subscriptions/x/${name}`): KubeObject {
-  return { kind: 'Node', metadata: { name }, spec: { podCIDRs, providerID }, status: { addresses: [{ type: 'InternalIP', address: ip }] } };
-}
-function pod(ns: string, name: string, nodeName: string, extra: Record<string, unknown> = {}): KubeObject {
-  return { kind: 'Pod', metadata: { namespace: ns, name }, spec: { nodeName, containers: [{ name: 'c', image: 'app:1' }], ...extra }, status: { phase: 'Running' } };
-}
-const base = (): KubeObject[] => [
-  node('n1', ['10.244.1.0/24'], '10.240.0.4'), node('n2', ['10.244.2.0/24'], '10.240.0.5'),
-  pod('shop', 'web-1', 'n1'), pod('shop', 'web-2', 'n2'),
-  { kind: 'Service', metadata: { namespace: 'shop', name: 'web' }, spec: { clusterIPs: ['10.0.0.10'], ipFamilies: ['IPv4'] } },
-];
-const fp = (over: Partial<NodeFingerprint['dataPath']> = {}, extra: Partial<NodeFingerprint> = {}): NodeFingerprint => ({
-  node: 'n1', cni: { family: 'bridge', mainType: 'bridge', file: '10-bridge.conflist', specVersion: '1.0.0', binaries: [] },
-  ipam: 'host-local (node pod CIDR)', dataPath: { kind: 'bridge', device: 'cbr0', mtu: 1500, underlayMtu: 1500, underlayDevice: 'eth0', underlayAddress: '10.240.0.4', ...over },
-  podCidrSource: 'node spec.podCIDRs', podCidrs: [], masquerade: { rules: 1, excludedDestinations: ['10.244.0.0/16'] }, proxyMode: 'iptables',
-  ruleCounts: {}, bridgeNfCallNeeded: true, bridgeNfCallIptables: '1', hostPortMapping: true, ipFamilies: [4], kernel: '6.1.0', modules: ['vxlan', 'br_netfilter'], ...extra,
-});
 const ids = (r: MigrationReport): string[] => r.blockers.map((b) => `${b.id} ${b.subject}`);
 
 test('each blocker id comes from a cluster built for it; a clean cluster is ready', (t) => {
@@ -96,7 +64,7 @@ test('each blocker id comes from a cluster built for it; a clean cluster is read
   t.true(ready.ready);
   t.deepEqual(ready.changes.map((c) => c.check), ['pod-network.sysctl', 'pod-network.bridge', 'no-nat.pod-to-pod']);
 
-  const policy: KubeObject = { kind: 'NetworkPolicy', metadata: { namespace: 'shop', name: 'deny-egress' }, spec: { podSelector: {}, policyTypes: ['Egress'], egress: [{ to: [{ ipBlock: { cidr: '0.0.0.0/0', except: ['10.0.0.0/8'] } }], ports: [{ port: 'http' }] }] } };
+  const policy = DENY_EGRESS_POLICY;
   const np = migrationCheck(p('flannel-vxlan'), [], clusterInventory([...base(), policy]));
   t.deepEqual(ids(np), ['networkpolicy-unsupported cluster']);
   t.is(np.blockers[0]!.message, '1 NetworkPolicies exist and flannel, VXLAN backend enforces none: their isolation would silently vanish');
@@ -123,7 +91,7 @@ test('each blocker id comes from a cluster built for it; a clean cluster is read
   const dual = [...base(), node('n3', ['10.244.3.0/24', 'fd00:3::/64'], '10.240.0.6')];
   t.deepEqual(ids(migrationCheck(p('azure-cni'), [], clusterInventory(dual))), ['dual-stack-unsupported cluster']);
 
-  const kp: KubeObject = { kind: 'DaemonSet', metadata: { namespace: 'kube-system', name: 'kube-proxy' }, spec: { template: { spec: { containers: [{ name: 'kube-proxy', image: 'registry.k8s.io/kube-proxy:v1.31.0' }] } } } };
+  const kp = KUBE_PROXY_DAEMONSET;
   const tool = migrationCheck(p('cilium-kpr'), [], clusterInventory([...base(), kp]));
   t.deepEqual(ids(tool), ['tool-incompatible kube-system/kube-proxy']);
   t.is(tool.blockers[0]!.message, 'kube-proxy (Service rules): kube-proxy must be removed (and its rules cleaned) when Cilium replaces it');
