@@ -393,7 +393,7 @@ const EXPORTED_METRICS = [
   'netconform_findings', 'netconform_collector_reports_received_total', 'netconform_psa_violations_total',
   'netconform_psa_control_violations_total', 'netconform_psa_exemptions_total', 'netconform_psa_namespace_mode',
   'netconform_psa_namespace_ready', 'netconform_audit_events_received_total', 'netconform_audit_events_rejected_total',
-  'netconform_audit_last_event_timestamp_seconds',
+  'netconform_audit_last_event_timestamp_seconds', 'netconform_node_info',
 ];
 const CHECK_IDS = [
   'pod-network.bridge', 'pod-network.pod-cidr', 'pod-network.cidr-capacity', 'pod-network.routes', 'pod-network.sysctl',
@@ -425,7 +425,8 @@ test('alerts and dashboard use only exported metrics and real check ids, and cov
     return Array.isArray(ps) ? ps.filter(isObj).flatMap((p) => [String(p['title']), ...collect(p['panels'])]) : [];
   })(dashboard()['panels']);
   for (const want of ['Nodes conformant', 'Nodes × checks (current status)', 'Non-passing results by node and status', 'Agents connected', 'Report age',
-    'PSA violations by namespace and level', 'PSA violations by control', 'Namespace readiness per level', 'Audit events ingested', 'Audit lag (since the last event)']) {
+    'PSA violations by namespace and level', 'PSA violations by control', 'Namespace readiness per level', 'Audit events ingested', 'Audit lag (since the last event)',
+    'Migration', 'Nodes per CNI family', 'Nodes per kube-proxy mode', 'Failing checks by CNI family']) {
     t.true(titles.includes(want), `dashboard panel "${want}"`);
   }
 });
