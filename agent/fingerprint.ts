@@ -155,9 +155,13 @@ function masqueradeFacts(dp: Dataplane | undefined): NodeFingerprint['masquerade
       for (const chain of t.chains.values()) {
         if (PER_SERVICE_CHAIN.test(chain.name)) continue;
         let masqueradeHere = false;
+        // After `-m mark ! --mark M -j RETURN` (nft: `meta mark & M == 0 return`) only marked
+        // packets go on: kube-proxy's KUBE-POSTROUTING masquerades marked Service traffic that way.
+        let onlyMarkedFromHere = false;
         const returned: string[] = [];
         for (const r of chain.rules) {
           if (r.verdict.kind === 'return') {
+            if (r.matches.some((m) => m.kind === 'mark' && (m.neg ? m.value !== 0 : m.value === 0))) onlyMarkedFromHere = true;
             // `-j RETURN` before a masquerade for destinations inside the pod network (flannel, ip-masq-agent).
             for (const m of r.matches) if (m.kind === 'addr' && m.field === 'dst' && !m.neg) for (const p of m.prefixes) returned.push(formatPrefix(p));
             continue;
@@ -165,7 +169,7 @@ function masqueradeFacts(dp: Dataplane | undefined): NodeFingerprint['masquerade
           if (r.verdict.kind !== 'masquerade' && r.verdict.kind !== 'snat') continue;
           if (r.verdict.kind === 'masquerade') masqueradeHere = true;
           // kube-proxy's own masquerade acts on marked Service traffic only, not pod traffic.
-          if (r.matches.some((m) => m.kind === 'mark')) continue;
+          if (onlyMarkedFromHere || r.matches.some((m) => m.kind === 'mark')) continue;
           rules++;
           for (const m of r.matches) if (m.kind === 'addr' && m.field === 'dst' && m.neg) for (const p of m.prefixes) excluded.add(formatPrefix(p));
         }
