@@ -13,8 +13,8 @@ export const CNI_FIX = new URL('../fixtures/cni/', import.meta.url).pathname;
 export const UPLINK = { uplinkAddress: '10.250.0.11/24', routes: ['default via 10.250.0.1 dev eth0'] };
 
 /** Captures a lab node as a bundle and gives it the CNI config of a fixture family. */
-export async function captureWithCni(lab: LabNode, dir: string, cni: string): Promise<string> {
-  const r = await runProgram('agent', ['capture', '--out', dir, '--netns', lab.netns, '--node', lab.nodeName, '--cni-conf-dir', join(CNI_FIX, cni, 'net.d'), '--cni-bin-dir', join(dir, 'no-bin')]);
+export async function captureWithCni(lab: LabNode, dir: string, cni: string, extraArgs: readonly string[] = []): Promise<string> {
+  const r = await runProgram('agent', ['capture', '--out', dir, '--netns', lab.netns, '--node', lab.nodeName, '--cni-conf-dir', join(CNI_FIX, cni, 'net.d'), '--cni-bin-dir', join(dir, 'no-bin'), ...extraArgs]);
   if (r.code !== 0) throw new Error(r.stderr);
   rmSync(join(dir, 'cni'), { recursive: true, force: true });
   cpSync(join(CNI_FIX, cni, 'net.d'), join(dir, 'cni'), { recursive: true });
