@@ -91,7 +91,7 @@ async function migrateCheck(argv: string[]): Promise<number> {
     const got = await migrationInputsFromCollector(collector, await connectionFromFlags(p));
     inv = got.inventory;
     nodes = got.nodes;
-    process.stderr.write(`netconform migrate check: ${nodes.length} node fingerprints from the collector at ${collector} (oldest reported ${got.oldestReportedAt})${inv ? '' : '; the collector watches no cluster, so NetworkPolicies, CIDRs, pods and DaemonSets are not judged'}\n`);
+    process.stderr.write(`netconform migrate check: ${nodes.length} node fingerprint${nodes.length === 1 ? '' : 's'} from the collector at ${collector} (oldest reported ${got.oldestReportedAt})${inv ? '' : '; the collector watches no cluster, so NetworkPolicies, CIDRs, pods and DaemonSets are not judged'}\n`);
   } else {
     const objects = await clusterObjects(str(p, 'cluster'), str(p, 'kubeconfig'));
     if (!objects && bundles.length === 0) throw new UsageError('give the cluster (--cluster FILE or --kubeconfig) and/or node bundles (--from DIR), or --collector HOST:PORT');

@@ -74,7 +74,7 @@ test('an agent\'s fingerprint through the collector gives the offline report, al
   // The live fingerprint is the bundle's: the agent reads what capture writes.
   t.deepEqual(got.nodes, want.nodes);
   t.like(got.nodes[0], { node: lab.nodeName, cni: { family: 'bridge', binaries: ['bridge', 'host-local', 'loopback', 'portmap'] }, dataPath: { kind: 'bridge', device: 'cbr0' } });
-  const source = /^netconform migrate check: 1 node fingerprints from the collector at \S+ \(oldest reported (\S+)\)$/.exec(viaCollector.stderr.trim());
+  const source = /^netconform migrate check: 1 node fingerprint from the collector at \S+ \(oldest reported (\S+)\)$/.exec(viaCollector.stderr.trim());
   t.truthy(source, viaCollector.stderr);
 
   // The agent stops; the collector restarts on its file: the fingerprint is still there.
