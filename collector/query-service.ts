@@ -22,7 +22,9 @@ export function createQueryService(deps: { registry: NodeRegistry; history?: Fin
         const inv = migration.inventory();
         inventoryJson = inv ? JSON.stringify(inv) : '';
       } catch (err) {
-        const code = err instanceof InventoryNotReadyError ? grpc.status.UNAVAILABLE : grpc.status.INTERNAL;
+        // FAILED_PRECONDITION, not UNAVAILABLE: the collector is there, its view is not complete yet
+        // (clients read UNAVAILABLE as "cannot reach the collector").
+        const code = err instanceof InventoryNotReadyError ? grpc.status.FAILED_PRECONDITION : grpc.status.INTERNAL;
         callback({ code, details: `migration inventory: ${(err as Error).message}` });
         return;
       }
