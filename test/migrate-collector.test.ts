@@ -3,7 +3,8 @@
 // offline one (bundle of the same node, same cluster file), also after the collector
 // restarted on its file store. And the collector's own Kubernetes watch (the fake API
 // server, the real client) supplies the cluster view: its NetworkPolicies block a target
-// that enforces none, and deleting them clears the blocker.
+// that enforces none, and deleting them clears the blocker. What the CLI reads from the
+// collector is checked before it is trusted.
 import test from 'ava';
 import * as grpc from '@grpc/grpc-js';
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -16,6 +17,9 @@ import { FakeApiServer } from './kube/fake-apiserver.js';
 import { loadContract } from '../common/proto.js';
 import { reportToWire } from '../common/wire.js';
 import type { MigrationReport } from '../migrate/check.js';
+import { clusterInventory } from '../migrate/inventory.js';
+import { parseFingerprintJson, parseInventoryJson } from '../migrate/collector-input.js';
+import { InputError } from '../common/errors.js';
 
 function tempDir(t: { teardown(fn: () => void): void }): string {
   const dir = mkdtempSync(join(tmpdir(), 'nc-migrate-collector-'));
@@ -100,19 +104,23 @@ test('the collector\'s watch supplies the cluster view: NetworkPolicies block a 
   t.teardown(() => collector.stop('SIGKILL'));
   await collector.waitForLog((l) => l.msg === 'all kinds listed', 30_000, 'the watch to list every kind');
 
-  // One node's fingerprint, as its agent would report it.
+  // Nodes' fingerprints as their agents would report them; n2's is over the bound and not kept.
   const client = new (loadContract().AgentService)(collector.address, grpc.credentials.createInsecure());
   t.teardown(() => client.close());
-  await new Promise<void>((resolve, reject) => {
+  const reportAs = (nodeName: string, fingerprintJson: string): Promise<void> => new Promise<void>((resolve, reject) => {
     const call = client.Connect();
     call.on('data', (m: { ack?: unknown }) => {
       if (m.ack) call.end();
     });
     call.on('error', () => undefined);
     call.on('status', (s: grpc.StatusObject) => (s.code === grpc.status.OK ? resolve() : reject(new Error(s.details))));
-    call.write({ hello: { node: 'n1', agentVersion: 'test', capabilities: ['report'], bootId: 'b1' } });
-    call.write({ report: reportToWire({ sequence: 1, bootId: 'b1', scannedAt: new Date().toISOString(), proxyMode: 'iptables', cni: 'bridge', checks: [], findings: [], fingerprintJson: JSON.stringify(fp()) }) });
+    call.write({ hello: { node: nodeName, agentVersion: 'test', capabilities: ['report'], bootId: 'b1' } });
+    call.write({ report: reportToWire({ sequence: 1, bootId: 'b1', scannedAt: new Date().toISOString(), proxyMode: 'iptables', cni: 'bridge', checks: [], findings: [], fingerprintJson }) });
   });
+  await reportAs('n1', JSON.stringify(fp()));
+  await reportAs('n2', JSON.stringify(fp({}, { node: 'n2', modules: Array.from({ length: 8000 }, (_, i) => `module_${i}`) })));
+  const tooLarge = await collector.waitForLog((l) => l.msg === 'fingerprint too large; not kept', 10_000, 'the oversized fingerprint refused');
+  t.like(tooLarge, { node: 'n2', limit: 65536 });
 
   const check = (to: string) => runProgram('cli', ['migrate', 'check', '--to', to, '--collector', collector.address, '--insecure', '--format', 'json']);
   const flannel = await check('flannel-vxlan');
@@ -132,4 +140,29 @@ test('the collector\'s watch supplies the cluster view: NetworkPolicies block a 
     return again.code === 0 ? again : undefined;
   }, 20_000, 'the deleted policy to leave the collector\'s view');
   t.deepEqual((JSON.parse(ready.stdout) as MigrationReport).blockers, []);
+});
+
+test('until the collector\'s watch has listed every kind, migrate check --collector says so instead of judging a partial view', async (t) => {
+  const dir = tempDir(t);
+  const api = await FakeApiServer.start();
+  t.teardown(() => api.close());
+  for (const o of base()) api.upsert(o as Record<string, unknown>);
+  api.failNext('NetworkPolicy', 500, 1_000_000);
+  const collector = await startCollectorProcess(['--kubeconfig', api.writeKubeconfig(join(dir, 'kubeconfig'))]);
+  t.teardown(() => collector.stop('SIGKILL'));
+  const r = await runProgram('cli', ['migrate', 'check', '--to', 'flannel-vxlan', '--collector', collector.address, '--insecure']);
+  t.is(r.code, 2);
+  t.is(r.stderr.trim(), `netconform: collector at ${collector.address}: migration inventory: the collector's Kubernetes watch has not listed every kind yet; try again in a moment`);
+});
+
+test('a fingerprint or inventory from the collector that lacks a field is bad input naming the node and the field', (t) => {
+  const { dataPath: _dp, ...noDataPath } = fp();
+  t.throws(() => parseFingerprintJson(JSON.stringify(noDataPath), 'collector c:1: fingerprint of node n1'), {
+    instanceOf: InputError, message: 'collector c:1: fingerprint of node n1: dataPath: expected an object',
+  });
+  t.throws(() => parseFingerprintJson(JSON.stringify({ ...fp(), dataPath: { ...fp().dataPath, mtu: '1500' } }), 'fp n1'), { message: 'fp n1: dataPath.mtu: expected number, got string' });
+  t.throws(() => parseFingerprintJson('{"node":', 'fp n1'), { message: /^fp n1: not JSON: / });
+  t.throws(() => parseInventoryJson(JSON.stringify({ ...clusterInventory(base()), networkPolicies: {} }), 'inv'), { message: 'inv: networkPolicies: expected array, got object' });
+  t.deepEqual(parseFingerprintJson(JSON.stringify(fp()), 'fp n1'), fp());
+  t.deepEqual(parseInventoryJson(JSON.stringify(clusterInventory(base())), 'inv'), clusterInventory(base()));
 });
