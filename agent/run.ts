@@ -80,6 +80,7 @@ export async function runAgent(opts: AgentRunOptions): Promise<number> {
       const sequence = reporter.submit({
         scannedAt: result.scannedAt, proxyMode: result.proxyMode, cni: result.cni,
         checks: result.checks, ...boundFindings(result.findings),
+        fingerprintJson: JSON.stringify(result.fingerprint),
       });
       health?.scanCompleted();
       const failed = result.findings.filter((f) => f.status === 'fail').length;

@@ -8,12 +8,15 @@ import type { CheckDefinition } from './checks/types.js';
 import { CHECKS } from './checks/registry.js';
 import { detectProxyMode, type ProxyMode } from './dataplane/mode.js';
 import { detectCniFamily } from './checks/cni/family.js';
+import { fingerprintNode, type NodeFingerprint } from './fingerprint.js';
 
 export interface ScanResult {
   readonly node: string;
   readonly scannedAt: string;
   readonly proxyMode: ProxyMode;
   readonly cni: string;
+  /** What a CNI migration must carry over (agent/fingerprint.ts), in every report. */
+  readonly fingerprint: NodeFingerprint;
   readonly checks: readonly CheckSummary[];
   /** Every result, passing ones included, in registry order. */
   readonly findings: readonly Finding[];
@@ -68,11 +71,13 @@ export function scanSnapshot(
     findings.push(...results);
     summaries.push(summarize(check.id, results));
   }
+  const proxyMode = detectProxyMode(snapshot);
   return {
     node: snapshot.node,
     scannedAt: (opts.now ?? new Date()).toISOString(),
-    proxyMode: detectProxyMode(snapshot),
+    proxyMode,
     cni: detectCniFamily(snapshot),
+    fingerprint: fingerprintNode(snapshot, { proxyMode }),
     checks: summaries,
     findings,
   };

@@ -1,15 +1,15 @@
 // `netconform migrate check` and `netconform diff`: CNI migration readiness before a move,
 // and proof afterwards of what a node's data path became.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { parseFlags, str, bool, choice, strList } from '../common/cli.js';
-import { EXIT_FINDINGS, EXIT_OK, InputError, UsageError } from '../common/errors.js';
-import { flattenObjects, parseClusterText, type KubeObject } from '../common/cluster.js';
+import { EXIT_FINDINGS, EXIT_OK, UsageError } from '../common/errors.js';
+import { readKubeObjectsFile, type KubeObject } from '../common/cluster.js';
 import { parseCidr } from '../common/cidr.js';
 import { readBundle } from '../agent/inspect/bundle.js';
 import { scanSnapshot } from '../agent/scan.js';
 import { loadKubeConfig } from '../kube/config.js';
 import { listAll } from '../kube/rest.js';
-import { fingerprintNode } from '../migrate/fingerprint.js';
+import { fingerprintNode } from '../agent/fingerprint.js';
 import { clusterInventory, type ClusterInventory } from '../migrate/inventory.js';
 import { migrationCheck } from '../migrate/check.js';
 import { PROFILES, profileById } from '../migrate/profiles/index.js';
@@ -17,9 +17,13 @@ import { formatMigrationMarkdown, formatMigrationTable } from '../migrate/render
 import { formatMigrationHtml } from '../migrate/html.js';
 import { diffSnapshots, formatDiffText } from '../migrate/diff.js';
 import type { Command } from './command.js';
+import { CONNECTION_FLAGS, CONNECTION_HELP, connectionFromFlags } from './collector-client.js';
+import { migrationInputsFromCollector } from './migrate-collector.js';
+import type { NodeFingerprint } from '../agent/fingerprint.js';
 
 const MIGRATE_HELP = `Usage: netconform migrate check --to PROFILE [--target-pod-cidr CIDR] [--target-mtu N] [--declared-cidr CIDR …]
                                 [--cluster FILE | --kubeconfig FILE] [--from BUNDLE_DIR …] [--format table|json|markdown|html] [--out FILE]
+       netconform migrate check --to PROFILE --collector HOST:PORT [--ca FILE] [--token-file FILE] [--insecure] [same options]
 
 What a move to PROFILE would break, before it happens. Exit 0 when ready, 1 with blockers, 2 on bad input.
 
@@ -30,9 +34,13 @@ What a move to PROFILE would break, before it happens. Exit 0 when ready, 1 with
   --cluster FILE         kubectl get nodes,pods,services,networkpolicies,daemonsets -A -o yaml (or json)
   --kubeconfig FILE      read the same from the API server
   --from DIR             a node bundle (netconform-agent capture): its fingerprint (repeatable, one per node)
+  --collector HOST:PORT  the collector's cluster view and every node's latest fingerprint (from the agents' reports)
+                         instead of --cluster/--kubeconfig and --from; needs get on migration.netconform.io
+                         (the ClusterRole netconform-reader)
   --format FORMAT        table (default), json, markdown or html (one self-contained file with the data path pictured)
   --out FILE             write the report there instead of stdout
-`;
+With --collector:
+${CONNECTION_HELP}`;
 
 /** The kinds a migration check reads from the API server, by collection path. */
 const MIGRATION_COLLECTIONS: readonly [string, string][] = [
@@ -42,15 +50,7 @@ const MIGRATION_COLLECTIONS: readonly [string, string][] = [
 
 async function clusterObjects(file: string | undefined, kubeconfig: string | undefined): Promise<KubeObject[] | undefined> {
   if (file && kubeconfig) throw new UsageError('--cluster and --kubeconfig cannot be combined');
-  if (file) {
-    let text: string;
-    try {
-      text = file === '-' ? readFileSync(0, 'utf8') : readFileSync(file, 'utf8');
-    } catch (err) {
-      throw new InputError(file, `cannot read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-    }
-    return flattenObjects(parseClusterText(text, file));
-  }
+  if (file) return readKubeObjectsFile(file);
   if (kubeconfig) {
     const kc = loadKubeConfig(kubeconfig);
     const lists = await Promise.all(MIGRATION_COLLECTIONS.map(async ([kind, path]) => (await listAll(kc, path)).items.map((i) => ({ ...(i as object), kind }) as KubeObject)));
@@ -64,6 +64,7 @@ async function migrateCheck(argv: string[]): Promise<number> {
     to: { type: 'string' }, 'target-pod-cidr': { type: 'string' }, 'target-mtu': { type: 'string' },
     'declared-cidr': { type: 'string', multiple: true }, cluster: { type: 'string' }, kubeconfig: { type: 'string' },
     from: { type: 'string', multiple: true }, format: { type: 'string' }, out: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+    collector: { type: 'string' }, ...CONNECTION_FLAGS,
   });
   if (bool(p, 'help')) {
     process.stdout.write(MIGRATE_HELP);
@@ -81,10 +82,22 @@ async function migrateCheck(argv: string[]): Promise<number> {
   const mtu = mtuText === undefined ? undefined : Number(mtuText);
   if (mtu !== undefined && (!Number.isInteger(mtu) || mtu < 576 || mtu > 65535)) throw new UsageError(`"${mtuText}" is not an MTU (576–65535)`, '--target-mtu');
   const bundles = strList(p, 'from');
-  const objects = await clusterObjects(str(p, 'cluster'), str(p, 'kubeconfig'));
-  if (!objects && bundles.length === 0) throw new UsageError('give the cluster (--cluster FILE or --kubeconfig) and/or node bundles (--from DIR)');
-  const inv: ClusterInventory | undefined = objects ? clusterInventory(objects) : undefined;
-  const nodes = bundles.map((dir) => fingerprintNode(readBundle(dir)));
+  const collector = str(p, 'collector');
+  let inv: ClusterInventory | undefined;
+  let nodes: readonly NodeFingerprint[];
+  if (collector !== undefined) {
+    const other = [...(['cluster', 'kubeconfig'] as const).filter((f) => str(p, f) !== undefined), ...(bundles.length ? ['from'] : [])];
+    if (other.length) throw new UsageError(`gives the cluster and the nodes' fingerprints itself: it cannot be combined with ${other.map((f) => `--${f}`).join(', ')}`, '--collector');
+    const got = await migrationInputsFromCollector(collector, await connectionFromFlags(p));
+    inv = got.inventory;
+    nodes = got.nodes;
+    process.stderr.write(`netconform migrate check: ${nodes.length} node fingerprint${nodes.length === 1 ? '' : 's'} from the collector at ${collector} (oldest reported ${got.oldestReportedAt})${inv ? '' : '; the collector watches no cluster, so NetworkPolicies, CIDRs, pods and DaemonSets are not judged'}\n`);
+  } else {
+    const objects = await clusterObjects(str(p, 'cluster'), str(p, 'kubeconfig'));
+    if (!objects && bundles.length === 0) throw new UsageError('give the cluster (--cluster FILE or --kubeconfig) and/or node bundles (--from DIR), or --collector HOST:PORT');
+    inv = objects ? clusterInventory(objects) : undefined;
+    nodes = bundles.map((dir) => fingerprintNode(readBundle(dir)));
+  }
   const report = migrationCheck(target, nodes, inv, {
     ...(podCidr ? { targetPodCidr: podCidr } : {}), ...(mtu !== undefined ? { targetMtu: mtu } : {}), declaredCidrs: strList(p, 'declared-cidr'),
   });

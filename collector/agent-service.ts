@@ -14,7 +14,7 @@ import type { NodeRegistry, NodeReport } from './nodes.js';
 import type { NodeMetrics } from './metrics.js';
 import { OPEN_ACCESS, type CollectorAccess } from './auth/access.js';
 import type { StreamRejectReason, TrustMetrics } from './auth/metrics.js';
-import { DEFAULT_STREAM_LIMITS, ReportThrottle, type StreamLimits } from './limits.js';
+import { DEFAULT_STREAM_LIMITS, MAX_FINGERPRINT_BYTES, ReportThrottle, type StreamLimits } from './limits.js';
 
 /** Bounded per-agent memory: a report with more findings than this is truncated (and counted). */
 export const MAX_FINDINGS_PER_REPORT = DEFAULT_STREAM_LIMITS.maxFindingsPerReport;
@@ -142,6 +142,7 @@ export function createAgentService(deps: {
               checks: r.checks.map(summaryFromWire),
               findings: r.findings.slice(0, limits.maxFindingsPerReport).map(findingFromWire),
               ...(r.omitted.length ? { omitted: r.omitted.map(omittedFromWire) } : {}),
+              ...(r.fingerprintJson ? { fingerprintJson: boundedFingerprint(r.fingerprintJson, node) } : {}),
             };
             // Acked only once the sinks (the store among them) have it on disk.
             registry.acceptAndStore(report).then((verdict) => {
@@ -156,6 +157,12 @@ export function createAgentService(deps: {
           log.error('agent message failed', { node, err: err instanceof Error ? err.message : String(err) });
           call.destroy(err instanceof Error ? err : new Error(String(err)));
         }
+      };
+
+      const boundedFingerprint = (json: string, from: string): string => {
+        if (json.length <= MAX_FINGERPRINT_BYTES) return json;
+        log.warn('fingerprint too large; not kept', { node: from, bytes: json.length, limit: MAX_FINGERPRINT_BYTES });
+        return '';
       };
 
       const finish = (why: string): void => {

@@ -23,7 +23,8 @@ import type { NodeReport, NodeSink } from './nodes.js';
 import type { Server as HttpsServer } from 'node:https';
 import { isLoopbackHost, type ServingCertificate } from '../common/tls.js';
 import { OPEN_ACCESS, headerAuthorization, type CollectorAccess } from './auth/access.js';
-import { READ_FINDINGS, READ_METRICS, READ_PODSECURITY, type AccessCheck } from './auth/authorize.js';
+import { READ_FINDINGS, READ_METRICS, READ_MIGRATION, READ_PODSECURITY, type AccessCheck } from './auth/authorize.js';
+import type { MigrationInventorySource } from './migration-inventory.js';
 import { guardUnaryHandlers } from './auth/guard.js';
 import { TrustMetrics } from './auth/metrics.js';
 import { DEFAULT_STREAM_LIMITS, type StreamLimits } from './limits.js';
@@ -36,8 +37,8 @@ export interface ExtraService {
   readonly check: AccessCheck;
 }
 
-/** QueryService methods that read Pod Security data; the rest read findings. */
-const QUERY_PODSECURITY_METHODS = new Set(['PsaWhatIf']);
+/** What each QueryService method reads (collector/auth/authorize.ts); the rest read findings. */
+const QUERY_METHOD_CHECKS: Readonly<Record<string, AccessCheck>> = { PsaWhatIf: READ_PODSECURITY, MigrationInventory: READ_MIGRATION };
 
 export interface CollectorOptions {
   readonly grpcListen: string;
@@ -71,6 +72,8 @@ export interface CollectorOptions {
   /** Who may stream and read, built on the collector's metrics (default: everyone, for --insecure labs). */
   readonly access?: (metrics: TrustMetrics) => CollectorAccess;
   readonly limits?: StreamLimits;
+  /** The cluster view for MigrationInventory (the watch or --cluster file); default: none. */
+  readonly migration?: MigrationInventorySource;
 }
 
 /** Something in the collector that follows the cluster context. */
@@ -139,8 +142,9 @@ export async function startCollector(opts: CollectorOptions): Promise<Collector>
     registry,
     ...(opts.history ? { history: opts.history } : {}),
     whatIf: (level, version, namespace) => readiness.whatIf(level, version, namespace),
+    ...(opts.migration ? { migration: opts.migration } : {}),
   }) as unknown as grpc.UntypedServiceImplementation;
-  grpcServer.addService(contract.QueryService.service, guardUnaryHandlers(queries, (m) => (QUERY_PODSECURITY_METHODS.has(m) ? READ_PODSECURITY : READ_FINDINGS), access));
+  grpcServer.addService(contract.QueryService.service, guardUnaryHandlers(queries, (m) => QUERY_METHOD_CHECKS[m] ?? READ_FINDINGS, access));
   for (const svc of opts.services ?? []) grpcServer.addService(svc.definition, guardUnaryHandlers(svc.handlers, () => svc.check, access));
   const g = splitHostPort(opts.grpcListen, '--grpc-listen');
   const h = splitHostPort(opts.httpListen, '--http-listen');

@@ -14,6 +14,13 @@ export interface StreamLimits {
   readonly maxStreams: number;
 }
 
+/**
+ * A fingerprint is a few hundred bytes to a few KB (its longest parts are the CNI binaries
+ * and kernel modules); one larger than this is not kept, so 5,000 nodes' fingerprints stay
+ * within a few tens of MB of the collector's memory and store.
+ */
+export const MAX_FINGERPRINT_BYTES = 64 * 1024;
+
 export const DEFAULT_STREAM_LIMITS: StreamLimits = { reportsPerMinute: 30, maxFindingsPerReport: 20_000, maxStreams: 10_000 };
 
 export class TokenBucket {

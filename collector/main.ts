@@ -8,7 +8,8 @@ import { namespaceFindings } from './policy-reports/psa-findings.js';
 import { EXIT_OK } from '../common/errors.js';
 import { createLogger } from '../common/log.js';
 import { parseDuration } from '../common/duration.js';
-import { readClusterFile } from '../common/cluster.js';
+import { readClusterFile, readKubeObjectsFile } from '../common/cluster.js';
+import { fileInventorySource, watchInventorySource } from './migration-inventory.js';
 import { VERSION } from '../common/version.js';
 import { startCollector } from './collector.js';
 import { STORE_AUDIT_FLAGS, STORE_AUDIT_HELP, preparePsaStore, storeAuditOptions, type PsaStoreWiring } from './audit/attach.js';
@@ -27,7 +28,8 @@ Usage: netconform-collector [flags]
   --kubeconfig FILE         watch the Kubernetes API with this kubeconfig (default: in-cluster when running in a Pod);
                             also the API server that reviews tokens (with --cluster: only that)
   --no-kube                 do not watch the Kubernetes API even in a cluster
-  --cluster FILE            static cluster context instead of the API ('kubectl get nodes,services,endpointslices,namespaces,pods -A -o yaml')
+  --cluster FILE            static cluster context instead of the API ('kubectl get nodes,services,endpointslices,
+                            namespaces,pods,networkpolicies,daemonsets -A -o yaml'; the last two for migrate check)
   --kubernetes-version 1.N  the cluster's version, resolving Pod Security "latest" (default: newest known)
   --psa-version V           policy version netconform_psa_namespace_ready is judged at (default latest)
   --service-cidr CIDR       the cluster's Service CIDR (repeatable)
@@ -78,6 +80,8 @@ async function main(argv: string[]): Promise<number> {
   const staticContext = clusterFile
     ? readClusterFile(clusterFile, { serviceCIDRs: strList(p, 'service-cidr'), ...(clusterCIDR ? { clusterCIDR } : {}), onSkip: (reason) => log.warn('cluster object skipped', { file: clusterFile, reason }) })
     : undefined;
+  // The migration inventory reads every kind of the same file (NetworkPolicies, DaemonSets).
+  const migration = clusterFile ? fileInventorySource(readKubeObjectsFile(clusterFile)) : undefined;
   const kubeconfig = str(p, 'kubeconfig');
   // With --cluster the context comes from the file; a --kubeconfig then only authenticates.
   const watchKube = !clusterFile && !bool(p, 'no-kube') && (kubeconfig !== undefined || inClusterAvailable());
@@ -103,6 +107,7 @@ async function main(argv: string[]): Promise<number> {
     access: trust.access,
     limits: trust.limits,
     ...(kubeConfig ? { ready: () => watcher?.synced ?? false } : {}),
+    ...(migration ? { migration } : kubeConfig ? { migration: watchInventorySource(() => watcher) } : {}),
   });
   // The Kubernetes watch feeds the collector's own consumers (label lint, Pod Security
   // readiness and what-if), as a --cluster file would. Agents watch the API themselves.

@@ -18,6 +18,12 @@ export interface NodeReport {
   readonly findings: readonly Finding[];
   /** What the agent left out of `findings` to bound the report, counted (none when absent). */
   readonly omitted?: readonly OmittedFindings[];
+  /**
+   * The node's network fingerprint (agent/fingerprint.ts) as the agent sent it: JSON the
+   * collector stores and hands to `migrate check --collector` without reading it. '' or
+   * absent when the agent sent none (an agent older than fingerprints).
+   */
+  readonly fingerprintJson?: string;
 }
 
 export interface NodeStatus {

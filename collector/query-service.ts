@@ -8,15 +8,32 @@ import * as grpc from '@grpc/grpc-js';
 import { parseLevel, parseVersion } from '../psa/namespace-labels.js';
 import type { Level, PolicyVersion } from '../psa/types.js';
 import type { WhatIfReport } from '../psa/whatif.js';
+import { InventoryNotReadyError, NO_CLUSTER, type MigrationInventorySource } from './migration-inventory.js';
 
 export type WhatIfProvider = (level: Level, version: PolicyVersion | undefined, namespace: string | undefined) => WhatIfReport | undefined;
 
-export function createQueryService(deps: { registry: NodeRegistry; history?: FindingHistory; whatIf?: WhatIfProvider }): QueryServiceHandlers {
+export function createQueryService(deps: { registry: NodeRegistry; history?: FindingHistory; whatIf?: WhatIfProvider; migration?: MigrationInventorySource }): QueryServiceHandlers {
   const { registry, history } = deps;
+  const migration = deps.migration ?? NO_CLUSTER;
   return {
     MigrationInventory(_call, callback) {
-      // The contract is in place; the collector's cluster view and fingerprints come next.
-      callback({ code: grpc.status.UNIMPLEMENTED, details: 'this collector does not serve migration inventories yet' });
+      let inventoryJson = '';
+      try {
+        const inv = migration.inventory();
+        inventoryJson = inv ? JSON.stringify(inv) : '';
+      } catch (err) {
+        // FAILED_PRECONDITION, not UNAVAILABLE: the collector is there, its view is not complete yet
+        // (clients read UNAVAILABLE as "cannot reach the collector").
+        const code = err instanceof InventoryNotReadyError ? grpc.status.FAILED_PRECONDITION : grpc.status.INTERNAL;
+        callback({ code, details: `migration inventory: ${(err as Error).message}` });
+        return;
+      }
+      // Restored (stale) reports count: a fingerprint changes only when the node's network
+      // does, and reported_at tells how old it is.
+      const fingerprints = registry.list()
+        .filter((n) => n.report?.fingerprintJson)
+        .map((n) => ({ node: n.node, fingerprintJson: n.report!.fingerprintJson!, reportedAt: n.report!.receivedAt }));
+      callback(null, { inventoryJson, fingerprints });
     },
     PsaWhatIf(call, callback) {
       const { level: levelText, version: versionText, namespace } = call.request;

@@ -312,6 +312,21 @@ export function parseClusterText(text: string, file: string): unknown[] {
   return readClusterDocuments(text, file).map((o) => o.object);
 }
 
+/**
+ * Every object of a `kubectl get … -A -o yaml|json` file, Lists flattened, any kinds kept:
+ * what `migrate check --cluster` and the collector's `--cluster` read the migration
+ * inventory from (migrate/inventory.ts), the same way in both.
+ */
+export function readKubeObjectsFile(file: string): KubeObject[] {
+  let text: string;
+  try {
+    text = file === '-' ? readFileSync(0, 'utf8') : readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new InputError(file, `cannot read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  return flattenObjects(parseClusterText(text, file));
+}
+
 export function lineColumn(text: string, offset: number): { line: number; column: number } {
   let line = 1, last = -1;
   for (let i = 0; i < offset && i < text.length; i++) if (text.charCodeAt(i) === 10) { line++; last = i; }

@@ -76,6 +76,8 @@ export interface ReportInput {
   readonly findings: readonly Finding[];
   /** Findings left out by the agent's bound (agent/report/bound.ts), counted. */
   readonly omitted?: readonly OmittedFindings[];
+  /** The node's fingerprint (agent/fingerprint.ts NodeFingerprint) as JSON, '' or absent when none. */
+  readonly fingerprintJson?: string;
 }
 
 /** A report carries every check's summary but only the findings that did not pass. */
@@ -85,5 +87,6 @@ export function reportToWire(r: ReportInput): Report {
     checks: r.checks.map((c) => ({ ...c, status: statusToWire(c.status) })),
     findings: r.findings.filter((f) => f.status !== 'pass').map(findingToWire),
     omitted: (r.omitted ?? []).map((o) => ({ check: o.check, status: statusToWire(o.status), severity: severityToWire(o.severity), count: o.count })),
+    fingerprintJson: r.fingerprintJson ?? '',
   };
 }

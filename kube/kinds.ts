@@ -40,6 +40,9 @@ export const RESOURCE_KINDS: readonly ResourceKind[] = [
   kind('DaemonSet', 'apps/v1', 'daemonsets'),
   kind('Job', 'batch/v1', 'jobs'),
   kind('CronJob', 'batch/v1', 'cronjobs'),
+  // What a CNI migration must keep enforcing (migrate/inventory.ts; Nodes, Pods, Services and
+  // DaemonSets above serve it too).
+  kind('NetworkPolicy', 'networking.k8s.io/v1', 'networkpolicies'),
 ];
 
 /** The kinds a network-only consumer (an agent's `scan --kubeconfig`) needs. */
@@ -60,15 +63,20 @@ export function resourceKindsNamed(names: readonly string[] | undefined): readon
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-/** The workload kinds whose `status` no consumer reads (PSA looks at metadata and spec only). */
+/**
+ * The workload kinds whose `status` no consumer reads (PSA looks at metadata and spec only)
+ * — except a Pod's terminal phase: a Succeeded or Failed pod holds no address, and the
+ * migration inventory does not count it. Pending → Running leaves the kept object unchanged.
+ */
+const TERMINAL_POD_PHASES = new Set(['Succeeded', 'Failed']);
 const SPEC_ONLY = new Set(['Pod', 'ReplicationController', 'Deployment', 'ReplicaSet', 'StatefulSet', 'DaemonSet', 'Job', 'CronJob']);
 /** The parts of a Node's status that describe it rather than report its heartbeat. */
 const NODE_STATUS_KEPT = ['addresses', 'capacity', 'allocatable', 'nodeInfo'];
 
 /**
  * What the cache keeps of an object: its kind and apiVersion set, `managedFields` dropped
- * everywhere (often the largest part of an object), workload status dropped, Node status
- * reduced to addresses, capacity and nodeInfo. Status churn (pod phases, node heartbeats)
+ * everywhere (often the largest part of an object), workload status dropped (a Pod's terminal phase kept), Node status
+ * reduced to addresses, capacity and nodeInfo. Status churn (pod conditions, node heartbeats)
  * then leaves the kept object unchanged, so it causes no new context.
  */
 export function trimObject(k: ResourceKind, o: Obj): Obj {
@@ -77,7 +85,11 @@ export function trimObject(k: ResourceKind, o: Obj): Obj {
     const { managedFields: _mf, ...meta } = o['metadata'];
     out['metadata'] = meta;
   }
-  if (SPEC_ONLY.has(k.kind)) delete out['status'];
+  if (SPEC_ONLY.has(k.kind)) {
+    const phase = k.kind === 'Pod' && isObj(o['status']) ? o['status']['phase'] : undefined;
+    if (typeof phase === 'string' && TERMINAL_POD_PHASES.has(phase)) out['status'] = { phase };
+    else delete out['status'];
+  }
   if (k.kind === 'Node' && isObj(o['status'])) {
     const status = o['status'];
     const kept: Obj = {};

@@ -4,7 +4,7 @@
 // warnings are facts to verify (a profile fact marked `check`) or risks; changes say which
 // netconform results will change meaning after the move. Pure.
 import { cidrTextsOverlap, parseCidr, containsIp, parseIp } from '../common/cidr.js';
-import type { NodeFingerprint } from './fingerprint.js';
+import type { NodeFingerprint } from '../agent/fingerprint.js';
 import type { ClusterInventory } from './inventory.js';
 import { POLICY_FEATURES, isCheck, type Fact, type TargetProfile } from './profile.js';
 

@@ -3,7 +3,7 @@
 // results flipped — the proof, after a migration step, of what it did. Pure.
 import type { NodeSnapshot } from '../agent/snapshot.js';
 import type { ScanResult } from '../agent/scan.js';
-import { fingerprintNode } from './fingerprint.js';
+import { fingerprintNode } from '../agent/fingerprint.js';
 
 export interface SnapshotDiff {
   readonly node: string;

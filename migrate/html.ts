@@ -2,7 +2,7 @@
 // a picture of the data path before and after as inline SVG — pod → veth → bridge, tunnel or
 // eBPF → node → other node, with addresses and MTUs — then blockers, warnings and changes.
 import type { MigrationItem, MigrationReport } from './check.js';
-import type { NodeFingerprint } from './fingerprint.js';
+import type { NodeFingerprint } from '../agent/fingerprint.js';
 import type { TargetProfile } from './profile.js';
 import { isCheck } from './profile.js';
 

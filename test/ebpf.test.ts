@@ -6,7 +6,6 @@
 // them. A Calico-eBPF-shaped node is recognised and skipped. Every mount, map, namespace and
 // temp dir is removed afterwards, also when a test fails.
 import test from 'ava';
-import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,31 +20,10 @@ import { renderClusterJson, smallCluster, type ClusterDesc, type DescService } f
 import { renderCiliumBatch } from '../agent/dataplane/testing/cilium.js';
 import { createLabNode, type LabNode } from './lab/lab.js';
 import { runProgram } from './support/processes.js';
+import { sh, withBpffs } from './support/bpffs.js';
 import type { NodeSnapshot } from '../agent/snapshot.js';
 
 const CHECKS = ['service-routing.mode', 'service-routing.clusterip', 'service-routing.nodeport', 'service-routing.stale-rules', 'no-nat.pod-to-pod'];
-
-function sh(cmd: string, args: readonly string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    execFile(cmd, [...args], (err, stdout, stderr) => (err ? reject(new Error(`${cmd} ${args.join(' ')}: ${stderr || err.message}`)) : resolve(stdout)));
-  });
-}
-
-/** A private bpffs instance on a fresh temp dir, unmounted and removed afterwards. */
-async function withBpffs<T>(fn: (root: string) => Promise<T>): Promise<T> {
-  const root = mkdtempSync(join(tmpdir(), `nc-bpffs-${process.pid}-`));
-  let mounted = false;
-  try {
-    await sh('mount', ['-t', 'bpf', 'bpf', root]);
-    mounted = true;
-    mkdirSync(join(root, 'tc', 'globals'), { recursive: true });
-    return await fn(root);
-  } finally {
-    // Unmounting the instance drops its pins; the maps go with their last reference.
-    if (mounted) await sh('umount', [root]);
-    rmSync(root, { recursive: true, force: true });
-  }
-}
 
 /** IPv6 Service added to the small cluster: the lb6 maps carry it. */
 const V6_SERVICE: DescService = {

@@ -110,7 +110,7 @@ test('builds the cluster context from the listed objects, over TLS with token au
     t.is(r.watcher.status().kinds['ServiceCIDR']?.state, 'absent', 'ServiceCIDR not served: marked absent, not an error');
     // Every kind was listed once, and a watch resumes at the list's resourceVersion.
     const lists = r.server.requests.filter((q) => !q.watch && q.status === 200);
-    t.is(lists.length, 12);
+    t.is(lists.length, 13);
     await r.server.waitForWatches(['Service']);
     const svcWatch = r.server.requests.find((q) => q.watch && q.path === '/api/v1/services');
     t.truthy(svcWatch?.resourceVersion);
@@ -252,7 +252,7 @@ test('a burst of watch events yields a few coalesced contexts, the last one comp
   }
 });
 
-test('status-only churn (pod phase, node heartbeat) emits no new context', async (t) => {
+test('status-only churn (pod phase to Running, node heartbeat) emits no new context; a pod that ends emits one', async (t) => {
   const r = await rig();
   try {
     await r.waitFor((c) => c.services.length === 1, 'first context');
@@ -260,11 +260,17 @@ test('status-only churn (pod phase, node heartbeat) emits no new context', async
     await settle(200);
     const count = r.contexts.length;
     const pod = smallCluster().find((o) => o['kind'] === 'Pod')!;
-    r.server.upsert({ ...pod, status: { phase: 'Succeeded' } });
+    r.server.upsert({ ...pod, status: { phase: 'Running', conditions: [{ type: 'Ready', status: 'True' }] } });
     const node = smallCluster().find((o) => o['kind'] === 'Node')!;
     r.server.upsert({ ...node, status: { ...(node['status'] as object), conditions: [{ type: 'Ready', status: 'True', lastHeartbeatTime: '2025-01-01T00:05:00Z' }] } });
     await settle(400);
     t.is(r.contexts.length, count);
+    // A terminal phase is kept (a finished pod holds no address: the migration inventory
+    // does not count it), so it is one change, and only the phase is kept of the status.
+    r.server.upsert({ ...pod, status: { phase: 'Succeeded', conditions: [{ type: 'Ready', status: 'False' }] } });
+    await settle(400);
+    t.is(r.contexts.length, count + 1);
+    t.deepEqual(r.watcher.objects().find((o) => o.kind === 'Pod')?.['status'], { phase: 'Succeeded' });
   } finally {
     await r.close();
   }

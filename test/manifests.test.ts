@@ -283,7 +283,7 @@ test('the collector ClusterRole reads exactly the kinds its watcher lists and cr
   const binding = find(kustomize('base'), 'ClusterRoleBinding', 'netconform-collector');
   t.deepEqual(binding['subjects'], [{ kind: 'ServiceAccount', name: 'netconform-collector', namespace: 'netconform' }]);
   // netconform-reader grants reading netconform's data and nothing else; only the collector's own SA is bound by default.
-  t.deepEqual(find(kustomize('base'), 'ClusterRole', 'netconform-reader')['rules'], [{ apiGroups: ['netconform.io'], resources: ['findings', 'podsecurity'], verbs: ['get'] }]);
+  t.deepEqual(find(kustomize('base'), 'ClusterRole', 'netconform-reader')['rules'], [{ apiGroups: ['netconform.io'], resources: ['findings', 'podsecurity', 'migration'], verbs: ['get'] }]);
   const reader = find(kustomize('base'), 'ClusterRoleBinding', 'netconform-collector-reader');
   t.deepEqual(reader['roleRef'], { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'netconform-reader' });
   t.deepEqual(reader['subjects'], [{ kind: 'ServiceAccount', name: 'netconform-collector', namespace: 'netconform' }]);
@@ -393,7 +393,7 @@ const EXPORTED_METRICS = [
   'netconform_findings', 'netconform_collector_reports_received_total', 'netconform_psa_violations_total',
   'netconform_psa_control_violations_total', 'netconform_psa_exemptions_total', 'netconform_psa_namespace_mode',
   'netconform_psa_namespace_ready', 'netconform_audit_events_received_total', 'netconform_audit_events_rejected_total',
-  'netconform_audit_last_event_timestamp_seconds',
+  'netconform_audit_last_event_timestamp_seconds', 'netconform_node_info',
 ];
 const CHECK_IDS = [
   'pod-network.bridge', 'pod-network.pod-cidr', 'pod-network.cidr-capacity', 'pod-network.routes', 'pod-network.sysctl',
@@ -425,7 +425,8 @@ test('alerts and dashboard use only exported metrics and real check ids, and cov
     return Array.isArray(ps) ? ps.filter(isObj).flatMap((p) => [String(p['title']), ...collect(p['panels'])]) : [];
   })(dashboard()['panels']);
   for (const want of ['Nodes conformant', 'Nodes × checks (current status)', 'Non-passing results by node and status', 'Agents connected', 'Report age',
-    'PSA violations by namespace and level', 'PSA violations by control', 'Namespace readiness per level', 'Audit events ingested', 'Audit lag (since the last event)']) {
+    'PSA violations by namespace and level', 'PSA violations by control', 'Namespace readiness per level', 'Audit events ingested', 'Audit lag (since the last event)',
+    'Migration', 'Nodes per CNI family', 'Nodes per kube-proxy mode', 'Failing checks by CNI family']) {
     t.true(titles.includes(want), `dashboard panel "${want}"`);
   }
 });

@@ -3,20 +3,22 @@
 // real headless Chromium, and `diff` of one lab node before and after its bridge became routes.
 import test from 'ava';
 import { execFileSync } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createLabNode, type LabNode } from './lab/lab.js';
+import { createLabNode } from './lab/lab.js';
 import { runProgram } from './support/processes.js';
+import { sh, withBpffs } from './support/bpffs.js';
+import { smallCluster } from '../agent/dataplane/testing/generate.js';
+import { renderCiliumBatch } from '../agent/dataplane/testing/cilium.js';
+import { DENY_EGRESS_POLICY, KUBE_PROXY_DAEMONSET, UPLINK, base, captureWithCni, fp, node, pod } from './support/migration.js';
 import { readBundle } from '../agent/inspect/bundle.js';
-import { fingerprintNode, type NodeFingerprint } from '../migrate/fingerprint.js';
+import { fingerprintNode } from '../agent/fingerprint.js';
 import { clusterInventory } from '../migrate/inventory.js';
 import { migrationCheck, type MigrationReport } from '../migrate/check.js';
 import { profileById, PROFILES } from '../migrate/profiles/index.js';
 import type { TargetProfile } from '../migrate/profile.js';
 import type { KubeObject } from '../common/cluster.js';
-
-const CNI_FIX = new URL('./fixtures/cni/', import.meta.url).pathname;
 
 function tempDir(t: { teardown(fn: () => void): void }, prefix = 'nc-migrate-'): string {
   const dir = mkdtempSync(join(tmpdir(), prefix));
@@ -24,69 +26,81 @@ function tempDir(t: { teardown(fn: () => void): void }, prefix = 'nc-migrate-'):
   return dir;
 }
 
-/** Captures a lab node as a bundle and gives it the CNI config of a fixture family. */
-async function captureWithCni(lab: LabNode, dir: string, cni: string): Promise<string> {
-  const r = await runProgram('agent', ['capture', '--out', dir, '--netns', lab.netns, '--node', lab.nodeName, '--cni-conf-dir', join(CNI_FIX, cni, 'net.d'), '--cni-bin-dir', join(dir, 'no-bin')]);
-  if (r.code !== 0) throw new Error(r.stderr);
-  rmSync(join(dir, 'cni'), { recursive: true, force: true });
-  cpSync(join(CNI_FIX, cni, 'net.d'), join(dir, 'cni'), { recursive: true });
-  cpSync(join(CNI_FIX, cni, 'cni-bin.txt'), join(dir, 'cni-bin.txt'));
-  return dir;
-}
+/** kube-proxy's masquerade of marked Service traffic, and one Service chain (DNATs only). */
+const KUBE_PROXY_NAT = [
+  ':KUBE-POSTROUTING - [0:0]', ':KUBE-MARK-MASQ - [0:0]', ':KUBE-SVC-ABCDEF0123456789 - [0:0]',
+  '-A POSTROUTING -m comment --comment "kubernetes postrouting rules" -j KUBE-POSTROUTING',
+  '-A KUBE-MARK-MASQ -j MARK --set-xmark 0x4000/0x4000',
+  '-A KUBE-POSTROUTING -m mark ! --mark 0x4000/0x4000 -j RETURN',
+  '-A KUBE-POSTROUTING -j MARK --set-xmark 0x4000/0x0',
+  '-A KUBE-POSTROUTING -m comment --comment "kubernetes service traffic requiring SNAT" -j MASQUERADE --random-fully',
+  '-A KUBE-SVC-ABCDEF0123456789 -p tcp -j DNAT --to-destination 10.244.1.10:8080',
+];
+const natTable = (lines: readonly string[]): string => ['*nat', ':PREROUTING ACCEPT [0:0]', ':INPUT ACCEPT [0:0]', ':OUTPUT ACCEPT [0:0]', ':POSTROUTING ACCEPT [0:0]', ...lines, 'COMMIT', ''].join('\n');
 
-const UPLINK = { uplinkAddress: '10.250.0.11/24', routes: ['default via 10.250.0.1 dev eth0'] };
-
-test('fingerprints of kubenet-, flannel-vxlan-, calico- and cilium-like lab nodes', async (t) => {
-  const kubenet = await createLabNode({ pods: 1, ...UPLINK });
+test('fingerprints of kubenet-, flannel-vxlan-, calico- and cilium-KPR-like lab nodes', async (t) => {
+  // kubenet: pods on cbr0, kube-proxy in iptables mode, ip-masq-agent masquerading all but the VNet and link-local.
+  const kubenet = await createLabNode({
+    pods: 1, ...UPLINK,
+    iptables: natTable([...KUBE_PROXY_NAT, ':IP-MASQ-AGENT - [0:0]', '-A POSTROUTING -m addrtype ! --dst-type LOCAL -j IP-MASQ-AGENT',
+      '-A IP-MASQ-AGENT -d 10.0.0.0/8 -j RETURN', '-A IP-MASQ-AGENT -d 169.254.0.0/16 -j RETURN', '-A IP-MASQ-AGENT -j MASQUERADE']),
+  });
   t.teardown(() => kubenet.destroy());
   const kb = fingerprintNode(readBundle(await captureWithCni(kubenet, tempDir(t), 'bridge')));
   t.like(kb, {
-    cni: { family: 'bridge', mainType: 'bridge', file: '10-bridge.conflist' },
+    cni: { family: 'bridge', mainType: 'bridge', file: '10-bridge.conflist', binaries: ['bridge', 'host-local', 'loopback', 'portmap'] },
     ipam: 'host-local (ranges)', podCidrSource: 'node spec.podCIDRs', podCidrs: ['10.244.1.0/24'],
-    dataPath: { kind: 'bridge', device: 'cbr0', underlayDevice: 'eth0', underlayAddress: '10.250.0.11' },
-    bridgeNfCallNeeded: true, bridgeNfCallIptables: '1', hostPortMapping: true, ipFamilies: [4],
+    dataPath: { kind: 'bridge', device: 'cbr0', underlayDevice: 'eth0', underlayAddress: '10.250.0.11', underlayMtu: 1500 },
+    bridgeNfCallNeeded: true, bridgeNfCallIptables: '1', hostPortMapping: true, ipFamilies: [4], proxyMode: 'iptables',
   });
-  t.is(kb.dataPath.underlayMtu, 1500);
+  // kube-proxy's own MASQUERADE (after its mark RETURN) is not the pods': only ip-masq-agent's counts.
+  t.deepEqual(kb.masquerade, { rules: 1, excludedDestinations: ['10.0.0.0/8', '169.254.0.0/16'] });
+  t.deepEqual(kb.ruleCounts, { 'iptables-nft': 10, nftables: 0 });
   t.regex(kb.kernel, /^\d+\.\d+/);
 
-  const flannel = await createLabNode({ pods: 1, bridge: 'cni0', ...UPLINK });
+  // flannel VXLAN: pods on cni0, flannel.1 at 1450 over a 1500 underlay, flannel's own masquerade chain.
+  const flannel = await createLabNode({
+    pods: 1, bridge: 'cni0', ...UPLINK,
+    iptables: natTable([':FLANNEL-POSTRTG - [0:0]', '-A POSTROUTING -m comment --comment "flanneld masq" -j FLANNEL-POSTRTG',
+      '-A FLANNEL-POSTRTG -m mark --mark 0x4000/0x4000 -j RETURN',
+      '-A FLANNEL-POSTRTG -s 10.244.1.0/24 -d 10.244.0.0/16 -j RETURN',
+      '-A FLANNEL-POSTRTG -s 10.244.0.0/16 -d 10.244.1.0/24 -j RETURN',
+      '-A FLANNEL-POSTRTG ! -s 10.244.0.0/16 -d 10.244.1.0/24 -j RETURN',
+      '-A FLANNEL-POSTRTG -s 10.244.0.0/16 ! -d 224.0.0.0/4 -j MASQUERADE --random-fully',
+      '-A FLANNEL-POSTRTG ! -s 10.244.0.0/16 -d 10.244.0.0/16 -j MASQUERADE --random-fully']),
+  });
   t.teardown(() => flannel.destroy());
   await flannel.exec('ip', ['link', 'add', 'flannel.1', 'type', 'vxlan', 'id', '1', 'dstport', '8472', 'dev', 'eth0']);
   await flannel.exec('ip', ['link', 'set', 'flannel.1', 'mtu', '1450', 'up']);
   const fl = fingerprintNode(readBundle(await captureWithCni(flannel, tempDir(t), 'flannel')));
-  t.like(fl, { cni: { family: 'flannel' }, dataPath: { kind: 'overlay', device: 'flannel.1', mtu: 1450, underlayMtu: 1500 } });
+  t.like(fl, { cni: { family: 'flannel' }, dataPath: { kind: 'overlay', device: 'flannel.1', mtu: 1450, underlayMtu: 1500 }, bridgeNfCallNeeded: false });
+  t.deepEqual(fl.masquerade, { rules: 2, excludedDestinations: ['10.244.0.0/16', '10.244.1.0/24', '224.0.0.0/4'] });
 
+  // Calico: routed, no bridge, calico-ipam from a cluster pool.
   const calico = await createLabNode({ pods: 1, bridge: null, ...UPLINK });
   t.teardown(() => calico.destroy());
   const ca = fingerprintNode(readBundle(await captureWithCni(calico, tempDir(t), 'calico')));
   t.like(ca, { cni: { family: 'calico' }, ipam: 'calico-ipam', dataPath: { kind: 'routed' }, bridgeNfCallNeeded: false, podCidrSource: 'cni ipam (cluster pool)' });
 
-  const cilium = await createLabNode({ pods: 1, bridge: null, ...UPLINK });
-  t.teardown(() => cilium.destroy());
-  await cilium.exec('ip', ['link', 'add', 'cilium_host', 'type', 'veth', 'peer', 'name', 'cilium_net']);
-  await cilium.exec('ip', ['link', 'set', 'cilium_host', 'up']);
-  const ci = fingerprintNode(readBundle(await captureWithCni(cilium, tempDir(t), 'cilium')));
-  t.like(ci, { cni: { family: 'cilium' }, dataPath: { kind: 'ebpf', device: 'cilium_host' }, bridgeNfCallNeeded: false });
+  // Cilium replacing kube-proxy: cilium_host and Cilium's LB maps pinned in a bpffs (as the
+  // eBPF service-routing checks read them), no KUBE-* rules.
+  await withBpffs(async (root) => {
+    const cilium = await createLabNode({ pods: 1, bridge: null, ...UPLINK });
+    try {
+      await cilium.exec('ip', ['link', 'add', 'cilium_host', 'type', 'veth', 'peer', 'name', 'cilium_net']);
+      await cilium.exec('ip', ['link', 'set', 'cilium_host', 'up']);
+      const batch = join(tempDir(t), 'maps.batch');
+      writeFileSync(batch, renderCiliumBatch(smallCluster(cilium.nodeName), join(root, 'tc', 'globals')));
+      await sh('bpftool', ['batch', 'file', batch]);
+      const ci = fingerprintNode(readBundle(await captureWithCni(cilium, tempDir(t), 'cilium', ['--bpf-root', root])));
+      t.like(ci, { cni: { family: 'cilium' }, ipam: 'cilium', dataPath: { kind: 'ebpf', device: 'cilium_host' }, bridgeNfCallNeeded: false, proxyMode: 'cilium-ebpf' });
+      t.deepEqual(ci.masquerade, { rules: 0, excludedDestinations: [] });
+    } finally {
+      await cilium.destroy();
+    }
+  });
 });
 
-// A small cluster as `kubectl get nodes,pods,services,networkpolicies,daemonsets -A -o json` gives it.
-function node(name: string, podCIDRs: string[], ip: string, providerID = `azure:///subscriptions/x/${name}`): KubeObject {
-  return { kind: 'Node', metadata: { name }, spec: { podCIDRs, providerID }, status: { addresses: [{ type: 'InternalIP', address: ip }] } };
-}
-function pod(ns: string, name: string, nodeName: string, extra: Record<string, unknown> = {}): KubeObject {
-  return { kind: 'Pod', metadata: { namespace: ns, name }, spec: { nodeName, containers: [{ name: 'c', image: 'app:1' }], ...extra }, status: { phase: 'Running' } };
-}
-const base = (): KubeObject[] => [
-  node('n1', ['10.244.1.0/24'], '10.240.0.4'), node('n2', ['10.244.2.0/24'], '10.240.0.5'),
-  pod('shop', 'web-1', 'n1'), pod('shop', 'web-2', 'n2'),
-  { kind: 'Service', metadata: { namespace: 'shop', name: 'web' }, spec: { clusterIPs: ['10.0.0.10'], ipFamilies: ['IPv4'] } },
-];
-const fp = (over: Partial<NodeFingerprint['dataPath']> = {}, extra: Partial<NodeFingerprint> = {}): NodeFingerprint => ({
-  node: 'n1', cni: { family: 'bridge', mainType: 'bridge', file: '10-bridge.conflist', specVersion: '1.0.0', binaries: [] },
-  ipam: 'host-local (node pod CIDR)', dataPath: { kind: 'bridge', device: 'cbr0', mtu: 1500, underlayMtu: 1500, underlayDevice: 'eth0', underlayAddress: '10.240.0.4', ...over },
-  podCidrSource: 'node spec.podCIDRs', podCidrs: [], masquerade: { rules: 1, excludedDestinations: ['10.244.0.0/16'] }, proxyMode: 'iptables',
-  ruleCounts: {}, bridgeNfCallNeeded: true, bridgeNfCallIptables: '1', hostPortMapping: true, ipFamilies: [4], kernel: '6.1.0', modules: ['vxlan', 'br_netfilter'], ...extra,
-});
 const ids = (r: MigrationReport): string[] => r.blockers.map((b) => `${b.id} ${b.subject}`);
 
 test('each blocker id comes from a cluster built for it; a clean cluster is ready', (t) => {
@@ -96,7 +110,7 @@ test('each blocker id comes from a cluster built for it; a clean cluster is read
   t.true(ready.ready);
   t.deepEqual(ready.changes.map((c) => c.check), ['pod-network.sysctl', 'pod-network.bridge', 'no-nat.pod-to-pod']);
 
-  const policy: KubeObject = { kind: 'NetworkPolicy', metadata: { namespace: 'shop', name: 'deny-egress' }, spec: { podSelector: {}, policyTypes: ['Egress'], egress: [{ to: [{ ipBlock: { cidr: '0.0.0.0/0', except: ['10.0.0.0/8'] } }], ports: [{ port: 'http' }] }] } };
+  const policy = DENY_EGRESS_POLICY;
   const np = migrationCheck(p('flannel-vxlan'), [], clusterInventory([...base(), policy]));
   t.deepEqual(ids(np), ['networkpolicy-unsupported cluster']);
   t.is(np.blockers[0]!.message, '1 NetworkPolicies exist and flannel, VXLAN backend enforces none: their isolation would silently vanish');
@@ -123,7 +137,7 @@ test('each blocker id comes from a cluster built for it; a clean cluster is read
   const dual = [...base(), node('n3', ['10.244.3.0/24', 'fd00:3::/64'], '10.240.0.6')];
   t.deepEqual(ids(migrationCheck(p('azure-cni'), [], clusterInventory(dual))), ['dual-stack-unsupported cluster']);
 
-  const kp: KubeObject = { kind: 'DaemonSet', metadata: { namespace: 'kube-system', name: 'kube-proxy' }, spec: { template: { spec: { containers: [{ name: 'kube-proxy', image: 'registry.k8s.io/kube-proxy:v1.31.0' }] } } } };
+  const kp = KUBE_PROXY_DAEMONSET;
   const tool = migrationCheck(p('cilium-kpr'), [], clusterInventory([...base(), kp]));
   t.deepEqual(ids(tool), ['tool-incompatible kube-system/kube-proxy']);
   t.is(tool.blockers[0]!.message, 'kube-proxy (Service rules): kube-proxy must be removed (and its rules cleaned) when Cilium replaces it');
@@ -138,6 +152,43 @@ test('each blocker id comes from a cluster built for it; a clean cluster is read
   // module-missing: a warning (modules load on demand; absent from /sys/module is "not loaded now").
   const mod = migrationCheck(p('antrea'), [fp({}, { modules: ['vxlan'] })], undefined);
   t.deepEqual(mod.warnings.filter((w) => w.id === 'module-missing').map((w) => w.message), ['kernel modules openvswitch, geneve are not loaded on n1; Antrea (Open vSwitch, Geneve overlay) needs them (modprobe, or check the kernel build)']);
+});
+
+test('every profile judged on one cluster (policies, kube-proxy, a kubenet node): the blockers and warnings of each', (t) => {
+  // Egress + ipBlock except + named ports, a kube-proxy DaemonSet, Azure nodes, a 1500-byte
+  // pod MTU on a 1500-byte underlay. A changed profile fact shows up here as a changed row.
+  const want: Record<string, [string[], string[]]> = {
+    'kubenet': [['networkpolicy-unsupported cluster'], ['kernel-too-old n1']],
+    'bridge': [['networkpolicy-unsupported cluster'], ['kernel-too-old n1']],
+    'flannel-vxlan': [['networkpolicy-unsupported cluster'], ['kernel-too-old n1', 'mtu-headroom n1']],
+    'flannel-host-gw': [['networkpolicy-unsupported cluster'], ['kernel-too-old n1']],
+    'calico': [[], ['kernel-too-old n1', 'mtu-headroom n1']],
+    'calico-ebpf': [[], ['kernel-too-old n1', 'mtu-headroom n1']],
+    'cilium': [[], ['kernel-too-old n1', 'mtu-headroom n1']],
+    'cilium-kpr': [['tool-incompatible kube-system/kube-proxy'], ['kernel-too-old n1', 'mtu-headroom n1']],
+    'azure-cni': [[], ['networkpolicy-unsupported cluster', 'networkpolicy-unsupported egress', 'networkpolicy-unsupported ipBlockExcept', 'networkpolicy-unsupported namedPorts', 'kernel-too-old n1']],
+    'azure-cni-overlay': [[], ['networkpolicy-unsupported cluster', 'networkpolicy-unsupported egress', 'networkpolicy-unsupported ipBlockExcept', 'networkpolicy-unsupported namedPorts', 'kernel-too-old n1']],
+    'azure-cni-cilium': [['tool-incompatible kube-system/kube-proxy'], ['networkpolicy-unsupported ipBlockExcept', 'kernel-too-old n1']],
+    'aws-vpc-cni': [['cloud-unsupported azure'], ['networkpolicy-unsupported egress', 'networkpolicy-unsupported ipBlockExcept', 'networkpolicy-unsupported namedPorts', 'ip-exhaustion cluster', 'kernel-too-old n1']],
+    'antrea': [[], ['kernel-too-old n1', 'module-missing n1', 'mtu-headroom n1']],
+    'weave': [[], ['networkpolicy-unsupported egress', 'networkpolicy-unsupported ipBlockExcept', 'networkpolicy-unsupported namedPorts', 'kernel-too-old n1', 'module-missing n1', 'mtu-headroom n1']],
+  };
+  t.deepEqual(PROFILES.map((p) => p.id), Object.keys(want), 'one row per shipped profile');
+  const inv = clusterInventory([...base(), DENY_EGRESS_POLICY, KUBE_PROXY_DAEMONSET]);
+  for (const p of PROFILES) {
+    const r = migrationCheck(p, [fp()], inv, { targetPodCidr: '192.168.0.0/16' });
+    t.deepEqual([ids(r), r.warnings.map((w) => `${w.id} ${w.subject}`)], want[p.id], p.id);
+    t.is(r.ready, want[p.id]![0].length === 0, p.id);
+  }
+});
+
+test('a NetworkPolicy feature the target does not enforce is a blocker naming the feature and the policies', (t) => {
+  const noEndPort: TargetProfile = { ...profileById('calico')!, id: 'test-no-endport', title: 'no-endPort test CNI', policyFeatures: { ...profileById('calico')!.policyFeatures, endPort: { value: false, source: 'test' } } };
+  const ranged: KubeObject = { kind: 'NetworkPolicy', metadata: { namespace: 'shop', name: 'ports' }, spec: { podSelector: {}, ingress: [{ ports: [{ port: 8000, endPort: 8100 }] }] } };
+  const r = migrationCheck(noEndPort, [], clusterInventory([...base(), ranged, DENY_EGRESS_POLICY]));
+  t.deepEqual(ids(r), ['networkpolicy-unsupported endPort']);
+  t.is(r.blockers[0]!.message, '1 NetworkPolicies use port ranges (endPort), which no-endPort test CNI does not enforce');
+  t.deepEqual(r.blockers[0]!.evidence, { feature: 'endPort', policies: ['shop/ports'], total: 1, source: 'test' });
 });
 
 test('every profile names a source for every fact', (t) => {

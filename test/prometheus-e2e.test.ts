@@ -152,6 +152,16 @@ test('every alert and dashboard expression returns series from a real Prometheus
   t.deepEqual(await value(`max by (node) (netconform_check_status{node="${lab.nodeName}"})`), [4]);
   t.deepEqual(await value(`netconform_check_status{check=~"pod-network.sysctl|service-routing.clusterip", node="${lab.nodeName}"}`), [4, 4]);
   t.true((await value(`sum(netconform_findings{status="fail", node="${lab.nodeName}"})`))[0]! >= 2);
+  // The migration row: one node of one CNI family and proxy mode, and its failing checks under that family.
+  const info = (await prom.query(`netconform_node_info{node="${lab.nodeName}"}`)).result.map((x) => x.metric);
+  t.is(info.length, 1);
+  t.deepEqual(await value(`count by (cni) (netconform_node_info{cni="${info[0]!['cni']}"})`), [1]);
+  t.deepEqual(await value(`count by (proxy_mode) (netconform_node_info{proxy_mode="iptables"})`), [1]);
+  const failingByFamily = (await prom.query('count by (cni, check) ((netconform_check_status == 4) * on (node) group_left (cni) netconform_node_info)')).result
+    .map((x) => `${x.metric['cni']} ${x.metric['check']}`).sort();
+  const failing = (await prom.query(`netconform_check_status{node="${lab.nodeName}"} == 4`)).result.map((x) => `${info[0]!['cni']} ${x.metric['check']}`).sort();
+  t.deepEqual(failingByFamily, failing);
+  t.true(failing.includes(`${info[0]!['cni']} pod-network.sysctl`) && failing.includes(`${info[0]!['cni']} service-routing.clusterip`), failing.join(', '));
   // The cardinality budget (README, Metrics): one series per check, plus at most 8 per node
   // (connected, last report, info, and the statuses the node has) by default.
   const perNode = (await value(`count({__name__=~"netconform_.+", node="${lab.nodeName}"})`))[0]!;

@@ -14,13 +14,20 @@ function bundle(files: Record<string, string>): string {
   return dir;
 }
 
-test('scan exits 0 when nothing fails and prints the JSON contract', async (t) => {
-  const dir = bundle({ 'node.txt': 'node-a\n', 'sysctl.txt': 'net.ipv4.ip_forward = 1\nkernel.pid_max = 4194304\n' });
+test('scan exits 0 when nothing fails and prints the JSON contract, the node fingerprint included', async (t) => {
+  const dir = bundle({ 'node.txt': 'node-a\n', 'sysctl.txt': 'net.ipv4.ip_forward = 1\nkernel.pid_max = 4194304\nkernel.osrelease = 6.1.0-18-amd64\n' });
   const r = await runProgram('agent', ['scan', '--from', dir, '--format', 'json']);
   t.is(r.code, 0, r.stderr);
   const out = JSON.parse(r.stdout) as { node: string; proxyMode: string; checks: Array<{ id: string; status: string }>; findings: Array<{ check: string; status: string }> };
   t.is(out.node, 'node-a');
-  t.deepEqual(Object.keys(out), ['node', 'scannedAt', 'proxyMode', 'cni', 'checks', 'findings']);
+  t.deepEqual(Object.keys(out), ['node', 'scannedAt', 'proxyMode', 'cni', 'fingerprint', 'checks', 'findings']);
+  // What a bundle of only sysctls tells a migration: the kernel, and that nothing else is known.
+  t.deepEqual((out as unknown as { fingerprint: unknown }).fingerprint, {
+    node: 'node-a', cni: { family: '', mainType: '', file: '', specVersion: '', binaries: [] }, ipam: '',
+    dataPath: { kind: 'unknown', device: '', mtu: 0, underlayMtu: 0, underlayDevice: '', underlayAddress: '' },
+    podCidrSource: 'unknown', podCidrs: [], masquerade: { rules: 0, excludedDestinations: [] }, proxyMode: 'unknown', ruleCounts: {},
+    bridgeNfCallNeeded: false, bridgeNfCallIptables: '', hostPortMapping: false, ipFamilies: [], kernel: '6.1.0-18-amd64', modules: [],
+  });
   t.deepEqual(out.checks.find((c) => c.id === 'pod-network.sysctl'), { id: 'pod-network.sysctl', status: 'pass', passed: 1, failed: 0, warned: 0, skipped: 0, errored: 0 } as never);
 });
 

@@ -129,3 +129,27 @@ test('retention prunes old events and closed history in small chunks, keeps the 
   t.true(ev.has('new', 'ResponseComplete'));
   t.deepEqual(ev.summary().controls.map((c) => [c.control, c.count]), [['runAsUser', 1]]);
 });
+
+test('a report\'s fingerprint is stored with it and restored; a schema-2 database gains the column, its reports without one', async (t) => {
+  const path = tmpDb(t);
+  // A database as the collector before fingerprints left it: schema 2, one report.
+  const old = openStore(path);
+  old.close();
+  const raw = new Database(path);
+  raw.exec("ALTER TABLE node_reports DROP COLUMN fingerprint_json");
+  raw.pragma('user_version = 2');
+  raw.prepare("INSERT INTO node_reports (node, sequence, boot_id, scanned_at, received_at, proxy_mode, cni, agent_version, checks_json) VALUES ('old', 1, 'b', 't', 't', 'iptables', 'bridge', '0.1.0', '[]')").run();
+  raw.close();
+
+  let s = openStore(path);
+  t.is(s.schemaVersion, MIGRATIONS.at(-1)!.version);
+  let rs = new ReportStore(s);
+  t.deepEqual(rs.loadReports().map((r) => [r.node, r.fingerprintJson]), [['old', undefined]]);
+  const fingerprintJson = JSON.stringify({ node: 'n1', cni: { family: 'flannel' } });
+  await rs.reportAccepted({ ...report('n1', 1, [], '2026-01-01T00:00:00.000Z'), fingerprintJson });
+  s.close();
+  s = openStore(path);
+  rs = new ReportStore(s);
+  t.deepEqual(rs.loadReports().map((r) => [r.node, r.fingerprintJson]), [['n1', fingerprintJson], ['old', undefined]]);
+  s.close();
+});

@@ -148,6 +148,16 @@ test('a real agent on a lab node proves its node through the Pod claim and its r
   const psa = await runProgram('cli', ['psa', 'namespaces', '--collector', collector.address, '--ca', ca, '--token-file', tokenFile('reader', 'reader')], noKube);
   t.is(psa.code, 2);
   t.regex(psa.stderr, /alice may not get podsecurity\.netconform\.io/);
+  // The migration inventory (the cluster's layout) is a third: alice may not, bob (granted it alone) may.
+  const migration = await runProgram('cli', ['migrate', 'check', '--to', 'calico', '--collector', collector.address, '--ca', ca, '--token-file', tokenFile('reader', 'reader')], noKube);
+  t.is(migration.code, 2);
+  t.is(migration.stderr.trim(), `netconform: collector at ${collector.address}: PERMISSION_DENIED: alice may not get migration.netconform.io (bind the ClusterRole netconform-reader)`);
+  api.addToken('planner', { username: 'bob', groups: ['netconform-planners'] });
+  api.grant({ subject: 'netconform-planners', verb: 'get', group: 'netconform.io', resource: 'migration' });
+  const planned = await runProgram('cli', ['migrate', 'check', '--to', 'calico', '--collector', collector.address, '--ca', ca, '--token-file', tokenFile('planner', 'planner'), '--format', 'json'], noKube);
+  t.is(planned.code, 0, planned.stderr);
+  t.deepEqual((JSON.parse(planned.stdout) as { nodes: { node: string }[] }).nodes.map((n) => n.node), [lab.nodeName]);
+  t.regex(planned.stderr, /the collector watches no cluster, so NetworkPolicies, CIDRs, pods and DaemonSets are not judged/);
   t.is(api.requests.filter((r) => r.path === '/api/v1/namespaces/netconform/pods/netconform-agent-x1').length, 2, 'the test read the Pod once, the collector once');
 });
 

@@ -3,10 +3,14 @@
 //
 //   QueryService ListNodes, ListFindings   get  findings.netconform.io     (cluster scope)
 //   PsaQueryService, QueryService PsaWhatIf get  podsecurity.netconform.io  (cluster scope)
+//   QueryService MigrationInventory        get  migration.netconform.io    (cluster scope)
 //   GET /metrics                           get  nonResourceURL /metrics   (like kube-rbac-proxy)
 //
-// The ClusterRole `netconform-reader` (manifests/base/rbac.yaml) grants the first two;
-// Prometheus's usual ClusterRole already grants the third. Decisions are cached briefly.
+// MigrationInventory is its own resource because it shows more than findings do: every
+// node's addresses and CNI setup, NetworkPolicy and DaemonSet names, pods using hostPort —
+// a cluster's layout, which a reader of conformance results need not be able to see.
+// The ClusterRole `netconform-reader` (manifests/base/rbac.yaml) grants the first three;
+// Prometheus's usual ClusterRole already grants the last. Decisions are cached briefly.
 import type { AuthorizationV1Api } from '@kubernetes/client-node';
 import { TtlCache } from './cache.js';
 import { ReviewUnavailableError, describeApiError, type ReviewedUser } from './token-review.js';
@@ -19,6 +23,7 @@ export type AccessCheck =
 
 export const READ_FINDINGS: AccessCheck = { verb: 'get', group: NETCONFORM_API_GROUP, resource: 'findings' };
 export const READ_PODSECURITY: AccessCheck = { verb: 'get', group: NETCONFORM_API_GROUP, resource: 'podsecurity' };
+export const READ_MIGRATION: AccessCheck = { verb: 'get', group: NETCONFORM_API_GROUP, resource: 'migration' };
 export const READ_METRICS: AccessCheck = { verb: 'get', path: '/metrics' };
 
 export function describeCheck(c: AccessCheck): string {

@@ -100,6 +100,14 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE node_reports ADD COLUMN omitted_json TEXT NOT NULL DEFAULT '[]';
     `,
   },
+  {
+    version: 3,
+    name: 'the node fingerprint of each report (migrate check --collector)',
+    sql: `
+      -- agent/fingerprint.ts NodeFingerprint as the agent sent it; '' when it sent none.
+      ALTER TABLE node_reports ADD COLUMN fingerprint_json TEXT NOT NULL DEFAULT '';
+    `,
+  },
 ];
 
 /** Applies pending migrations; returns the versions before and after. */

@@ -18,7 +18,7 @@ import type { Store } from './store.js';
 
 interface ReportRow {
   node: string; sequence: number; boot_id: string; scanned_at: string; received_at: string;
-  proxy_mode: string; cni: string; agent_version: string; checks_json: string; omitted_json: string;
+  proxy_mode: string; cni: string; agent_version: string; checks_json: string; omitted_json: string; fingerprint_json: string;
 }
 
 interface Queued {
@@ -55,11 +55,12 @@ export class ReportStore implements NodeSink, FindingHistory {
       if (this.wal && !this.syncing) closeSync(this.wal.fd);
     });
     this.st = {
-      upsertReport: db.prepare(`INSERT INTO node_reports (node, sequence, boot_id, scanned_at, received_at, proxy_mode, cni, agent_version, checks_json, omitted_json)
-        VALUES (@node, @sequence, @bootId, @scannedAt, @receivedAt, @proxyMode, @cni, @agentVersion, @checksJson, @omittedJson)
+      upsertReport: db.prepare(`INSERT INTO node_reports (node, sequence, boot_id, scanned_at, received_at, proxy_mode, cni, agent_version, checks_json, omitted_json, fingerprint_json)
+        VALUES (@node, @sequence, @bootId, @scannedAt, @receivedAt, @proxyMode, @cni, @agentVersion, @checksJson, @omittedJson, @fingerprintJson)
         ON CONFLICT (node) DO UPDATE SET sequence = excluded.sequence, boot_id = excluded.boot_id, scanned_at = excluded.scanned_at,
           received_at = excluded.received_at, proxy_mode = excluded.proxy_mode, cni = excluded.cni,
-          agent_version = excluded.agent_version, checks_json = excluded.checks_json, omitted_json = excluded.omitted_json`),
+          agent_version = excluded.agent_version, checks_json = excluded.checks_json, omitted_json = excluded.omitted_json,
+          fingerprint_json = excluded.fingerprint_json`),
       deleteFindings: db.prepare('DELETE FROM current_findings WHERE node = ?'),
       insertFinding: db.prepare(`INSERT INTO current_findings (node, ord, check_id, status, severity, subject, message, evidence_json)
         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
@@ -93,6 +94,7 @@ export class ReportStore implements NodeSink, FindingHistory {
       proxyMode: r.proxy_mode, cni: r.cni, agentVersion: r.agent_version,
       checks: parseChecks(r.checks_json), findings: findings.get(r.node) ?? [],
       ...(r.omitted_json && r.omitted_json !== '[]' ? { omitted: parseOmitted(r.omitted_json) } : {}),
+      ...(r.fingerprint_json ? { fingerprintJson: r.fingerprint_json } : {}),
     }));
   }
 
@@ -203,6 +205,7 @@ export class ReportStore implements NodeSink, FindingHistory {
       node: report.node, sequence: report.sequence, bootId: report.bootId, scannedAt: report.scannedAt, receivedAt: report.receivedAt,
       proxyMode: report.proxyMode, cni: report.cni, agentVersion: report.agentVersion, checksJson: JSON.stringify(report.checks),
       omittedJson: JSON.stringify(report.omitted ?? []),
+      fingerprintJson: report.fingerprintJson ?? '',
     });
     this.st.deleteFindings.run(report.node);
     let ord = 0;

@@ -48,6 +48,7 @@ const KINDS: readonly KindInfo[] = [
   { kind: 'ReplicationController', apiVersion: 'v1', resource: 'replicationcontrollers', namespaced: true },
   { kind: 'EndpointSlice', apiVersion: 'discovery.k8s.io/v1', resource: 'endpointslices', namespaced: true },
   { kind: 'ServiceCIDR', apiVersion: 'networking.k8s.io/v1', resource: 'servicecidrs', namespaced: false },
+  { kind: 'NetworkPolicy', apiVersion: 'networking.k8s.io/v1', resource: 'networkpolicies', namespaced: true },
   { kind: 'Deployment', apiVersion: 'apps/v1', resource: 'deployments', namespaced: true },
   { kind: 'ReplicaSet', apiVersion: 'apps/v1', resource: 'replicasets', namespaced: true },
   { kind: 'StatefulSet', apiVersion: 'apps/v1', resource: 'statefulsets', namespaced: true },

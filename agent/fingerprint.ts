@@ -1,10 +1,16 @@
 // A node's network fingerprint: what a CNI migration must carry over or will change, derived
-// from the snapshot the agent already reads (no new privileges). Pure.
-import type { NodeSnapshot } from '../agent/snapshot.js';
-import { activeCniProfile } from '../agent/checks/cni/conflist.js';
-import { detectProxyMode } from '../agent/dataplane/mode.js';
-import { dataplaneOf, tablesFor } from '../agent/dataplane/load.js';
-import { formatPrefix } from '../agent/dataplane/addr.js';
+// from the snapshot the agent already reads (no new privileges). Pure. It lives in agent/
+// because every scan derives it for the report (agent/run.ts) and `scan --format json`;
+// migrate/ reads it from here (data flows agent → migrate, never back).
+//
+// Cost per scan: the rule model is the one the checks already parsed (dataplaneOf caches it
+// per snapshot), rule counts are chain lengths, and the masquerade walk skips kube-proxy's
+// per-Service chains (see masqueradeFacts), so at 10k Services it visits a few hundred rules.
+import type { NodeSnapshot } from './snapshot.js';
+import { activeCniProfile } from './checks/cni/conflist.js';
+import { detectProxyMode } from './dataplane/mode.js';
+import { dataplaneOf, tablesFor, type Dataplane } from './dataplane/load.js';
+import { formatPrefix } from './dataplane/addr.js';
 
 export type DataPathKind = 'bridge' | 'routed' | 'overlay' | 'ebpf' | 'unknown';
 
@@ -48,7 +54,26 @@ function ipamKind(type: string, usesPodCidr: boolean): string {
   return type;
 }
 
-export function fingerprintNode(s: NodeSnapshot): NodeFingerprint {
+/** Facts the scan already derived from the same snapshot, so they are not derived twice. */
+export interface KnownScanFacts {
+  readonly proxyMode?: string;
+}
+
+/**
+ * The rule model, or undefined when the snapshot has none or it does not parse: the
+ * checks report the parse error (an `error` finding); the fingerprint then counts no rules
+ * rather than fail the scan.
+ */
+function parsedDataplane(s: NodeSnapshot): Dataplane | undefined {
+  try {
+    return dataplaneOf(s);
+  } catch {
+    return undefined;
+  }
+}
+
+export function fingerprintNode(s: NodeSnapshot, known: KnownScanFacts = {}): NodeFingerprint {
+  const dp = parsedDataplane(s);
   const active = activeCniProfile(s.cni);
   const profile = active?.profile;
   const links = s.links ?? [];
@@ -94,9 +119,9 @@ export function fingerprintNode(s: NodeSnapshot): NodeFingerprint {
     },
     podCidrSource,
     podCidrs: ipam?.subnets ?? [],
-    masquerade: masqueradeFacts(s),
-    proxyMode: detectProxyMode(s),
-    ruleCounts: ruleCounts(s),
+    masquerade: masqueradeFacts(dp),
+    proxyMode: known.proxyMode ?? proxyModeOf(s),
+    ruleCounts: ruleCounts(dp),
     bridgeNfCallNeeded: kind === 'bridge',
     bridgeNfCallIptables: s.sysctls?.['net.bridge.bridge-nf-call-iptables'] ?? '',
     hostPortMapping: profile?.capabilities.includes('port-mapping') ?? false,
@@ -106,38 +131,56 @@ export function fingerprintNode(s: NodeSnapshot): NodeFingerprint {
   };
 }
 
-function masqueradeFacts(s: NodeSnapshot): NodeFingerprint['masquerade'] {
-  const dp = dataplaneOf(s);
+function proxyModeOf(s: NodeSnapshot): string {
+  try {
+    return detectProxyMode(s);
+  } catch {
+    return 'unknown';
+  }
+}
+
+/**
+ * kube-proxy's per-Service and per-endpoint chains (iptables KUBE-SVC/SVL/SEP/EXT/FW-*, nftables
+ * service-/endpoint-/external-/firewall-*) hold DNATs, marks and jumps, never a masquerade:
+ * they are nearly all of the rules at 10k Services, so the walk skips them by name.
+ */
+const PER_SERVICE_CHAIN = /^(KUBE-(SVC|SVL|SEP|EXT|FW)-|service-|endpoint-|external-|firewall-)/;
+
+function masqueradeFacts(dp: Dataplane | undefined): NodeFingerprint['masquerade'] {
   if (!dp) return { rules: 0, excludedDestinations: [] };
   let rules = 0;
   const excluded = new Set<string>();
   for (const family of [4, 6] as const) {
     for (const t of tablesFor(dp, family)) {
       for (const chain of t.chains.values()) {
+        if (PER_SERVICE_CHAIN.test(chain.name)) continue;
+        let masqueradeHere = false;
+        // After `-m mark ! --mark M -j RETURN` (nft: `meta mark & M == 0 return`) only marked
+        // packets go on: kube-proxy's KUBE-POSTROUTING masquerades marked Service traffic that way.
+        let onlyMarkedFromHere = false;
+        const returned: string[] = [];
         for (const r of chain.rules) {
+          if (r.verdict.kind === 'return') {
+            if (r.matches.some((m) => m.kind === 'mark' && (m.neg ? m.value !== 0 : m.value === 0))) onlyMarkedFromHere = true;
+            // `-j RETURN` before a masquerade for destinations inside the pod network (flannel, ip-masq-agent).
+            for (const m of r.matches) if (m.kind === 'addr' && m.field === 'dst' && !m.neg) for (const p of m.prefixes) returned.push(formatPrefix(p));
+            continue;
+          }
           if (r.verdict.kind !== 'masquerade' && r.verdict.kind !== 'snat') continue;
+          if (r.verdict.kind === 'masquerade') masqueradeHere = true;
           // kube-proxy's own masquerade acts on marked Service traffic only, not pod traffic.
-          if (r.matches.some((m) => m.kind === 'mark')) continue;
+          if (onlyMarkedFromHere || r.matches.some((m) => m.kind === 'mark')) continue;
           rules++;
           for (const m of r.matches) if (m.kind === 'addr' && m.field === 'dst' && m.neg) for (const p of m.prefixes) excluded.add(formatPrefix(p));
         }
-      }
-      // `-j RETURN` before a masquerade for destinations inside the pod network (flannel, ip-masq-agent).
-      for (const chain of t.chains.values()) {
-        const masq = chain.rules.some((r) => r.verdict.kind === 'masquerade');
-        if (!masq) continue;
-        for (const r of chain.rules) {
-          if (r.verdict.kind !== 'return') continue;
-          for (const m of r.matches) if (m.kind === 'addr' && m.field === 'dst' && !m.neg) for (const p of m.prefixes) excluded.add(formatPrefix(p));
-        }
+        if (masqueradeHere) for (const p of returned) excluded.add(p);
       }
     }
   }
   return { rules, excludedDestinations: [...excluded].sort() };
 }
 
-function ruleCounts(s: NodeSnapshot): Record<string, number> {
-  const dp = dataplaneOf(s);
+function ruleCounts(dp: Dataplane | undefined): Record<string, number> {
   const out: Record<string, number> = {};
   if (!dp) return out;
   const count = (rs: { tables: readonly { chains: Map<string, { rules: readonly unknown[] }> }[] } | undefined, key: string): void => {
