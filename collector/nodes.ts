@@ -1,7 +1,8 @@
 // The collector's current picture of every node: the latest accepted report per node
 // and whether its agent is connected. Inputs (the agent stream, a restored store) write
 // here; sinks (metrics, store) are told about every change and know nothing of each other.
-import type { CheckSummary, Finding, OmittedFindings } from '../common/findings.js';
+import { summarize, type CheckSummary, type Finding, type OmittedFindings } from '../common/findings.js';
+import { NO_NAT_OBSERVED } from '../common/probe.js';
 
 export interface NodeReport {
   readonly node: string;
@@ -44,8 +45,57 @@ export interface NodeSink {
 
 export type ReportVerdict = 'accepted' | 'duplicate';
 
+/**
+ * What the node's probe pod last saw on the wire: the no-nat.observed part of the node's
+ * results. Agent reports and probe reports arrive on separate streams; the registry keeps
+ * both and hands the sinks one merged report (the agent's checks without no-nat.observed,
+ * plus the probe's), so neither overwrites the other and the sinks need not know probes exist.
+ */
+export interface ProbeLayer {
+  readonly bootId: string;
+  readonly sequence: number;
+  readonly observedAt: string;
+  readonly receivedAt: string;
+  /** Every result of the latest round (passing ones too); only non-passing ones reach the sinks as findings. */
+  readonly results: readonly Finding[];
+}
+
+/** The node's results: the agent's report with the probe's no-nat.observed in place of its own. */
+export function mergeProbeLayer(node: string, agent: NodeReport | undefined, probe: ProbeLayer | undefined, agentVersion: string): NodeReport | undefined {
+  if (!probe) return agent;
+  const summary = summarize(NO_NAT_OBSERVED, probe.results);
+  const failing = probe.results.filter((f) => f.status !== 'pass');
+  if (!agent) {
+    // Only the probe has spoken: a report of one check (no proxy mode or CNI known yet).
+    return { node, sequence: 0, bootId: '', scannedAt: probe.observedAt, receivedAt: probe.receivedAt, proxyMode: '', cni: '', agentVersion, checks: [summary], findings: failing };
+  }
+  return {
+    ...agent,
+    checks: [...agent.checks.filter((c) => c.id !== NO_NAT_OBSERVED), summary],
+    findings: [...agent.findings.filter((f) => f.check !== NO_NAT_OBSERVED), ...failing],
+  };
+}
+
+/** The no-nat.observed part of a stored report, as the probe layer it came from (restore). */
+function probeLayerOf(r: NodeReport): ProbeLayer | undefined {
+  const c = r.checks.find((x) => x.id === NO_NAT_OBSERVED);
+  if (!c) return undefined;
+  const results = r.findings.filter((f) => f.check === NO_NAT_OBSERVED);
+  // Passing results are stored as counts only: stand-ins keep the summary's counts.
+  const passes = Array.from({ length: c.passed }, (_, i): Finding => ({ check: NO_NAT_OBSERVED, status: 'pass', severity: 'info', subject: `restored-${i}`, message: 'restored' }));
+  return { bootId: '', sequence: 0, observedAt: r.scannedAt, receivedAt: r.receivedAt, results: [...results, ...passes] };
+}
+
 export class NodeRegistry {
-  private readonly nodes = new Map<string, { connected: number; report?: NodeReport; stale: boolean; agentVersion: string; lastSeenMs: number; stored?: Promise<void> }>();
+  private readonly nodes = new Map<string, {
+    connected: number;
+    /** What the sinks have: the agent's report merged with the probe layer. */
+    report?: NodeReport;
+    /** The agent's own latest report (duplicates are judged against it). */
+    agent?: NodeReport;
+    probe?: ProbeLayer;
+    stale: boolean; agentVersion: string; lastSeenMs: number; stored?: Promise<void>;
+  }>();
   private readonly sinks: NodeSink[] = [];
 
   addSink(sink: NodeSink): void {
@@ -55,7 +105,8 @@ export class NodeRegistry {
   /** Restores reports known from before a restart; they stay stale until the agent reports. */
   restore(reports: readonly NodeReport[]): void {
     for (const r of reports) {
-      this.nodes.set(r.node, { connected: 0, report: r, stale: true, agentVersion: r.agentVersion, lastSeenMs: Date.parse(r.receivedAt) || 0 });
+      const probe = probeLayerOf(r);
+      this.nodes.set(r.node, { connected: 0, report: r, ...(r.sequence > 0 || r.bootId ? { agent: r } : {}), ...(probe ? { probe } : {}), stale: true, agentVersion: r.agentVersion, lastSeenMs: Date.parse(r.receivedAt) || 0 });
       for (const s of this.sinks) s.reportAccepted?.(r, undefined);
       for (const s of this.sinks) s.connectionChanged?.(r.node, false, Date.parse(r.receivedAt) || 0);
     }
@@ -97,11 +148,37 @@ export class NodeRegistry {
 
   private accept(report: NodeReport): { verdict: ReportVerdict; stored: Promise<void> } {
     const entry = this.entry(report.node);
-    const prev = entry.report;
-    if (prev && prev.bootId === report.bootId && report.sequence <= prev.sequence) {
+    const prevAgent = entry.agent;
+    if (prevAgent && prevAgent.bootId === report.bootId && report.sequence <= prevAgent.sequence) {
       if (entry.stale) entry.stale = false; // the agent is alive and confirms what we had
       return { verdict: 'duplicate', stored: entry.stored ?? Promise.resolve() };
     }
+    entry.agent = report;
+    return this.publish(entry, mergeProbeLayer(report.node, report, entry.probe, entry.agentVersion)!, () => {
+      if (entry.agent === report) entry.agent = prevAgent;
+    });
+  }
+
+  /**
+   * The node's probe pod reported (collector/agent-service.ts): its no-nat.observed results
+   * replace the previous probe's in the node's results; the agent's part stays. Resolves
+   * like acceptAndStore. Same boot and an older or equal sequence: a duplicate.
+   */
+  acceptProbe(node: string, layer: ProbeLayer): Promise<ReportVerdict> {
+    const entry = this.entry(node);
+    const prevProbe = entry.probe;
+    if (prevProbe && prevProbe.bootId === layer.bootId && layer.sequence <= prevProbe.sequence) {
+      return (entry.stored ?? Promise.resolve()).then(() => 'duplicate');
+    }
+    entry.probe = layer;
+    return this.publish(entry, mergeProbeLayer(node, entry.agent, layer, entry.agentVersion)!, () => {
+      if (entry.probe === layer) entry.probe = prevProbe;
+    }).stored.then(() => 'accepted');
+  }
+
+  /** Hands the node's new merged report to every sink; `undo` forgets the input again if storing fails. */
+  private publish(entry: NonNullable<ReturnType<NodeRegistry['nodes']['get']>>, report: NodeReport, undo: () => void): { verdict: ReportVerdict; stored: Promise<void> } {
+    const prev = entry.report;
     const pending: Promise<void>[] = [];
     for (const s of this.sinks) {
       const p = s.reportAccepted?.(report, prev);
@@ -118,6 +195,7 @@ export class NodeRegistry {
       if (entry.stored === stored) entry.stored = undefined;
     }, (err: unknown) => {
       if (entry.report === report) entry.report = prev;
+      undo();
       if (entry.stored === stored) entry.stored = undefined;
       throw err;
     });

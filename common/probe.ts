@@ -26,3 +26,17 @@ export const PROBE_RTT_BUCKETS: readonly number[] = [0.00025, 0.0005, 0.001, 0.0
 export const isProbePath = (v: string): v is ProbePathLabel => (PROBE_PATHS as readonly string[]).includes(v);
 export const isProbeResult = (v: string): v is ProbeResultLabel => (PROBE_RESULTS as readonly string[]).includes(v);
 export const isMismatchKind = (v: string): v is MismatchKind => (MISMATCH_KINDS as readonly string[]).includes(v);
+
+/** netconform_probe_cni_pair_attempts_total's result: a peer's probes answered, rewritten, or not answered. */
+export const CNI_PAIR_RESULTS = ['ok', 'mismatch', 'failed'] as const;
+export type CniPairResult = (typeof CNI_PAIR_RESULTS)[number];
+
+/** Every probe metric's name, declared once (the collector exports them; dashboards and tests read them). */
+export const PROBE_METRICS = {
+  attempts: 'netconform_probe_attempts_total',
+  mismatches: 'netconform_probe_source_mismatch_total',
+  rtt: 'netconform_probe_rtt_seconds',
+  breaks: 'netconform_probe_connection_breaks_total',
+  longestGap: 'netconform_probe_longest_gap_seconds',
+  cniPairs: 'netconform_probe_cni_pair_attempts_total',
+} as const;

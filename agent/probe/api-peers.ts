@@ -25,17 +25,27 @@ export interface ApiPeerSet {
   readonly nodeAddresses: ReadonlyMap<string, readonly string[]>;
 }
 
+/** The pod's container port named "echo" (the DaemonSet declares it), if any. */
+function echoPortOf(o: Obj): number | undefined {
+  const containers = at(o, 'spec', 'containers');
+  for (const c of Array.isArray(containers) ? containers : []) {
+    const ports = at(c, 'ports');
+    for (const p of Array.isArray(ports) ? ports : []) if (at(p, 'name') === 'echo' && typeof at(p, 'containerPort') === 'number') return at(p, 'containerPort') as number;
+  }
+  return undefined;
+}
+
 /** Only what peer selection needs of a probe pod (the rest of a Pod is never kept). */
 function trimPod(o: Obj): Obj {
   return {
     kind: 'Pod', apiVersion: 'v1',
     metadata: { name: at(o, 'metadata', 'name'), namespace: at(o, 'metadata', 'namespace'), uid: at(o, 'metadata', 'uid') },
-    spec: { nodeName: at(o, 'spec', 'nodeName') },
+    spec: { nodeName: at(o, 'spec', 'nodeName'), echoPort: echoPortOf(o) },
     status: { podIP: at(o, 'status', 'podIP'), hostIP: at(o, 'status', 'hostIP'), phase: at(o, 'status', 'phase') },
   };
 }
 
-/** The peer set from the probe pods and the probe Service as the API shows them. Pure. */
+/** The peer set from the (trimmed) probe pods and the probe Service as the API shows them; `port`: the echo port of pods that name none. Pure. */
 export function peerSetOf(pods: Iterable<Obj>, services: Iterable<Obj>, port: number): ApiPeerSet {
   const peers: ProbePeer[] = [];
   const nodeAddresses = new Map<string, string[]>();
@@ -44,7 +54,8 @@ export function peerSetOf(pods: Iterable<Obj>, services: Iterable<Obj>, port: nu
     if (typeof node === 'string' && typeof host === 'string' && host && !(nodeAddresses.get(node) ?? []).includes(host)) nodeAddresses.set(node, [...(nodeAddresses.get(node) ?? []), host]);
     // A pod not yet running (no IP) or finishing is no peer.
     if (typeof name !== 'string' || typeof node !== 'string' || typeof ip !== 'string' || !ip || at(p, 'status', 'phase') !== 'Running') continue;
-    peers.push({ name, node, ip, port });
+    const echo = at(p, 'spec', 'echoPort');
+    peers.push({ name, node, ip, port: typeof echo === 'number' ? echo : port });
   }
   let service: ApiPeerSet['service'];
   for (const s of services) {

@@ -113,7 +113,9 @@ export class ProbeMesh {
           this.opts.log.error('probe round failed', { err: (err as Error).message });
         }
       } else {
-        // Nothing to probe yet: still report (connections, an empty picture) so the collector sees the probe.
+        // Nothing to probe yet: still report (connections, an empty picture) so the collector
+        // sees the probe; an empty round, so the last round's peers are not counted again.
+        this.stats.addRound([]);
         this.report([]);
       }
       if (!this.stopped) this.timer = setTimeout(() => void (this.running = loop()), Math.round(this.opts.intervalMs * (0.9 + 0.2 * Math.random())));
