@@ -81,13 +81,13 @@ test('kubectl kustomize renders base, monitoring and the whole install', (t) => 
   t.deepEqual(kinds('base'), [
     'ClusterRole/netconform-agent', 'ClusterRole/netconform-collector', 'ClusterRole/netconform-reader', 'ClusterRoleBinding/netconform-agent', 'ClusterRoleBinding/netconform-collector',
     'ClusterRoleBinding/netconform-collector-reader',
-    'DaemonSet/netconform-agent', 'Deployment/netconform-collector', 'Namespace/netconform',
-    'NetworkPolicy/netconform-collector',
-    'PersistentVolumeClaim/netconform-collector-data', 'Service/netconform-collector',
-    'ServiceAccount/netconform-agent', 'ServiceAccount/netconform-collector',
+    'DaemonSet/netconform-agent', 'DaemonSet/netconform-probe', 'Deployment/netconform-collector', 'Namespace/netconform',
+    'NetworkPolicy/netconform-collector', 'NetworkPolicy/netconform-probe',
+    'PersistentVolumeClaim/netconform-collector-data', 'Role/netconform-probe', 'RoleBinding/netconform-probe', 'Service/netconform-collector', 'Service/netconform-probe',
+    'ServiceAccount/netconform-agent', 'ServiceAccount/netconform-collector', 'ServiceAccount/netconform-probe',
   ]);
   t.deepEqual(kinds('monitoring'), ['ConfigMap/netconform-grafana-dashboard', 'PrometheusRule/netconform', 'ServiceMonitor/netconform-collector']);
-  t.is(kustomize('.').length, 17);
+  t.is(kustomize('.').length, 23);
   // The cert-manager component adds exactly the issuers and certificates, in the namespace.
   const extra = kustomize('with-cert-manager').filter((o) => String(o['apiVersion']).startsWith('cert-manager.io/'));
   t.deepEqual(extra.map((o) => `${String(o['kind'])}/${nameOf(o)}`).sort(), [
@@ -356,6 +356,48 @@ test('the agent passes its namespace enforce level at the pinned version, and ne
   t.is(policy.warn.level, 'restricted');
   const c = evaluate(collector.pod, policy.audit.level, policy.audit.version);
   t.deepEqual(c.violations, [], 'collector meets restricted');
+});
+
+test('the probe runs on the pod network at PSA restricted, reads only probe pods and services in its namespace, and is reachable only from probe pods', (t) => {
+  const objs = kustomize('.');
+  const ds = find(objs, 'DaemonSet', 'netconform-probe');
+  const subject = podSubject(ds);
+  if (!subject) throw new Error('probe pod template not readable');
+  const restricted = evaluate(subject.pod, 'restricted', 'v1.33');
+  t.deepEqual(restricted.violations, [], 'probe meets restricted');
+  t.true(restricted.allowed);
+  const pod = get(ds, 'spec', 'template', 'spec') as Obj;
+  t.falsy(pod['hostNetwork'], 'on the pod network');
+  t.is(pod['serviceAccountName'], 'netconform-probe');
+  t.is(pod['automountServiceAccountToken'], false);
+  const c = asArray(pod['containers'])[0]!;
+  t.like(c['securityContext'], { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, runAsNonRoot: true, capabilities: { drop: ['ALL'] } });
+  t.is(get(c, 'securityContext', 'capabilities', 'add'), undefined);
+  t.is(get(pod, 'securityContext', 'seccompProfile', 'type'), 'RuntimeDefault');
+  t.deepEqual(asArray(c['ports']).map((p) => `${String(p['name'])} ${String(p['containerPort'])}/${String(p['protocol'])}`), ['echo 7777/TCP', 'echo-udp 7777/UDP']);
+  const args = c['args'] as string[];
+  for (const a of ['probe', '--peers=api', '--collector=netconform-collector.netconform.svc:9443', '--collector-ca=/etc/netconform/ca/ca.crt', '--token-file=/var/run/secrets/netconform/token']) t.true(args.includes(a), a);
+  t.deepEqual(get(asArray(pod['volumes']).find((v) => v['name'] === 'collector-token'), 'projected', 'sources'), [{ serviceAccountToken: { audience: 'netconform-collector', expirationSeconds: 3600, path: 'token' } }]);
+  t.deepEqual(asArray(c['env']).map((e) => `${String(e['name'])}=${String(get(e, 'valueFrom', 'fieldRef', 'fieldPath'))}`),
+    ['NODE_NAME=spec.nodeName', 'POD_NAME=metadata.name', 'POD_NAMESPACE=metadata.namespace', 'POD_IP=status.podIP']);
+
+  // RBAC: exactly get/list/watch on pods and services, namespaced, bound to the probe's ServiceAccount only.
+  t.deepEqual(find(objs, 'Role', 'netconform-probe')['rules'], [{ apiGroups: [''], resources: ['pods', 'services'], verbs: ['get', 'list', 'watch'] }]);
+  const probeBindings = objs.filter((o) => (o['kind'] === 'RoleBinding' || o['kind'] === 'ClusterRoleBinding') && asArray(o['subjects']).some((s) => s['name'] === 'netconform-probe'));
+  t.deepEqual(probeBindings.map((b) => `${String(b['kind'])}/${nameOf(b)} -> ${String(get(b, 'roleRef', 'kind'))}/${String(get(b, 'roleRef', 'name'))}`), ['RoleBinding/netconform-probe -> Role/netconform-probe']);
+  t.deepEqual(probeBindings[0]!['subjects'], [{ kind: 'ServiceAccount', name: 'netconform-probe', namespace: 'netconform' }]);
+  t.is(find(objs, 'ServiceAccount', 'netconform-probe')['automountServiceAccountToken'], false);
+
+  // The Service selects only probe pods; the NetworkPolicy admits the echo from probe pods only.
+  const svc = find(objs, 'Service', 'netconform-probe');
+  t.deepEqual(get(svc, 'spec', 'selector'), { 'app.kubernetes.io/name': 'netconform-probe' });
+  t.is(get(svc, 'spec', 'type'), 'ClusterIP');
+  t.deepEqual(get(ds, 'spec', 'template', 'metadata', 'labels'), { 'app.kubernetes.io/name': 'netconform-probe', 'app.kubernetes.io/component': 'probe' });
+  const np = find(objs, 'NetworkPolicy', 'netconform-probe');
+  t.deepEqual(get(np, 'spec', 'ingress'), [{ from: [{ podSelector: { matchLabels: { 'app.kubernetes.io/name': 'netconform-probe' } } }], ports: [{ port: 'echo', protocol: 'TCP' }, { port: 'echo-udp', protocol: 'UDP' }] }]);
+  // The collector admits the probe's ServiceAccount explicitly.
+  const collectorArgs = get(find(objs, 'Deployment', 'netconform-collector'), 'spec', 'template', 'spec', 'containers', 0, 'args') as string[];
+  t.true(collectorArgs.includes('--probe-service-account=netconform:netconform-probe'));
 });
 
 function promtool(args: readonly string[]): { code: number; out: string } {

@@ -132,7 +132,7 @@ export async function probeCommand(argv: string[]): Promise<number> {
   if (svc && !svcMatch) throw new UsageError(`"${svc}" is not IP:PORT`, '--service');
   const book = addressBook(p);
   const log = createLogger({ component: 'probe', node }, logLevelFlag(p));
-  const echo = await startEcho(listen[1]!.replace(/^\[(.*)\]$/, '$1') || '0.0.0.0', Number(listen[2]));
+  const echo = await startEcho(listen[1]!.replace(/^\[(.*)\]$/, '$1') || '0.0.0.0', Number(listen[2]), podIp);
   log.info('echo listening', { port: echo.tcpPort, peers: peerSource === 'api' ? 'api' : staticPeers.length });
 
   // gRPC and TLS load only when a collector is given (the echo-only probe stays small).

@@ -154,7 +154,9 @@ export class ConnectionMesh {
     l.socket = undefined;
     if (this.stopped) return;
     const min = this.opts.reconnectMinMs ?? 200;
-    const cap = Math.min(this.opts.reconnectMaxMs ?? 5000, min * 2 ** Math.min(l.attempt++, 10));
+    // Capped at the break threshold by default: a path that comes back is found within about
+    // one more break-after, so the gap measures the outage rather than the backoff.
+    const cap = Math.max(min, Math.min(this.opts.reconnectMaxMs ?? this.opts.breakAfterMs, min * 2 ** Math.min(l.attempt++, 10)));
     l.timer = setTimeout(() => this.open(l), min + Math.round(Math.random() * (cap - min)));
   }
 }

@@ -96,6 +96,9 @@ export class ProbeMesh {
       }
     }
     const self = { node, podIp };
+    // Through the Service a probe may land on itself: kube-proxy masquerades that hairpin by
+    // design (KUBE-MARK-MASQ for an endpoint's own source), so such answers prove nothing.
+    for (let i = results.length - 1; i >= 0; i--) if (results[i]!.path === 'service' && results[i]!.answer.by === podIp) results.splice(i, 1);
     this.stats.addRound(results.map((r) => outcomeOf(r, self, this.view.book)));
     const findings = judgeProbes(self, results, this.view.book).map((r) => ({ check: NO_NAT_OBSERVED, ...r }));
     this.report(findings);
