@@ -13,6 +13,7 @@ import { parseAllDocuments, stringify } from 'yaml';
 import { RESOURCE_KINDS } from '../kube/kinds.js';
 import { AGENT_WATCHES } from '../kube/agent-watch.js';
 import { evaluate } from '../psa/evaluate.js';
+import { PROBE_METRICS } from '../common/probe.js';
 import { readNamespacePolicy } from '../psa/namespace-labels.js';
 import { podSubject } from '../psa/workload.js';
 import type { ControlId } from '../psa/types.js';
@@ -363,7 +364,10 @@ test('the probe runs on the pod network at PSA restricted, reads only probe pods
   const ds = find(objs, 'DaemonSet', 'netconform-probe');
   const subject = podSubject(ds);
   if (!subject) throw new Error('probe pod template not readable');
-  const restricted = evaluate(subject.pod, 'restricted', 'v1.33');
+  // Restricted at the version the namespace pins for audit and warn (its strictest labels).
+  const policy = readNamespacePolicy(meta(find(objs, 'Namespace', 'netconform'))['labels'] as Record<string, string>);
+  t.is(policy.audit.level, 'restricted');
+  const restricted = evaluate(subject.pod, 'restricted', policy.audit.version);
   t.deepEqual(restricted.violations, [], 'probe meets restricted');
   t.true(restricted.allowed);
   const pod = get(ds, 'spec', 'template', 'spec') as Obj;
@@ -436,11 +440,13 @@ const EXPORTED_METRICS = [
   'netconform_psa_control_violations_total', 'netconform_psa_exemptions_total', 'netconform_psa_namespace_mode',
   'netconform_psa_namespace_ready', 'netconform_audit_events_received_total', 'netconform_audit_events_rejected_total',
   'netconform_audit_last_event_timestamp_seconds',
+  // The probe mesh's, from their one declaration (the RTT histogram is read through its buckets).
+  ...Object.values(PROBE_METRICS).map((n) => (n === PROBE_METRICS.rtt ? `${n}_bucket` : n)),
 ];
 const CHECK_IDS = [
   'pod-network.bridge', 'pod-network.pod-cidr', 'pod-network.cidr-capacity', 'pod-network.routes', 'pod-network.sysctl',
   'cni.config', 'service-routing.clusterip', 'service-routing.nodeport', 'service-routing.stale-rules', 'service-routing.mode',
-  'no-nat.pod-to-pod', 'psa.namespace-labels',
+  'no-nat.pod-to-pod', 'no-nat.observed', 'psa.namespace-labels',
 ];
 
 test('alerts and dashboard use only exported metrics and real check ids, and cover what the issue asks', (t) => {
@@ -461,13 +467,15 @@ test('alerts and dashboard use only exported metrics and real check ids, and cov
   t.deepEqual([...used].sort(), [...EXPORTED_METRICS].sort(), 'every exported metric is shown or alerted on');
   t.deepEqual(alertQueries().map((q) => q.source).sort(), [
     'alert NetconformAgentNotReporting', 'alert NetconformAuditPipelineSilent', 'alert NetconformNodeNonConformant',
-    'alert NetconformPodSecurityEnforceDenials', 'alert NetconformPodToPodNAT', 'alert NetconformServiceRoutedWrongly',
+    'alert NetconformPodSecurityEnforceDenials', 'alert NetconformPodSourceIPRewritten', 'alert NetconformPodToPodNAT', 'alert NetconformServiceRoutedWrongly',
   ]);
   const titles = (function collect(ps: unknown): string[] {
     return Array.isArray(ps) ? ps.filter(isObj).flatMap((p) => [String(p['title']), ...collect(p['panels'])]) : [];
   })(dashboard()['panels']);
   for (const want of ['Nodes conformant', 'Nodes × checks (current status)', 'Non-passing results by node and status', 'Agents connected', 'Report age',
-    'PSA violations by namespace and level', 'PSA violations by control', 'Namespace readiness per level', 'Audit events ingested', 'Audit lag (since the last event)']) {
+    'PSA violations by namespace and level', 'PSA violations by control', 'Namespace readiness per level', 'Audit events ingested', 'Audit lag (since the last event)',
+    'Pod source rewritten, by node (no-nat.observed)', 'Source mismatches by path and kind', 'Probe RTT (answered probes)', 'Probe connection breaks by node',
+    'Probes between CNI families (migration)']) {
     t.true(titles.includes(want), `dashboard panel "${want}"`);
   }
 });

@@ -25,7 +25,7 @@ export interface ProbeMeshOptions {
   readonly timeoutMs: number;
   /** Probes per second at most (every path together). */
   readonly ratePerSecond: number;
-  /** Probes through the Service per round. */
+  /** Probes through the Service per round at most (fewer with fewer ring peers, at least 1). */
   readonly serviceProbes: number;
   /** Connection-disruption mode: long-lived connections to this many ring peers (0: off). */
   readonly connections: number;
@@ -91,7 +91,8 @@ export class ProbeMesh {
     }
     const svc = this.view.service;
     if (svc) {
-      for (let i = 0; i < this.opts.serviceProbes; i++) {
+      // As many as there are ring peers, up to serviceProbes: a small mesh does not load one pod.
+      for (let i = 0; i < Math.max(1, Math.min(this.selected.length, this.opts.serviceProbes)); i++) {
         await paced(async () => ({ path: 'service', proto: 'tcp', peer: `${svc.ip}:${svc.port}`, peerNode: '', answer: await probeTcp(svc.ip, svc.port, timeoutMs) }));
       }
     }
