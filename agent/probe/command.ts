@@ -59,7 +59,7 @@ Rounds:
 Connection-disruption mode (CNI migrations):
   --connections K           long-lived TCP connections to K ring peers exchanging heartbeats; breaks
                             and the longest gap are reported (default 0: off)
-  --heartbeat DURATION      between heartbeats (default 1s)
+  --heartbeat DURATION      between heartbeats (default 1s, at most 4s)
   --break-after DURATION    a connection without an answer this long is broken and reopened (default 3s)
 
 Reporting:
@@ -149,10 +149,14 @@ export async function probeCommand(argv: string[]): Promise<number> {
     reporter.start();
   }
 
+  const heartbeatMs = parseDuration(str(p, 'heartbeat') ?? '1s', '--heartbeat');
+  const breakAfterMs = parseDuration(str(p, 'break-after') ?? '3s', '--break-after');
+  // Peers' echoes close a connection idle for 5 s: a slower heartbeat would be counted as breaks.
+  if (heartbeatMs < 50 || heartbeatMs > 4000) throw new UsageError('must be between 50ms and 4s (echoes drop connections idle for 5 s)', '--heartbeat');
+  if (breakAfterMs <= heartbeatMs) throw new UsageError('must be longer than --heartbeat', '--break-after');
   const mesh = new ProbeMesh({
     node, podIp, name: str(p, 'pod-name') ?? process.env['POD_NAME'] ?? `${node}/${podIp}`, k, intervalMs, timeoutMs, ratePerSecond: rate,
-    serviceProbes: 3, connections, heartbeatMs: parseDuration(str(p, 'heartbeat') ?? '1s', '--heartbeat'),
-    breakAfterMs: parseDuration(str(p, 'break-after') ?? '3s', '--break-after'), log,
+    serviceProbes: 3, connections, heartbeatMs, breakAfterMs, log,
     ...(reporter ? { reporter } : {}),
     onRound: (findings) => {
       for (const f of findings) process.stdout.write(JSON.stringify({ time: new Date().toISOString(), node, ...f }) + '\n');
