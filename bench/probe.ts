@@ -1,4 +1,4 @@
-// What one probe pod costs: a real probe process (`netconform-agent probe`, from dist/ when
+// What one probe pod costs: a real probe process (`netconform-probe`, from dist/ when
 // built — what the image runs — else through tsx) with K ring peers on other "nodes", the
 // probe Service and a collector to report to, at the default interval. The peers' echoes and
 // the collector run in this process on 127.0.0.1. Over the window it prints the probe's RSS
@@ -37,9 +37,10 @@ const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floo
 
 const echoes = await Promise.all(Array.from({ length: k }, () => startEcho('127.0.0.1', 0)));
 const collector = await startCollector({ grpcListen: '127.0.0.1:0', httpListen: '127.0.0.1:0', log: createLogger({ component: 'bench' }, 'silent'), nodeRetentionMs: 3600_000 });
-const dist = join(root, 'dist/agent/main.js');
-const runner = existsSync(dist) ? [dist] : ['--import', 'tsx', join(root, 'agent/main.ts')];
-const args = ['probe', '--pod-ip', '127.0.0.1', '--node', 'bench-0', '--listen', '127.0.0.1:0', '--peers', 'flags', '--interval', intervalText,
+// The probe DaemonSet's entry point (agent/probe/main.ts), as built into the image.
+const dist = join(root, 'dist/agent/probe/main.js');
+const runner = existsSync(dist) ? [dist] : ['--import', 'tsx', join(root, 'agent/probe/main.ts')];
+const args = ['--pod-ip', '127.0.0.1', '--node', 'bench-0', '--listen', '127.0.0.1:0', '--peers', 'flags', '--interval', intervalText,
   ...echoes.flatMap((e, i) => ['--peer', `peer-${i}@bench-${i + 1}=127.0.0.1:${e.tcpPort}`]), '--service', `127.0.0.1:${echoes[0]!.tcpPort}`,
   ...(values['no-collector'] ? [] : ['--collector', `127.0.0.1:${collector.grpcPort}`, '--insecure']), '--connections', String(connections), '--log-level', 'warn'];
 const nodeOptions = values['node-options'] ? values['node-options'].split(' ') : [];

@@ -379,8 +379,9 @@ test('the probe runs on the pod network at PSA restricted, reads only probe pods
   t.is(get(c, 'securityContext', 'capabilities', 'add'), undefined);
   t.is(get(pod, 'securityContext', 'seccompProfile', 'type'), 'RuntimeDefault');
   t.deepEqual(asArray(c['ports']).map((p) => `${String(p['name'])} ${String(p['containerPort'])}/${String(p['protocol'])}`), ['echo 7777/TCP', 'echo-udp 7777/UDP']);
+  t.deepEqual(c['command'], ['netconform-probe']);
   const args = c['args'] as string[];
-  for (const a of ['probe', '--peers=api', '--collector=netconform-collector.netconform.svc:9443', '--collector-ca=/etc/netconform/ca/ca.crt', '--token-file=/var/run/secrets/netconform/token']) t.true(args.includes(a), a);
+  for (const a of ['--peers=api', '--collector=netconform-collector.netconform.svc:9443', '--collector-ca=/etc/netconform/ca/ca.crt', '--token-file=/var/run/secrets/netconform/token']) t.true(args.includes(a), a);
   t.deepEqual(get(asArray(pod['volumes']).find((v) => v['name'] === 'collector-token'), 'projected', 'sources'), [{ serviceAccountToken: { audience: 'netconform-collector', expirationSeconds: 3600, path: 'token' } }]);
   t.deepEqual(asArray(c['env']).map((e) => `${String(e['name'])}=${String(get(e, 'valueFrom', 'fieldRef', 'fieldPath'))}`),
     ['NODE_NAME=spec.nodeName', 'POD_NAME=metadata.name', 'POD_NAMESPACE=metadata.namespace', 'POD_IP=status.podIP']);
