@@ -13,7 +13,7 @@ import type { CollectorMessage } from '../gen/proto/netconform/v1/CollectorMessa
 import type { AgentServiceHandlers } from '../gen/proto/netconform/v1/AgentService.js';
 import { findingFromWire, omittedFromWire, summaryFromWire } from '../common/wire.js';
 import type { Logger } from '../common/log.js';
-import type { NodeRegistry, NodeReport } from './nodes.js';
+import { probeLayer, type NodeRegistry, type NodeReport } from './nodes.js';
 import type { NodeMetrics } from './metrics.js';
 import { OPEN_ACCESS, type CollectorAccess } from './auth/access.js';
 import type { StreamRejectReason, TrustMetrics } from './auth/metrics.js';
@@ -203,7 +203,7 @@ export function createAgentService(deps: {
         // A probe speaks for no-nat.observed only; anything else in its report is dropped.
         const results = r.findings.filter((f) => f.check === NO_NAT_OBSERVED).slice(0, limits.maxFindingsPerReport).map(findingFromWire);
         const sequence = Number(r.sequence);
-        registry.acceptProbe(node, { bootId: r.bootId, sequence, observedAt: r.observedAt, receivedAt: new Date().toISOString(), results }).then((verdict) => {
+        registry.acceptProbe(node, probeLayer({ bootId: r.bootId, sequence, observedAt: r.observedAt, receivedAt: new Date().toISOString() }, results)).then((verdict) => {
           if (verdict === 'duplicate') metrics.reportsDuplicate.inc();
           log.debug('probe report', { node, sequence, verdict, results: results.length });
           send({ ack: { sequence: r.sequence } });

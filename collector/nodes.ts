@@ -56,34 +56,41 @@ export interface ProbeLayer {
   readonly sequence: number;
   readonly observedAt: string;
   readonly receivedAt: string;
-  /** Every result of the latest round (passing ones too); only non-passing ones reach the sinks as findings. */
-  readonly results: readonly Finding[];
+  /** no-nat.observed over the latest round (passing results are counted here only). */
+  readonly summary: CheckSummary;
+  /** The round's non-passing results. */
+  readonly findings: readonly Finding[];
 }
 
 /** The node's results: the agent's report with the probe's no-nat.observed in place of its own. */
 export function mergeProbeLayer(node: string, agent: NodeReport | undefined, probe: ProbeLayer | undefined, agentVersion: string): NodeReport | undefined {
   if (!probe) return agent;
-  const summary = summarize(NO_NAT_OBSERVED, probe.results);
-  const failing = probe.results.filter((f) => f.status !== 'pass');
   if (!agent) {
     // Only the probe has spoken: a report of one check (no proxy mode or CNI known yet).
-    return { node, sequence: 0, bootId: '', scannedAt: probe.observedAt, receivedAt: probe.receivedAt, proxyMode: '', cni: '', agentVersion, checks: [summary], findings: failing };
+    return { node, sequence: 0, bootId: '', scannedAt: probe.observedAt, receivedAt: probe.receivedAt, proxyMode: '', cni: '', agentVersion, checks: [probe.summary], findings: probe.findings };
   }
   return {
     ...agent,
-    checks: [...agent.checks.filter((c) => c.id !== NO_NAT_OBSERVED), summary],
-    findings: [...agent.findings.filter((f) => f.check !== NO_NAT_OBSERVED), ...failing],
+    checks: [...agent.checks.filter((c) => c.id !== NO_NAT_OBSERVED), probe.summary],
+    findings: [...agent.findings.filter((f) => f.check !== NO_NAT_OBSERVED), ...probe.findings],
   };
+}
+
+/** A probe round's results as the layer the registry keeps. */
+export function probeLayer(meta: Pick<ProbeLayer, 'bootId' | 'sequence' | 'observedAt' | 'receivedAt'>, results: readonly Finding[]): ProbeLayer {
+  return { ...meta, summary: summarize(NO_NAT_OBSERVED, results), findings: results.filter((f) => f.status !== 'pass') };
 }
 
 /** The no-nat.observed part of a stored report, as the probe layer it came from (restore). */
 function probeLayerOf(r: NodeReport): ProbeLayer | undefined {
-  const c = r.checks.find((x) => x.id === NO_NAT_OBSERVED);
-  if (!c) return undefined;
-  const results = r.findings.filter((f) => f.check === NO_NAT_OBSERVED);
-  // Passing results are stored as counts only: stand-ins keep the summary's counts.
-  const passes = Array.from({ length: c.passed }, (_, i): Finding => ({ check: NO_NAT_OBSERVED, status: 'pass', severity: 'info', subject: `restored-${i}`, message: 'restored' }));
-  return { bootId: '', sequence: 0, observedAt: r.scannedAt, receivedAt: r.receivedAt, results: [...results, ...passes] };
+  const summary = r.checks.find((x) => x.id === NO_NAT_OBSERVED);
+  if (!summary) return undefined;
+  return { bootId: '', sequence: 0, observedAt: r.scannedAt, receivedAt: r.receivedAt, summary, findings: r.findings.filter((f) => f.check === NO_NAT_OBSERVED) };
+}
+
+/** Same results as before (a steady mesh): nothing for the sinks to do. */
+function sameResults(a: ProbeLayer, b: ProbeLayer): boolean {
+  return JSON.stringify([a.summary, a.findings]) === JSON.stringify([b.summary, b.findings]);
 }
 
 export class NodeRegistry {
@@ -154,6 +161,7 @@ export class NodeRegistry {
       return { verdict: 'duplicate', stored: entry.stored ?? Promise.resolve() };
     }
     entry.agent = report;
+    entry.stale = false;
     return this.publish(entry, mergeProbeLayer(report.node, report, entry.probe, entry.agentVersion)!, () => {
       if (entry.agent === report) entry.agent = prevAgent;
     });
@@ -171,6 +179,13 @@ export class NodeRegistry {
       return (entry.stored ?? Promise.resolve()).then(() => 'duplicate');
     }
     entry.probe = layer;
+    // A probe's report makes a node fresh only when no agent report was restored stale for it.
+    if (!entry.agent) entry.stale = false;
+    if (prevProbe && sameResults(prevProbe, layer) && entry.report) {
+      // Most rounds change nothing: no store write, no metrics work, for 5,000 probes each interval.
+      entry.lastSeenMs = Date.now();
+      return (entry.stored ?? Promise.resolve()).then(() => 'accepted');
+    }
     return this.publish(entry, mergeProbeLayer(node, entry.agent, layer, entry.agentVersion)!, () => {
       if (entry.probe === layer) entry.probe = prevProbe;
     }).stored.then(() => 'accepted');
@@ -185,7 +200,6 @@ export class NodeRegistry {
       if (p) pending.push(p);
     }
     entry.report = report;
-    entry.stale = false;
     entry.lastSeenMs = Date.parse(report.receivedAt) || Date.now();
     if (pending.length === 0) {
       entry.stored = undefined;

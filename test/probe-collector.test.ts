@@ -190,3 +190,32 @@ test('real probes find their peers in the API server, report over TLS, and their
   t.true(api.requests.some((r) => r.path === '/api/v1/namespaces/netconform/pods' && r.watch), 'pods watched in the namespace only');
   t.false(api.requests.some((r) => r.path === '/api/v1/pods'), 'never cluster-wide');
 });
+
+test('NodeRegistry merges a probe\'s no-nat.observed with the agent\'s report either way round, skips unchanged rounds and restores both parts', async (t) => {
+  const { NodeRegistry, probeLayer } = await import('../collector/nodes.js');
+  const registry = new NodeRegistry();
+  const seen: Array<{ checks: string[]; findings: string[] }> = [];
+  registry.addSink({ reportAccepted: (r) => void seen.push({ checks: r.checks.map((c) => `${c.id}:${c.status}`), findings: r.findings.map((f) => `${f.check}/${f.subject}`) }) });
+  const meta = (sequence: number) => ({ bootId: 'p1', sequence, observedAt: '2026-01-01T00:00:00Z', receivedAt: '2026-01-01T00:00:01Z' });
+  const pass = { check: 'no-nat.observed', status: 'pass' as const, severity: 'info' as const, subject: 'node-b', message: 'ok' };
+  const fail = { ...pass, status: 'fail' as const, severity: 'high' as const, message: 'rewritten' };
+  t.is(await registry.acceptProbe('node-a', probeLayer(meta(1), [pass])), 'accepted');
+  t.is(await registry.acceptProbe('node-a', probeLayer(meta(1), [pass])), 'duplicate');
+  t.is(await registry.acceptProbe('node-a', probeLayer(meta(2), [pass])), 'accepted', 'a new round with the same results');
+  registry.acceptReport({ node: 'node-a', sequence: 1, bootId: 'a1', scannedAt: '', receivedAt: '2026-01-01T00:00:02Z', proxyMode: 'iptables', cni: 'bridge', agentVersion: 't',
+    checks: [{ id: 'cni.config', status: 'warn', passed: 0, failed: 0, warned: 1, skipped: 0, errored: 0 }, { id: 'no-nat.observed', status: 'skip', passed: 0, failed: 0, warned: 0, skipped: 1, errored: 0 }],
+    findings: [{ check: 'cni.config', status: 'warn', severity: 'low', subject: 'f', message: 'm' }] });
+  t.is(await registry.acceptProbe('node-a', probeLayer(meta(3), [fail])), 'accepted');
+  t.deepEqual(seen, [
+    { checks: ['no-nat.observed:pass'], findings: [] },
+    { checks: ['cni.config:warn', 'no-nat.observed:pass'], findings: ['cni.config/f'] },
+    { checks: ['cni.config:warn', 'no-nat.observed:fail'], findings: ['cni.config/f', 'no-nat.observed/node-b'] },
+  ], 'round 2 changed nothing and reached no sink; the agent\'s own no-nat.observed never replaces the probe\'s');
+
+  // After a restart both parts come back: an agent report keeps the probe's failure, a probe round keeps the agent's warning.
+  const restored = new NodeRegistry();
+  restored.restore([registry.get('node-a')!.report!]);
+  restored.acceptReport({ ...registry.get('node-a')!.report!, sequence: 2, checks: [], findings: [] });
+  t.deepEqual(restored.get('node-a')!.report!.checks.map((c) => `${c.id}:${c.status}`), ['no-nat.observed:fail']);
+  t.deepEqual(restored.get('node-a')!.report!.findings.map((f) => f.subject), ['node-b']);
+});
