@@ -1,4 +1,4 @@
-# One image for netconform-agent, netconform-collector and the netconform CLI.
+# One image for netconform-agent (and its probe, netconform-probe), netconform-collector and the netconform CLI.
 # Build: docker build -t netconform:0.1.0 .
 FROM node:20-bookworm-slim AS build
 # better-sqlite3 compiles its native module when no prebuilt binary matches.
@@ -22,6 +22,7 @@ COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY --from=build /app/proto ./proto
 RUN ln -s /app/dist/agent/main.js /usr/local/bin/netconform-agent \
+ && ln -s /app/dist/agent/probe/main.js /usr/local/bin/netconform-probe \
  && ln -s /app/dist/collector/main.js /usr/local/bin/netconform-collector \
  && ln -s /app/dist/cli/main.js /usr/local/bin/netconform \
  && mkdir -p /var/lib/netconform && chown node:node /var/lib/netconform

@@ -10,6 +10,7 @@ import { loadContract, MAX_MESSAGE_BYTES } from '../common/proto.js';
 import { reportToWire, type ReportInput } from '../common/wire.js';
 import type { Logger } from '../common/log.js';
 import type { AgentMessage } from '../gen/proto/netconform/v1/AgentMessage.js';
+import type { ProbeReport } from '../gen/proto/netconform/v1/ProbeReport.js';
 import type { CollectorMessage__Output } from '../gen/proto/netconform/v1/CollectorMessage.js';
 import type { AgentServiceClient } from '../gen/proto/netconform/v1/AgentService.js';
 import { bearerMetadata, channelCredentials, channelOptions, type ClientTransport } from '../common/tls.js';
@@ -19,6 +20,8 @@ export interface ReporterConnection {
   readonly transport: ClientTransport;
   /** Read on every (re)connect: the kubelet rotates the projected token in place. */
   readonly token?: () => string;
+  /** A probe pod's stream (agent/probe/command.ts): Hello says role "probe" and its pod IP. */
+  readonly probe?: { readonly podIp: string };
 }
 
 export interface ReporterEvents {
@@ -44,7 +47,8 @@ export class Reporter {
   readonly bootId = randomUUID();
   private readonly client: AgentServiceClient;
   private call: grpc.ClientDuplexStream<AgentMessage, CollectorMessage__Output> | undefined;
-  private latest: ReportInput | undefined;
+  /** The latest message (an agent's report or a probe's cumulative report), resent on reconnect. */
+  private latest: AgentMessage | undefined;
   private sequence = 0;
   private attempt = 0;
   private timer: NodeJS.Timeout | undefined;
@@ -83,7 +87,15 @@ export class Reporter {
   /** Queues a new report: numbered, remembered as the latest, sent if connected. */
   submit(report: Omit<ReportInput, 'sequence' | 'bootId'>): number {
     this.sequence++;
-    this.latest = { ...report, sequence: this.sequence, bootId: this.bootId };
+    this.latest = { report: reportToWire({ ...report, sequence: this.sequence, bootId: this.bootId }) };
+    this.sendLatest();
+    return this.sequence;
+  }
+
+  /** A probe's report: numbered and sent like an agent's (its counters are cumulative, so resending is harmless). */
+  submitProbe(report: Omit<ProbeReport, 'sequence' | 'bootId'>): number {
+    this.sequence++;
+    this.latest = { probeReport: { ...report, sequence: String(this.sequence), bootId: this.bootId } };
     this.sendLatest();
     return this.sequence;
   }
@@ -109,7 +121,7 @@ export class Reporter {
 
   private sendLatest(): void {
     if (!this.call || !this.latest) return;
-    this.call.write({ report: reportToWire(this.latest) });
+    this.call.write(this.latest);
   }
 
   private connect(): void {
@@ -152,7 +164,8 @@ export class Reporter {
       this.log.warn('collector stream closed; retrying', { collector: this.address, code: grpc.status[status.code], detail: status.details, retryInMs: delay });
       this.timer = setTimeout(() => this.connect(), delay);
     });
-    call.write({ hello: { node: this.node, agentVersion: this.version, capabilities: ['report'], bootId: this.bootId } });
+    const probe = this.connection.probe;
+    call.write({ hello: { node: this.node, agentVersion: this.version, capabilities: ['report'], bootId: this.bootId, ...(probe ? { role: 'probe', podIp: probe.podIp } : {}) } });
     this.sendLatest();
   }
 

@@ -1,9 +1,11 @@
-// Child process of bench/collector.ts: runs a share of the simulated agents. Each agent is
+// Child process of bench/collector.ts: runs a share of the simulated agents (and, with
+// `probes`, one simulated probe pod per node: the same Reporter with a probe Hello, sending
+// a K = 10 ProbeReport with real cumulative counters each interval). Each agent is
 // the agent's real Reporter (its real backoff with full jitter) on its own grpc-js channel
 // with a local subchannel pool, so every agent holds its own HTTP/2 connection to the
 // collector, and submits a report of realistic shape every interval (jittered like
 // agent/run.ts, started at a random phase). Talks to the parent over IPC only:
-//   parent → child  { cmd: 'start', address, nodes, intervalMs } | { cmd: 'reset' } | { cmd: 'stats' }
+//   parent → child  { cmd: 'start', address, nodes, intervalMs, probes? } | { cmd: 'reset' } | { cmd: 'stats' }
 //                   | { cmd: 'mark' } | { cmd: 'pause' } | { cmd: 'latest' } | { cmd: 'stop' }
 //   child → parent  one answer per command, { cmd, ... }
 import { CHECKS } from '../agent/checks/registry.js';
@@ -11,6 +13,9 @@ import { Reporter } from '../agent/reporter.js';
 import { jittered } from '../agent/run.js';
 import { createLogger } from '../common/log.js';
 import type { CheckSummary, Finding } from '../common/findings.js';
+import { findingToWire } from '../common/wire.js';
+import { NO_NAT_OBSERVED } from '../common/probe.js';
+import { ProbeStats, type ProbeOutcome } from '../agent/probe/stats.js';
 
 interface Sim {
   readonly node: string;
@@ -25,6 +30,9 @@ interface Sim {
 }
 
 const sims: Sim[] = [];
+/** Simulated probe pods: their reporters and how many of their reports were acknowledged. */
+const probeSims: { reporter: Reporter; timer: NodeJS.Timeout | undefined; acked: number }[] = [];
+let probeReportsAcked = 0;
 let latencies: number[] = [];
 let reportsAcked = 0;
 let paused = false;
@@ -58,6 +66,36 @@ export function realisticReport(node: string, seq: number): { checks: CheckSumma
     return { id: c.id, status: failed ? 'fail' : warned ? 'warn' : 'pass', passed: c.id.startsWith('service-routing.') ? 480 : 3, failed, warned, skipped: 0, errored: 0 };
   });
   return { checks, findings, scannedAt: new Date().toISOString(), proxyMode: 'iptables', cni: 'bridge' };
+}
+
+/** One probe round at K = 10 (20 pod probes, 3 through the Service), all answered with the true source. */
+function probeRound(stats: ProbeStats, node: string): Parameters<Reporter['submitProbe']>[0] {
+  const outcomes: ProbeOutcome[] = [];
+  for (let i = 0; i < 10; i++) for (let j = 0; j < 2; j++) outcomes.push({ path: 'pod', result: 'ok', peerNode: `peer-${i}`, rttSeconds: 0.0002 + Math.random() * 0.002 });
+  for (let j = 0; j < 3; j++) outcomes.push({ path: 'service', result: 'ok', peerNode: '', rttSeconds: 0.0003 + Math.random() * 0.002 });
+  stats.addRound(outcomes);
+  const findings: Finding[] = [...Array.from({ length: 10 }, (_, i) => `peer-${i}`), 'service'].map((subject) => ({
+    check: NO_NAT_OBSERVED, status: 'pass', severity: 'info', subject, message: `2 probes to pods on ${subject} arrived from this pod's 10.244.0.10`, evidence: { answered: 2, sent: 2 },
+  }));
+  return { observedAt: new Date().toISOString(), podIp: `10.244.${node.length}.10`, findings: findings.map(findingToWire), ...stats.toWire() };
+}
+
+function startProbe(address: string, node: string, intervalMs: number): void {
+  const sim = { reporter: undefined as unknown as Reporter, timer: undefined as NodeJS.Timeout | undefined, acked: 0 };
+  sim.reporter = new Reporter(address, node, 'bench', log, {
+    onAck() {
+      sim.acked++;
+      probeReportsAcked++;
+    },
+  }, undefined, { transport: { insecure: true }, probe: { podIp: '10.244.0.10' } }, { 'grpc.use_local_subchannel_pool': 1 });
+  probeSims.push(sim);
+  sim.reporter.start();
+  const stats = new ProbeStats();
+  const loop = (): void => {
+    if (!paused) sim.reporter.submitProbe(probeRound(stats, node));
+    sim.timer = setTimeout(loop, jittered(intervalMs));
+  };
+  sim.timer = setTimeout(loop, Math.round(Math.random() * Math.min(intervalMs, 10_000)));
 }
 
 function submit(s: Sim): void {
@@ -95,20 +133,22 @@ function start(address: string, nodes: readonly string[], intervalMs: number): v
   }
 }
 
-process.on('message', (m: { cmd: string; address?: string; nodes?: string[]; intervalMs?: number }) => {
+process.on('message', (m: { cmd: string; address?: string; nodes?: string[]; intervalMs?: number; probes?: boolean }) => {
   const reply = (x: Record<string, unknown>): void => void process.send!({ cmd: m.cmd, ...x });
   switch (m.cmd) {
     case 'start':
       start(m.address!, m.nodes!, m.intervalMs!);
-      reply({ agents: sims.length });
+      if (m.probes) for (const node of m.nodes!) startProbe(m.address!, node, m.intervalMs!);
+      reply({ agents: sims.length, probes: probeSims.length });
       break;
     case 'reset':
       latencies = [];
       reportsAcked = 0;
+      probeReportsAcked = 0;
       reply({});
       break;
     case 'stats':
-      reply({ latencies, reportsAcked, withAck: sims.filter((s) => s.acked > 0).length });
+      reply({ latencies, reportsAcked, withAck: sims.filter((s) => s.acked > 0).length, probeReportsAcked, probesWithAck: probeSims.filter((p) => p.acked > 0).length });
       break;
     case 'mark':
       for (const s of sims) s.backAt = undefined;
@@ -125,8 +165,8 @@ process.on('message', (m: { cmd: string; address?: string; nodes?: string[]; int
       reply({ latest: sims.map((s) => ({ node: s.node, bootId: s.reporter.bootId, submitted: s.submitted, acked: s.acked })) });
       break;
     case 'stop':
-      for (const s of sims) if (s.timer) clearTimeout(s.timer);
-      void Promise.all(sims.map((s) => s.reporter.stop())).then(() => {
+      for (const s of [...sims, ...probeSims]) if (s.timer) clearTimeout(s.timer);
+      void Promise.all([...sims, ...probeSims].map((s) => s.reporter.stop())).then(() => {
         reply({});
         process.exit(0);
       });

@@ -13,7 +13,10 @@
 // within two report intervals after a restart, nothing acknowledged lost.
 // Loopback only; every phase has a deadline; stops by itself and kills what it started.
 //
-//   npx tsx bench/collector.ts [--agents 1000,5000] [--interval 30s] [--duration 60s] [--procs 4] [--collector-args "..."]
+// With --probes every node also has a probe pod (ProbeReport at K = 10 each interval, on its
+// own stream): the per-agent figures then cover an agent and a probe per node.
+//
+//   npx tsx bench/collector.ts [--agents 1000,5000] [--interval 30s] [--duration 60s] [--procs 4] [--probes] [--collector-args "..."]
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -28,7 +31,9 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 const { values } = parseArgs({ options: {
   agents: { type: 'string' }, interval: { type: 'string' }, duration: { type: 'string' }, procs: { type: 'string' },
   'collector-args': { type: 'string' },
+  probes: { type: 'boolean' },
 } });
+const PROBES = values.probes ?? false;
 const COUNTS = (values.agents ?? '1000,5000').split(',').map(Number);
 const INTERVAL_MS = parseDuration(values.interval ?? '30s', '--interval');
 const WINDOW_MS = parseDuration(values.duration ?? `${Math.round(2 * INTERVAL_MS / 1000)}s`, '--duration');
@@ -177,14 +182,19 @@ async function run(n: number): Promise<void> {
     await Promise.all(children.map((c) => c.ready));
     const t0 = Date.now();
     await Promise.all(children.map((c, p) => c.ask('start', {
-      address: `127.0.0.1:${collector.grpcPort}`, intervalMs: INTERVAL_MS,
+      address: `127.0.0.1:${collector.grpcPort}`, intervalMs: INTERVAL_MS, probes: PROBES,
       nodes: Array.from({ length: Math.ceil(n / PROCS) }, (_, i) => p + i * PROCS).filter((i) => i < n).map((i) => `node-${String(i).padStart(5, '0')}`),
     })));
-    const stats = async (): Promise<{ latencies: number[]; reportsAcked: number; withAck: number }> => {
-      const all = await Promise.all(children.map((c) => c.ask<{ latencies: number[]; reportsAcked: number; withAck: number }>('stats')));
-      return { latencies: all.flatMap((a) => a.latencies), reportsAcked: all.reduce((s, a) => s + a.reportsAcked, 0), withAck: all.reduce((s, a) => s + a.withAck, 0) };
+    type Stats = { latencies: number[]; reportsAcked: number; withAck: number; probeReportsAcked: number; probesWithAck: number };
+    const stats = async (): Promise<Stats> => {
+      const all = await Promise.all(children.map((c) => c.ask<Stats>('stats')));
+      const sum = (k: 'reportsAcked' | 'withAck' | 'probeReportsAcked' | 'probesWithAck'): number => all.reduce((s, a) => s + a[k], 0);
+      return { latencies: all.flatMap((a) => a.latencies), reportsAcked: sum('reportsAcked'), withAck: sum('withAck'), probeReportsAcked: sum('probeReportsAcked'), probesWithAck: sum('probesWithAck') };
     };
-    await until(`all ${n} agents to have a report acknowledged`, 5 * 60_000 + 2 * INTERVAL_MS, async () => ((await stats()).withAck >= n ? true : undefined), 1000);
+    await until(`all ${n} agents${PROBES ? ' and probes' : ''} to have a report acknowledged`, 5 * 60_000 + 2 * INTERVAL_MS, async () => {
+      const s = await stats();
+      return s.withAck >= n && (!PROBES || s.probesWithAck >= n) ? true : undefined;
+    }, 1000);
     console.log(`  all connected and acknowledged once after ${((Date.now() - t0) / 1000).toFixed(1)} s`);
 
     // Steady state: every agent reports once per interval.
@@ -195,9 +205,10 @@ async function run(n: number): Promise<void> {
     const c1 = collector.stats();
     const s = await stats();
     const windowS = (Date.now() - w0) / 1000;
-    console.log(`  steady window ${windowS.toFixed(0)} s: ${s.reportsAcked} reports acked (${(s.reportsAcked / windowS).toFixed(0)}/s), load ${load()}`);
-    console.log(`  collector RSS ${(c1.rssKB / 1024).toFixed(1)} MiB: ${((c1.rssKB - base.rssKB) / n).toFixed(1)} KB per connected agent (goal ≤ 20)`);
-    console.log(`  collector CPU ${((c1.cpuMs - c0.cpuMs) / Math.max(1, s.reportsAcked)).toFixed(2)} ms per report (${(100 * (c1.cpuMs - c0.cpuMs) / (windowS * 1000)).toFixed(0)} % of a core)`);
+    const allReports = s.reportsAcked + s.probeReportsAcked;
+    console.log(`  steady window ${windowS.toFixed(0)} s: ${s.reportsAcked} reports acked (${(s.reportsAcked / windowS).toFixed(0)}/s)${PROBES ? `, ${s.probeReportsAcked} probe reports (${(s.probeReportsAcked / windowS).toFixed(0)}/s)` : ''}, load ${load()}`);
+    console.log(`  collector RSS ${(c1.rssKB / 1024).toFixed(1)} MiB: ${((c1.rssKB - base.rssKB) / n).toFixed(1)} KB per connected ${PROBES ? 'node (agent and probe)' : 'agent'} (goal ≤ 20)`);
+    console.log(`  collector CPU ${((c1.cpuMs - c0.cpuMs) / Math.max(1, allReports)).toFixed(2)} ms per report${PROBES ? ' (agent and probe reports)' : ''} (${(100 * (c1.cpuMs - c0.cpuMs) / (windowS * 1000)).toFixed(0)} % of a core)`);
     console.log(`  report → Ack p50 ${pct(s.latencies, 0.5).toFixed(1)} ms, p99 ${pct(s.latencies, 0.99).toFixed(1)} ms, max ${pct(s.latencies, 1).toFixed(0)} ms`);
 
     const scrapes = [await collector.scrape(), await collector.scrape(), await collector.scrape()];

@@ -28,6 +28,7 @@ import type { MigrationInventorySource } from './migration-inventory.js';
 import { guardUnaryHandlers } from './auth/guard.js';
 import { TrustMetrics } from './auth/metrics.js';
 import { DEFAULT_STREAM_LIMITS, type StreamLimits } from './limits.js';
+import { ProbeMetrics } from './probe-metrics.js';
 
 /** An extra gRPC service served next to AgentService and QueryService (e.g. PsaQueryService). */
 export interface ExtraService {
@@ -109,11 +110,14 @@ export async function startCollector(opts: CollectorOptions): Promise<Collector>
     log.info('restored last known reports (stale until their agents report)', { nodes: opts.restore.length });
   }
   for (const s of opts.sinks ?? []) registry.addSink(s);
+  // The probe mesh's counters; CNI pairs read each node's CNI from its agent's latest report.
+  const probeMetrics = new ProbeMetrics(metricsRegistry, (node) => registry.get(node)?.report?.cni);
+  registry.addSink(probeMetrics);
 
   const contract = loadContract();
   const trust = new TrustMetrics(metricsRegistry);
   const access = opts.access?.(trust) ?? OPEN_ACCESS;
-  const { handlers, streams } = createAgentService({ registry, metrics, log, trust, access, limits: opts.limits ?? DEFAULT_STREAM_LIMITS });
+  const { handlers, streams } = createAgentService({ registry, metrics, log, trust, access, limits: opts.limits ?? DEFAULT_STREAM_LIMITS, probeMetrics });
   const grpcServer = new grpc.Server({
     'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
     'grpc.max_send_message_length': MAX_MESSAGE_BYTES,

@@ -1,7 +1,8 @@
 // The collector's current picture of every node: the latest accepted report per node
 // and whether its agent is connected. Inputs (the agent stream, a restored store) write
 // here; sinks (metrics, store) are told about every change and know nothing of each other.
-import type { CheckSummary, Finding, OmittedFindings } from '../common/findings.js';
+import { summarize, type CheckSummary, type Finding, type OmittedFindings } from '../common/findings.js';
+import { NO_NAT_OBSERVED } from '../common/probe.js';
 
 export interface NodeReport {
   readonly node: string;
@@ -50,8 +51,64 @@ export interface NodeSink {
 
 export type ReportVerdict = 'accepted' | 'duplicate';
 
+/**
+ * What the node's probe pod last saw on the wire: the no-nat.observed part of the node's
+ * results. Agent reports and probe reports arrive on separate streams; the registry keeps
+ * both and hands the sinks one merged report (the agent's checks without no-nat.observed,
+ * plus the probe's), so neither overwrites the other and the sinks need not know probes exist.
+ */
+export interface ProbeLayer {
+  readonly bootId: string;
+  readonly sequence: number;
+  readonly observedAt: string;
+  readonly receivedAt: string;
+  /** no-nat.observed over the latest round (passing results are counted here only). */
+  readonly summary: CheckSummary;
+  /** The round's non-passing results. */
+  readonly findings: readonly Finding[];
+}
+
+/** The node's results: the agent's report with the probe's no-nat.observed in place of its own. */
+export function mergeProbeLayer(node: string, agent: NodeReport | undefined, probe: ProbeLayer | undefined, agentVersion: string): NodeReport | undefined {
+  if (!probe) return agent;
+  if (!agent) {
+    // Only the probe has spoken: a report of one check (no proxy mode or CNI known yet).
+    return { node, sequence: 0, bootId: '', scannedAt: probe.observedAt, receivedAt: probe.receivedAt, proxyMode: '', cni: '', agentVersion, checks: [probe.summary], findings: probe.findings };
+  }
+  return {
+    ...agent,
+    checks: [...agent.checks.filter((c) => c.id !== NO_NAT_OBSERVED), probe.summary],
+    findings: [...agent.findings.filter((f) => f.check !== NO_NAT_OBSERVED), ...probe.findings],
+  };
+}
+
+/** A probe round's results as the layer the registry keeps. */
+export function probeLayer(meta: Pick<ProbeLayer, 'bootId' | 'sequence' | 'observedAt' | 'receivedAt'>, results: readonly Finding[]): ProbeLayer {
+  return { ...meta, summary: summarize(NO_NAT_OBSERVED, results), findings: results.filter((f) => f.status !== 'pass') };
+}
+
+/** The no-nat.observed part of a stored report, as the probe layer it came from (restore). */
+function probeLayerOf(r: NodeReport): ProbeLayer | undefined {
+  const summary = r.checks.find((x) => x.id === NO_NAT_OBSERVED);
+  if (!summary) return undefined;
+  return { bootId: '', sequence: 0, observedAt: r.scannedAt, receivedAt: r.receivedAt, summary, findings: r.findings.filter((f) => f.check === NO_NAT_OBSERVED) };
+}
+
+/** Same results as before (a steady mesh): nothing for the sinks to do. */
+function sameResults(a: ProbeLayer, b: ProbeLayer): boolean {
+  return JSON.stringify([a.summary, a.findings]) === JSON.stringify([b.summary, b.findings]);
+}
+
 export class NodeRegistry {
-  private readonly nodes = new Map<string, { connected: number; report?: NodeReport; stale: boolean; agentVersion: string; lastSeenMs: number; stored?: Promise<void> }>();
+  private readonly nodes = new Map<string, {
+    connected: number;
+    /** What the sinks have: the agent's report merged with the probe layer. */
+    report?: NodeReport;
+    /** The agent's own latest report (duplicates are judged against it). */
+    agent?: NodeReport;
+    probe?: ProbeLayer;
+    stale: boolean; agentVersion: string; lastSeenMs: number; stored?: Promise<void>;
+  }>();
   private readonly sinks: NodeSink[] = [];
 
   addSink(sink: NodeSink): void {
@@ -61,7 +118,8 @@ export class NodeRegistry {
   /** Restores reports known from before a restart; they stay stale until the agent reports. */
   restore(reports: readonly NodeReport[]): void {
     for (const r of reports) {
-      this.nodes.set(r.node, { connected: 0, report: r, stale: true, agentVersion: r.agentVersion, lastSeenMs: Date.parse(r.receivedAt) || 0 });
+      const probe = probeLayerOf(r);
+      this.nodes.set(r.node, { connected: 0, report: r, ...(r.sequence > 0 || r.bootId ? { agent: r } : {}), ...(probe ? { probe } : {}), stale: true, agentVersion: r.agentVersion, lastSeenMs: Date.parse(r.receivedAt) || 0 });
       for (const s of this.sinks) s.reportAccepted?.(r, undefined);
       for (const s of this.sinks) s.connectionChanged?.(r.node, false, Date.parse(r.receivedAt) || 0);
     }
@@ -103,18 +161,51 @@ export class NodeRegistry {
 
   private accept(report: NodeReport): { verdict: ReportVerdict; stored: Promise<void> } {
     const entry = this.entry(report.node);
-    const prev = entry.report;
-    if (prev && prev.bootId === report.bootId && report.sequence <= prev.sequence) {
+    const prevAgent = entry.agent;
+    if (prevAgent && prevAgent.bootId === report.bootId && report.sequence <= prevAgent.sequence) {
       if (entry.stale) entry.stale = false; // the agent is alive and confirms what we had
       return { verdict: 'duplicate', stored: entry.stored ?? Promise.resolve() };
     }
+    entry.agent = report;
+    entry.stale = false;
+    return this.publish(entry, mergeProbeLayer(report.node, report, entry.probe, entry.agentVersion)!, () => {
+      if (entry.agent === report) entry.agent = prevAgent;
+    });
+  }
+
+  /**
+   * The node's probe pod reported (collector/agent-service.ts): its no-nat.observed results
+   * replace the previous probe's in the node's results; the agent's part stays. Resolves
+   * like acceptAndStore. Same boot and an older or equal sequence: a duplicate.
+   */
+  acceptProbe(node: string, layer: ProbeLayer): Promise<ReportVerdict> {
+    const entry = this.entry(node);
+    const prevProbe = entry.probe;
+    if (prevProbe && prevProbe.bootId === layer.bootId && layer.sequence <= prevProbe.sequence) {
+      return (entry.stored ?? Promise.resolve()).then(() => 'duplicate');
+    }
+    entry.probe = layer;
+    // A probe's report makes a node fresh only when no agent report was restored stale for it.
+    if (!entry.agent) entry.stale = false;
+    if (prevProbe && sameResults(prevProbe, layer) && entry.report) {
+      // Most rounds change nothing: no store write, no metrics work, for 5,000 probes each interval.
+      entry.lastSeenMs = Date.now();
+      return (entry.stored ?? Promise.resolve()).then(() => 'accepted');
+    }
+    return this.publish(entry, mergeProbeLayer(node, entry.agent, layer, entry.agentVersion)!, () => {
+      if (entry.probe === layer) entry.probe = prevProbe;
+    }).stored.then(() => 'accepted');
+  }
+
+  /** Hands the node's new merged report to every sink; `undo` forgets the input again if storing fails. */
+  private publish(entry: NonNullable<ReturnType<NodeRegistry['nodes']['get']>>, report: NodeReport, undo: () => void): { verdict: ReportVerdict; stored: Promise<void> } {
+    const prev = entry.report;
     const pending: Promise<void>[] = [];
     for (const s of this.sinks) {
       const p = s.reportAccepted?.(report, prev);
       if (p) pending.push(p);
     }
     entry.report = report;
-    entry.stale = false;
     entry.lastSeenMs = Date.parse(report.receivedAt) || Date.now();
     if (pending.length === 0) {
       entry.stored = undefined;
@@ -124,6 +215,7 @@ export class NodeRegistry {
       if (entry.stored === stored) entry.stored = undefined;
     }, (err: unknown) => {
       if (entry.report === report) entry.report = prev;
+      undo();
       if (entry.stored === stored) entry.stored = undefined;
       throw err;
     });

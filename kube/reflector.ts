@@ -51,6 +51,8 @@ export interface ReflectorOptions {
    */
   readonly fieldSelector?: string;
   readonly labelSelector?: string;
+  /** List and watch one namespace only (what a namespaced Role allows: the probe's pods). */
+  readonly namespace?: string;
   /** The first list completed (or an optional kind turned out not to be served). */
   readonly onSynced: () => void;
   readonly backoffInitialMs?: number;
@@ -86,7 +88,7 @@ export class Reflector {
 
   constructor(private readonly opts: ReflectorOptions) {
     this.watch = new Watch(opts.kubeConfig);
-    this.path = collectionPath(opts.kind);
+    this.path = opts.namespace ? collectionPath(opts.kind).replace(/\/([^/]+)$/, `/namespaces/${opts.namespace}/$1`) : collectionPath(opts.kind);
     this.log = opts.logger.child({ kind: opts.kind.kind });
   }
 

@@ -13,6 +13,7 @@ import { parseAllDocuments, stringify } from 'yaml';
 import { RESOURCE_KINDS } from '../kube/kinds.js';
 import { AGENT_WATCHES } from '../kube/agent-watch.js';
 import { evaluate } from '../psa/evaluate.js';
+import { PROBE_METRICS } from '../common/probe.js';
 import { readNamespacePolicy } from '../psa/namespace-labels.js';
 import { podSubject } from '../psa/workload.js';
 import type { ControlId } from '../psa/types.js';
@@ -81,13 +82,13 @@ test('kubectl kustomize renders base, monitoring and the whole install', (t) => 
   t.deepEqual(kinds('base'), [
     'ClusterRole/netconform-agent', 'ClusterRole/netconform-collector', 'ClusterRole/netconform-reader', 'ClusterRoleBinding/netconform-agent', 'ClusterRoleBinding/netconform-collector',
     'ClusterRoleBinding/netconform-collector-reader',
-    'DaemonSet/netconform-agent', 'Deployment/netconform-collector', 'Namespace/netconform',
-    'NetworkPolicy/netconform-collector',
-    'PersistentVolumeClaim/netconform-collector-data', 'Service/netconform-collector',
-    'ServiceAccount/netconform-agent', 'ServiceAccount/netconform-collector',
+    'DaemonSet/netconform-agent', 'DaemonSet/netconform-probe', 'Deployment/netconform-collector', 'Namespace/netconform',
+    'NetworkPolicy/netconform-collector', 'NetworkPolicy/netconform-probe',
+    'PersistentVolumeClaim/netconform-collector-data', 'Role/netconform-probe', 'RoleBinding/netconform-probe', 'Service/netconform-collector', 'Service/netconform-probe',
+    'ServiceAccount/netconform-agent', 'ServiceAccount/netconform-collector', 'ServiceAccount/netconform-probe',
   ]);
   t.deepEqual(kinds('monitoring'), ['ConfigMap/netconform-grafana-dashboard', 'PrometheusRule/netconform', 'ServiceMonitor/netconform-collector']);
-  t.is(kustomize('.').length, 17);
+  t.is(kustomize('.').length, 23);
   // The cert-manager component adds exactly the issuers and certificates, in the namespace.
   const extra = kustomize('with-cert-manager').filter((o) => String(o['apiVersion']).startsWith('cert-manager.io/'));
   t.deepEqual(extra.map((o) => `${String(o['kind'])}/${nameOf(o)}`).sort(), [
@@ -358,6 +359,52 @@ test('the agent passes its namespace enforce level at the pinned version, and ne
   t.deepEqual(c.violations, [], 'collector meets restricted');
 });
 
+test('the probe runs on the pod network at PSA restricted, reads only probe pods and services in its namespace, and is reachable only from probe pods', (t) => {
+  const objs = kustomize('.');
+  const ds = find(objs, 'DaemonSet', 'netconform-probe');
+  const subject = podSubject(ds);
+  if (!subject) throw new Error('probe pod template not readable');
+  // Restricted at the version the namespace pins for audit and warn (its strictest labels).
+  const policy = readNamespacePolicy(meta(find(objs, 'Namespace', 'netconform'))['labels'] as Record<string, string>);
+  t.is(policy.audit.level, 'restricted');
+  const restricted = evaluate(subject.pod, 'restricted', policy.audit.version);
+  t.deepEqual(restricted.violations, [], 'probe meets restricted');
+  t.true(restricted.allowed);
+  const pod = get(ds, 'spec', 'template', 'spec') as Obj;
+  t.falsy(pod['hostNetwork'], 'on the pod network');
+  t.is(pod['serviceAccountName'], 'netconform-probe');
+  t.is(pod['automountServiceAccountToken'], false);
+  const c = asArray(pod['containers'])[0]!;
+  t.like(c['securityContext'], { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, runAsNonRoot: true, capabilities: { drop: ['ALL'] } });
+  t.is(get(c, 'securityContext', 'capabilities', 'add'), undefined);
+  t.is(get(pod, 'securityContext', 'seccompProfile', 'type'), 'RuntimeDefault');
+  t.deepEqual(asArray(c['ports']).map((p) => `${String(p['name'])} ${String(p['containerPort'])}/${String(p['protocol'])}`), ['echo 7777/TCP', 'echo-udp 7777/UDP']);
+  t.deepEqual(c['command'], ['netconform-probe']);
+  const args = c['args'] as string[];
+  for (const a of ['--peers=api', '--collector=netconform-collector.netconform.svc:9443', '--collector-ca=/etc/netconform/ca/ca.crt', '--token-file=/var/run/secrets/netconform/token']) t.true(args.includes(a), a);
+  t.deepEqual(get(asArray(pod['volumes']).find((v) => v['name'] === 'collector-token'), 'projected', 'sources'), [{ serviceAccountToken: { audience: 'netconform-collector', expirationSeconds: 3600, path: 'token' } }]);
+  t.deepEqual(asArray(c['env']).map((e) => `${String(e['name'])}=${String(get(e, 'valueFrom', 'fieldRef', 'fieldPath'))}`),
+    ['NODE_NAME=spec.nodeName', 'POD_NAME=metadata.name', 'POD_NAMESPACE=metadata.namespace', 'POD_IP=status.podIP']);
+
+  // RBAC: exactly get/list/watch on pods and services, namespaced, bound to the probe's ServiceAccount only.
+  t.deepEqual(find(objs, 'Role', 'netconform-probe')['rules'], [{ apiGroups: [''], resources: ['pods', 'services'], verbs: ['get', 'list', 'watch'] }]);
+  const probeBindings = objs.filter((o) => (o['kind'] === 'RoleBinding' || o['kind'] === 'ClusterRoleBinding') && asArray(o['subjects']).some((s) => s['name'] === 'netconform-probe'));
+  t.deepEqual(probeBindings.map((b) => `${String(b['kind'])}/${nameOf(b)} -> ${String(get(b, 'roleRef', 'kind'))}/${String(get(b, 'roleRef', 'name'))}`), ['RoleBinding/netconform-probe -> Role/netconform-probe']);
+  t.deepEqual(probeBindings[0]!['subjects'], [{ kind: 'ServiceAccount', name: 'netconform-probe', namespace: 'netconform' }]);
+  t.is(find(objs, 'ServiceAccount', 'netconform-probe')['automountServiceAccountToken'], false);
+
+  // The Service selects only probe pods; the NetworkPolicy admits the echo from probe pods only.
+  const svc = find(objs, 'Service', 'netconform-probe');
+  t.deepEqual(get(svc, 'spec', 'selector'), { 'app.kubernetes.io/name': 'netconform-probe' });
+  t.is(get(svc, 'spec', 'type'), 'ClusterIP');
+  t.deepEqual(get(ds, 'spec', 'template', 'metadata', 'labels'), { 'app.kubernetes.io/name': 'netconform-probe', 'app.kubernetes.io/component': 'probe' });
+  const np = find(objs, 'NetworkPolicy', 'netconform-probe');
+  t.deepEqual(get(np, 'spec', 'ingress'), [{ from: [{ podSelector: { matchLabels: { 'app.kubernetes.io/name': 'netconform-probe' } } }], ports: [{ port: 'echo', protocol: 'TCP' }, { port: 'echo-udp', protocol: 'UDP' }] }]);
+  // The collector admits the probe's ServiceAccount explicitly.
+  const collectorArgs = get(find(objs, 'Deployment', 'netconform-collector'), 'spec', 'template', 'spec', 'containers', 0, 'args') as string[];
+  t.true(collectorArgs.includes('--probe-service-account=netconform:netconform-probe'));
+});
+
 function promtool(args: readonly string[]): { code: number; out: string } {
   try {
     return { code: 0, out: execFileSync('promtool', [...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }) };
@@ -394,11 +441,13 @@ const EXPORTED_METRICS = [
   'netconform_psa_control_violations_total', 'netconform_psa_exemptions_total', 'netconform_psa_namespace_mode',
   'netconform_psa_namespace_ready', 'netconform_audit_events_received_total', 'netconform_audit_events_rejected_total',
   'netconform_audit_last_event_timestamp_seconds', 'netconform_node_info',
+  // The probe mesh's, from their one declaration (the RTT histogram is read through its buckets).
+  ...Object.values(PROBE_METRICS).map((n) => (n === PROBE_METRICS.rtt ? `${n}_bucket` : n)),
 ];
 const CHECK_IDS = [
   'pod-network.bridge', 'pod-network.pod-cidr', 'pod-network.cidr-capacity', 'pod-network.routes', 'pod-network.sysctl',
   'cni.config', 'service-routing.clusterip', 'service-routing.nodeport', 'service-routing.stale-rules', 'service-routing.mode',
-  'no-nat.pod-to-pod', 'psa.namespace-labels',
+  'no-nat.pod-to-pod', 'no-nat.observed', 'psa.namespace-labels',
 ];
 
 test('alerts and dashboard use only exported metrics and real check ids, and cover what the issue asks', (t) => {
@@ -419,14 +468,16 @@ test('alerts and dashboard use only exported metrics and real check ids, and cov
   t.deepEqual([...used].sort(), [...EXPORTED_METRICS].sort(), 'every exported metric is shown or alerted on');
   t.deepEqual(alertQueries().map((q) => q.source).sort(), [
     'alert NetconformAgentNotReporting', 'alert NetconformAuditPipelineSilent', 'alert NetconformNodeNonConformant',
-    'alert NetconformPodSecurityEnforceDenials', 'alert NetconformPodToPodNAT', 'alert NetconformServiceRoutedWrongly',
+    'alert NetconformPodSecurityEnforceDenials', 'alert NetconformPodSourceIPRewritten', 'alert NetconformPodToPodNAT', 'alert NetconformServiceRoutedWrongly',
   ]);
   const titles = (function collect(ps: unknown): string[] {
     return Array.isArray(ps) ? ps.filter(isObj).flatMap((p) => [String(p['title']), ...collect(p['panels'])]) : [];
   })(dashboard()['panels']);
   for (const want of ['Nodes conformant', 'Nodes × checks (current status)', 'Non-passing results by node and status', 'Agents connected', 'Report age',
     'PSA violations by namespace and level', 'PSA violations by control', 'Namespace readiness per level', 'Audit events ingested', 'Audit lag (since the last event)',
-    'Migration', 'Nodes per CNI family', 'Nodes per kube-proxy mode', 'Failing checks by CNI family']) {
+    'Migration', 'Nodes per CNI family', 'Nodes per kube-proxy mode', 'Failing checks by CNI family',
+    'Pod source rewritten, by node (no-nat.observed)', 'Source mismatches by path and kind', 'Probe RTT (answered probes)', 'Probe connection breaks by node',
+    'Probes between CNI families (migration)']) {
     t.true(titles.includes(want), `dashboard panel "${want}"`);
   }
 });

@@ -4,6 +4,8 @@
 //   lab node (netns, kube-proxy-shaped rules with a missing Service, ip_forward=0)
 //     └─ agent run --netns --cluster FILE ──gRPC──▶ collector (--cluster FILE, audit webhook on HTTP)
 //   audit EventList (violations, enforce denials, an exemption, a broken item) ──POST──┘
+//   two probes on loopback (one whose peers see another source than its pod IP, with a
+//   long-lived connection) ──probe reports──┘
 //   Prometheus (Debian package, loopback, 1 s scrapes) ──scrapes /metrics, loads the
 //   PrometheusRule's groups as a rule file──▶ every alert and panel expression is queried.
 //
@@ -21,6 +23,15 @@ import { alertQueries, manifestQueries, ruleFileSpec, type ManifestQuery } from 
 import { createLabNode } from './lab/lab.js';
 import { JOB, startPrometheus } from './support/prometheus.js';
 import { eventually, sample, scrape, startCollectorProcess, startProgram } from './support/processes.js';
+import { createServer } from 'node:net';
+
+async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
+  const port = (s.address() as { port: number }).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
 
 const PSA_CLUSTER = new URL('./fixtures/psa/cluster.yaml', import.meta.url);
 
@@ -72,6 +83,20 @@ test('every alert and dashboard expression returns series from a real Prometheus
     '--cluster', clusterFile, '--service-cidr', '10.96.0.0/12', '--cluster-cidr', desc.clusterCIDR]);
   t.teardown(() => agent.stop('SIGKILL'));
 
+  // --- The probe mesh: an echo-only probe, and a probe on node "probe-node-a" whose pod IP
+  // (192.0.2.10) no peer sees — its peer (on the lab node, whose agent reports a CNI) and the
+  // probe Service see 127.0.0.1 — so no-nat.observed fails there, mismatches are counted, and
+  // its long-lived connection reports breaks and a gap. Its own node is not the lab node,
+  // whose series budget is checked below.
+  const [echoPort, probePort] = [await freePort(), await freePort()];
+  const echoProbe = startProgram('agent', ['probe', '--pod-ip', '127.0.0.1', '--node', lab.nodeName, '--listen', `127.0.0.1:${echoPort}`, '--peers', 'flags']);
+  t.teardown(() => echoProbe.stop('SIGKILL'));
+  await echoProbe.waitForLog((l) => l.msg === 'echo listening', 30_000, 'the echo probe');
+  const probe = startProgram('agent', ['probe', '--pod-ip', '192.0.2.10', '--node', 'probe-node-a', '--listen', `127.0.0.1:${probePort}`,
+    '--peer', `probe-lab@${lab.nodeName}=127.0.0.1:${echoPort}`, '--service', `127.0.0.1:${echoPort}`, '--interval', '1s', '--timeout', '1s',
+    '--connections', '1', '--heartbeat', '200ms', '--collector', collector.address, '--insecure']);
+  t.teardown(() => probe.stop('SIGKILL'));
+
   // --- Audit events as kube-apiserver batches them: the fixture list (audit violations, an
   // enforce denial, an exemption), fresh events (so the audit lag is small), another denial,
   // and one broken item (counted as rejected).
@@ -93,7 +118,9 @@ test('every alert and dashboard expression returns series from a real Prometheus
       && has('netconform_check_status', { node: lab.nodeName, check: 'service-routing.clusterip' })
       && has('netconform_psa_violations_total', { mode: 'enforce' }) && has('netconform_psa_exemptions_total')
       && has('netconform_psa_namespace_ready') && has('netconform_psa_namespace_mode')
-      && has('netconform_audit_events_rejected_total', { reason: 'missing_field' }) ? true : undefined;
+      && has('netconform_audit_events_rejected_total', { reason: 'missing_field' })
+      && has('netconform_check_status', { node: 'probe-node-a', check: 'no-nat.observed' }) && has('netconform_probe_source_mismatch_total', { path: 'pod' })
+      && has('netconform_probe_connection_breaks_total', { node: 'probe-node-a' }) && has('netconform_probe_cni_pair_attempts_total', { src_cni: 'unknown', result: 'mismatch' }) ? true : undefined;
   }, 60_000, 'the agent\'s report with context and the audit metrics on /metrics');
 
   // --- The PrometheusRule's spec is a Prometheus rule file: check it with promtool and load it.
@@ -179,9 +206,13 @@ test('every alert and dashboard expression returns series from a real Prometheus
   }, 30_000, 'NetconformPodSecurityEnforceDenials to fire');
   const state = (name: string): string[] => alerts.filter((a) => a.labels['alertname'] === name).map((a) => `${a.labels['node'] ?? a.labels['namespace'] ?? ''} ${a.state}`);
   t.deepEqual(state('NetconformPodSecurityEnforceDenials'), ['shop firing']);
-  t.deepEqual(state('NetconformNodeNonConformant'), [`${lab.nodeName} pending`]);
+  // The probe's node fails no-nat.observed: non-conformant too.
+  t.deepEqual(state('NetconformNodeNonConformant').sort(), [`${lab.nodeName} pending`, 'probe-node-a pending'].sort());
   t.true(state('NetconformServiceRoutedWrongly').includes(`${lab.nodeName} pending`), JSON.stringify(state('NetconformServiceRoutedWrongly')));
   t.deepEqual(state('NetconformAgentNotReporting'), []);
   t.deepEqual(state('NetconformAuditPipelineSilent'), []);
+  t.deepEqual(state('NetconformPodSourceIPRewritten'), ['probe-node-a pending'], 'the probe\'s rewritten source, pending its 5 minutes');
+  t.deepEqual(await value('max by (node) (netconform_check_status{check="no-nat.observed"})'), [4]);
+  t.true((await value('sum(netconform_probe_source_mismatch_total{path="pod", kind="unknown"})'))[0]! >= 2, 'TCP and UDP to the peer at least once');
   t.is((await prom.query(`up{job="${JOB}"}`)).result.length, 1);
 });

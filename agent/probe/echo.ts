@@ -10,9 +10,10 @@ export interface EchoServers {
   close(): Promise<void>;
 }
 
-export const seenLine = (address: string, port: number): string => JSON.stringify({ src: address.replace(/^::ffff:/, ''), port }) + '\n';
+/** `by`: the answering pod's IP, so a prober can tell it reached itself through the Service (hairpin). */
+export const seenLine = (address: string, port: number, by = ''): string => JSON.stringify({ src: address.replace(/^::ffff:/, ''), port, ...(by ? { by } : {}) }) + '\n';
 
-export async function startEcho(host: string, port: number): Promise<EchoServers> {
+export async function startEcho(host: string, port: number, selfIp = ''): Promise<EchoServers> {
   const sockets = new Set<Socket>();
   const tcp: Server = createServer((s) => {
     sockets.add(s);
@@ -20,8 +21,8 @@ export async function startEcho(host: string, port: number): Promise<EchoServers
     s.on('error', () => undefined);
     s.setTimeout(5000, () => s.destroy());
     // Heartbeats (connection-disruption mode) are echoed with the source seen each time.
-    s.on('data', () => s.write(seenLine(s.remoteAddress ?? '', s.remotePort ?? 0)));
-    s.write(seenLine(s.remoteAddress ?? '', s.remotePort ?? 0));
+    s.on('data', () => s.write(seenLine(s.remoteAddress ?? '', s.remotePort ?? 0, selfIp)));
+    s.write(seenLine(s.remoteAddress ?? '', s.remotePort ?? 0, selfIp));
   });
   await new Promise<void>((resolve, reject) => {
     tcp.once('error', reject);
@@ -29,7 +30,7 @@ export async function startEcho(host: string, port: number): Promise<EchoServers
   });
   const tcpPort = (tcp.address() as { port: number }).port;
   const udp: UdpSocket = createSocket(host.includes(':') ? 'udp6' : 'udp4');
-  udp.on('message', (_msg, rinfo) => udp.send(seenLine(rinfo.address, rinfo.port), rinfo.port, rinfo.address));
+  udp.on('message', (_msg, rinfo) => udp.send(seenLine(rinfo.address, rinfo.port, selfIp), rinfo.port, rinfo.address));
   udp.on('error', () => undefined);
   await new Promise<void>((resolve) => udp.bind(tcpPort, host, () => resolve()));
   return {

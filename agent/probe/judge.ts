@@ -5,7 +5,7 @@ import type { CheckResult } from '../checks/types.js';
 import { classifySource, type AddressBook, type SourceKind } from './classify.js';
 import type { ProbeAnswer } from './prober.js';
 
-export const NO_NAT_OBSERVED = 'no-nat.observed';
+export { NO_NAT_OBSERVED } from '../../common/probe.js';
 
 export type ProbePath = 'pod' | 'service';
 

@@ -9,12 +9,14 @@ export interface ProbeAnswer {
   readonly seen: string;
   readonly rttMs: number;
   readonly error?: string;
+  /** The answering pod's IP, when its echo says ('' for older echoes). */
+  readonly by?: string;
 }
 
-function parseSeen(line: string): string {
-  const v = JSON.parse(line) as { src?: unknown };
+function parseSeen(line: string): { seen: string; by: string } {
+  const v = JSON.parse(line) as { src?: unknown; by?: unknown };
   if (typeof v.src !== 'string') throw new Error('answer without src');
-  return v.src;
+  return { seen: v.src, by: typeof v.by === 'string' ? v.by : '' };
 }
 
 export function probeTcp(ip: string, port: number, timeoutMs: number, localAddress?: string): Promise<ProbeAnswer> {
@@ -35,7 +37,7 @@ export function probeTcp(ip: string, port: number, timeoutMs: number, localAddre
       const nl = buf.indexOf('\n');
       if (nl < 0) return;
       try {
-        done({ ok: true, seen: parseSeen(buf.slice(0, nl)), rttMs: rtt() });
+        done({ ok: true, ...parseSeen(buf.slice(0, nl)), rttMs: rtt() });
       } catch (err) {
         done({ ok: false, seen: '', rttMs: rtt(), error: (err as Error).message });
       }
@@ -57,7 +59,7 @@ export function probeUdp(ip: string, port: number, timeoutMs: number): Promise<P
     const timer = setTimeout(() => done({ ok: false, seen: '', rttMs: rtt(), error: `timeout after ${timeoutMs} ms` }), timeoutMs);
     sock.on('message', (msg) => {
       try {
-        done({ ok: true, seen: parseSeen(msg.toString('utf8').trim()), rttMs: rtt() });
+        done({ ok: true, ...parseSeen(msg.toString('utf8').trim()), rttMs: rtt() });
       } catch (err) {
         done({ ok: false, seen: '', rttMs: rtt(), error: (err as Error).message });
       }

@@ -7,14 +7,18 @@ import * as k8s from '@kubernetes/client-node';
 import type { Logger } from '../../common/log.js';
 import { TokenReviewer, ReviewUnavailableError, tokenHash } from './token-review.js';
 import { AccessReviewer, describeCheck, type AccessCheck } from './authorize.js';
-import { NodeIdentityResolver, type ServiceAccountRef } from './node-identity.js';
+import { NodeIdentityResolver, type ServiceAccountRef, type StreamRole } from './node-identity.js';
 import type { RequestRejectReason, StreamRejectReason, TrustMetrics } from './metrics.js';
 
 /** The audience agents' projected tokens are issued for (and the only one accepted from agents). */
 export const AGENT_TOKEN_AUDIENCE = 'netconform-collector';
 
 export type Admission =
-  | { readonly ok: true; /** the node the stream may speak for; undefined: any (open mode) */ readonly node?: string }
+  | {
+    readonly ok: true;
+    /** the node the stream may speak for; undefined: any (open mode) */ readonly node?: string;
+    /** what its ServiceAccount may say (agent or probe); undefined: either (open mode) */ readonly role?: StreamRole;
+  }
   | { readonly ok: false; readonly code: grpc.status; readonly reason: StreamRejectReason; readonly details: string };
 
 export type Refusal = { readonly code: grpc.status; readonly httpStatus: number; readonly reason: RequestRejectReason; readonly details: string };
@@ -51,6 +55,8 @@ export const OPEN_ACCESS: CollectorAccess = {
 export interface KubeAccessOptions {
   readonly kubeConfig: k8s.KubeConfig;
   readonly agentServiceAccount: ServiceAccountRef;
+  /** The probe pods' ServiceAccount (default netconform:netconform-probe). */
+  readonly probeServiceAccount?: ServiceAccountRef;
   readonly metrics: TrustMetrics;
   readonly log: Logger;
   readonly cacheTtlMs?: number;
@@ -74,7 +80,7 @@ export class KubeAccess implements CollectorAccess {
     // Readers: their ordinary Kubernetes credentials (the API server's audience), as kubectl uses.
     this.readerTokens = new TokenReviewer(authn, { ttlMs: ttl });
     this.access = new AccessReviewer(opts.kubeConfig.makeApiClient(k8s.AuthorizationV1Api), { allowedTtlMs: ttl });
-    this.nodes = new NodeIdentityResolver(opts.kubeConfig.makeApiClient(k8s.CoreV1Api), opts.agentServiceAccount);
+    this.nodes = new NodeIdentityResolver(opts.kubeConfig.makeApiClient(k8s.CoreV1Api), opts.agentServiceAccount, opts.probeServiceAccount);
     this.metrics = opts.metrics;
     this.log = opts.log;
   }
@@ -91,7 +97,7 @@ export class KubeAccess implements CollectorAccess {
       }
       const id = await this.nodes.resolve(r.user);
       if (!id.ok) return refuse(grpc.status.PERMISSION_DENIED, id.reason, id.details);
-      return { ok: true, node: id.node };
+      return { ok: true, node: id.node, role: id.role };
     } catch (err) {
       if (!(err instanceof ReviewUnavailableError)) throw err;
       this.log.warn('cannot authenticate an agent stream', { err: err.message });

@@ -8,7 +8,7 @@ import type { Logger } from '../../common/log.js';
 import { parseDuration } from '../../common/duration.js';
 import { ServingCertificate } from '../../common/tls.js';
 import { DEFAULT_STREAM_LIMITS, type StreamLimits } from '../limits.js';
-import { DEFAULT_AGENT_SERVICE_ACCOUNT, parseServiceAccount } from './node-identity.js';
+import { DEFAULT_AGENT_SERVICE_ACCOUNT, DEFAULT_PROBE_SERVICE_ACCOUNT, parseServiceAccount } from './node-identity.js';
 import { KubeAccess, OPEN_ACCESS, type CollectorAccess } from './access.js';
 import type { TrustMetrics } from './metrics.js';
 
@@ -19,6 +19,7 @@ export const TRUST_FLAGS = {
   insecure: { type: 'boolean' },
   auth: { type: 'string' },
   'agent-service-account': { type: 'string' },
+  'probe-service-account': { type: 'string' },
   'max-agent-streams': { type: 'string' },
   'max-reports-per-minute': { type: 'string' },
   'max-findings-per-report': { type: 'string' },
@@ -34,6 +35,8 @@ Transport and trust:
                             token (TokenReview), readers need RBAC get on findings/podsecurity.netconform.io
                             and /metrics (SubjectAccessReview); none (default with --insecure)
   --agent-service-account NS:NAME  the agents' ServiceAccount (default ${DEFAULT_AGENT_SERVICE_ACCOUNT.namespace}:${DEFAULT_AGENT_SERVICE_ACCOUNT.name})
+  --probe-service-account NS:NAME  the probe pods' ServiceAccount (default ${DEFAULT_PROBE_SERVICE_ACCOUNT.namespace}:${DEFAULT_PROBE_SERVICE_ACCOUNT.name});
+                            a probe's stream is bound to its node too and may report only no-nat.observed
   --max-agent-streams N     agent streams open at once (default ${DEFAULT_STREAM_LIMITS.maxStreams})
   --max-reports-per-minute N  reports per stream per minute, also the burst (default ${DEFAULT_STREAM_LIMITS.reportsPerMinute})
   --max-findings-per-report N  findings kept of one report (default ${DEFAULT_STREAM_LIMITS.maxFindingsPerReport})
@@ -70,6 +73,9 @@ export function trustSettings(p: Parsed, kubeConfig: () => KubeConfig, log: Logg
   const saText = str(p, 'agent-service-account');
   const sa = saText === undefined ? DEFAULT_AGENT_SERVICE_ACCOUNT : parseServiceAccount(saText);
   if (!sa) throw new UsageError(`"${saText}" is not NAMESPACE:NAME`, '--agent-service-account');
+  const probeText = str(p, 'probe-service-account');
+  const probeSa = probeText === undefined ? DEFAULT_PROBE_SERVICE_ACCOUNT : parseServiceAccount(probeText);
+  if (!probeSa) throw new UsageError(`"${probeText}" is not NAMESPACE:NAME`, '--probe-service-account');
   const limits: StreamLimits = {
     maxStreams: positiveInt(p, 'max-agent-streams', DEFAULT_STREAM_LIMITS.maxStreams),
     reportsPerMinute: positiveInt(p, 'max-reports-per-minute', DEFAULT_STREAM_LIMITS.reportsPerMinute),
@@ -81,6 +87,6 @@ export function trustSettings(p: Parsed, kubeConfig: () => KubeConfig, log: Logg
   if (auth === 'none' && !insecure) log.warn('--auth none: anyone who reaches the collector may report for any node and read everything');
   return {
     ...(tls ? { tls } : {}), auth, limits,
-    access: (metrics) => (kc ? new KubeAccess({ kubeConfig: kc, agentServiceAccount: sa, metrics, log: log.child({ part: 'auth' }) }) : OPEN_ACCESS),
+    access: (metrics) => (kc ? new KubeAccess({ kubeConfig: kc, agentServiceAccount: sa, probeServiceAccount: probeSa, metrics, log: log.child({ part: 'auth' }) }) : OPEN_ACCESS),
   };
 }

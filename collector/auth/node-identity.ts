@@ -19,6 +19,11 @@ export interface ServiceAccountRef {
 }
 
 export const DEFAULT_AGENT_SERVICE_ACCOUNT: ServiceAccountRef = { namespace: 'netconform', name: 'netconform-agent' };
+/** The probe pods' ServiceAccount: their streams are bound to their node like an agent's, with role "probe". */
+export const DEFAULT_PROBE_SERVICE_ACCOUNT: ServiceAccountRef = { namespace: 'netconform', name: 'netconform-probe' };
+
+/** Who may open a stream: an agent (reports the node's checks) or a probe (reports no-nat.observed only). */
+export type StreamRole = 'agent' | 'probe';
 
 /** `ns:name` → the ServiceAccount; undefined when malformed. */
 export function parseServiceAccount(text: string): ServiceAccountRef | undefined {
@@ -32,7 +37,7 @@ export function serviceAccountOf(username: string): ServiceAccountRef | undefine
 }
 
 export type NodeIdentity =
-  | { readonly ok: true; readonly node: string; readonly via: 'node-claim' | 'pod-claim' }
+  | { readonly ok: true; readonly node: string; readonly via: 'node-claim' | 'pod-claim'; readonly role: StreamRole }
   | { readonly ok: false; readonly reason: 'not_agent' | 'no_node'; readonly details: string };
 
 const first = (user: ReviewedUser, key: string): string | undefined => user.extra[key]?.[0] || undefined;
@@ -44,20 +49,24 @@ export class NodeIdentityResolver {
   constructor(
     private readonly core: Pick<CoreV1Api, 'readNamespacedPod'>,
     private readonly agent: ServiceAccountRef = DEFAULT_AGENT_SERVICE_ACCOUNT,
+    private readonly probe: ServiceAccountRef | undefined = DEFAULT_PROBE_SERVICE_ACCOUNT,
   ) {}
 
   async resolve(user: ReviewedUser): Promise<NodeIdentity> {
     const sa = serviceAccountOf(user.username);
-    if (!sa || sa.namespace !== this.agent.namespace || sa.name !== this.agent.name) {
-      return { ok: false, reason: 'not_agent', details: `${user.username} is not the agent's ServiceAccount (${this.agent.namespace}:${this.agent.name})` };
+    const is = (ref: ServiceAccountRef | undefined): boolean => sa !== undefined && ref !== undefined && sa.namespace === ref.namespace && sa.name === ref.name;
+    const role: StreamRole | undefined = is(this.agent) ? 'agent' : is(this.probe) ? 'probe' : undefined;
+    if (!sa || !role) {
+      const probe = this.probe ? ` nor the probe's (${this.probe.namespace}:${this.probe.name})` : '';
+      return { ok: false, reason: 'not_agent', details: `${user.username} is not the agent's ServiceAccount (${this.agent.namespace}:${this.agent.name})${probe}` };
     }
     const node = first(user, NODE_NAME_EXTRA);
-    if (node) return { ok: true, node, via: 'node-claim' };
+    if (node) return { ok: true, node, via: 'node-claim', role };
     const pod = first(user, POD_NAME_EXTRA);
     const uid = first(user, POD_UID_EXTRA);
     if (!pod || !uid) return { ok: false, reason: 'no_node', details: 'the token is not bound to a Pod (use a projected ServiceAccount token)' };
     const cached = this.pods.get(uid);
-    if (cached) return { ok: true, node: cached, via: 'pod-claim' };
+    if (cached) return { ok: true, node: cached, via: 'pod-claim', role };
     this.podLookups++;
     let obj;
     try {
@@ -71,6 +80,6 @@ export class NodeIdentityResolver {
     const nodeName = obj.spec?.nodeName;
     if (!nodeName) return { ok: false, reason: 'no_node', details: `Pod ${sa.namespace}/${pod} is not scheduled to a node` };
     this.pods.set(uid, nodeName, 24 * 3600_000);
-    return { ok: true, node: nodeName, via: 'pod-claim' };
+    return { ok: true, node: nodeName, via: 'pod-claim', role };
   }
 }

@@ -13,7 +13,8 @@
 //                                          `expiredAs: 'http'`, an HTTP 410 answer
 // - `resourceVersion` empty or "0"       → synthetic ADDED events for the current state
 // - fieldSelector `a.b=v[,c.d=w]` (equality on dotted paths, e.g. spec.nodeName=node-a)
-//   narrows lists and watches, as the real server does for the fields it indexes
+//   narrows lists and watches, as the real server does for the fields it indexes;
+//   labelSelector `k=v[,k2=v2]` (equality on metadata.labels) too
 // - timeoutSeconds closes the stream; the Bearer token (when set) is required.
 // - GET <collection>/<name>              → one object (404 Status when absent)
 // - POST …/tokenreviews                  → a TokenReview answered from the table of tokens the
@@ -437,7 +438,7 @@ current-context: fake
     record(200);
     res.writeHead(200, { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked' });
     res.flushHeaders();
-    const selected = fieldSelection(url.searchParams.get('fieldSelector'));
+    const selected = selection(url.searchParams);
     const inNs = (o: Obj): boolean => (!namespace || namespaceOf(o) === namespace) && selected(o);
     if (from === undefined) {
       for (const o of r.objects.values()) if (inNs(o)) res.write(JSON.stringify({ type: 'ADDED', object: o }) + '\n');
@@ -480,7 +481,7 @@ current-context: fake
   }
 
   private list(r: Resource, namespace: string, q: URLSearchParams, answer: (status: number, body: Obj) => void): void {
-    const selected = fieldSelection(q.get('fieldSelector'));
+    const selected = selection(q);
     const all = [...r.objects.entries()]
       .filter(([, o]) => (!namespace || namespaceOf(o) === namespace) && selected(o))
       .sort(([a], [b]) => a.localeCompare(b))
@@ -505,6 +506,28 @@ current-context: fake
     });
     answer(200, { kind: `${r.info.kind}List`, apiVersion: r.info.apiVersion, metadata, items });
   }
+}
+
+/** The request's field and label selectors together. */
+function selection(q: URLSearchParams): (o: Obj) => boolean {
+  const fields = fieldSelection(q.get('fieldSelector'));
+  const labels = labelSelection(q.get('labelSelector'));
+  return (o) => fields(o) && labels(o);
+}
+
+/** A label selector of equality terms (`k=v[,k2=v2]`), as the probe uses; other forms are refused loudly. */
+function labelSelection(selector: string | null): (o: Obj) => boolean {
+  if (!selector) return () => true;
+  const terms = selector.split(',').map((t) => {
+    const m = /^([^=!]+)==?(.*)$/.exec(t.trim());
+    if (!m) throw new Error(`fake apiserver: unsupported labelSelector term "${t}"`);
+    return { key: m[1]!, value: m[2]! };
+  });
+  return (o) => {
+    const meta = isObj(o['metadata']) ? o['metadata'] : {};
+    const labels = isObj(meta['labels']) ? meta['labels'] : {};
+    return terms.every(({ key, value }) => labels[key] === value);
+  };
 }
 
 /** A field selector's test: every `path=value` term holds (`==` too); none given selects all. */

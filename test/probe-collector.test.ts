@@ -1,0 +1,221 @@
+// Probes reporting to a real collector over TLS with projected tokens reviewed by the fake
+// API server's TokenReview: probe streams are bound to their node like agents' and admitted
+// only for the probe ServiceAccount; cumulative counters add only their differences; real
+// probe processes find their peers (by label, in their namespace) from the fake API server,
+// and their no-nat.observed results become the node's next to the agent's own report.
+// Everything on loopback.
+import test from 'ava';
+import * as grpc from '@grpc/grpc-js';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { request } from 'node:https';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadContract } from '../common/proto.js';
+import { bearerMetadata } from '../common/tls.js';
+import { reportToWire } from '../common/wire.js';
+import { PROBE_RTT_BUCKETS } from '../common/probe.js';
+import type { AgentServiceClient } from '../gen/proto/netconform/v1/AgentService.js';
+import type { ProbeReport } from '../gen/proto/netconform/v1/ProbeReport.js';
+import { FakeApiServer } from './kube/fake-apiserver.js';
+import { makePki } from './support/pki.js';
+import { eventually, runProgram, sample, startCollectorProcess, startProgram } from './support/processes.js';
+
+const AGENT_SA = 'system:serviceaccount:netconform:netconform-agent';
+const PROBE_SA = 'system:serviceaccount:netconform:netconform-probe';
+const AUD = ['netconform-collector'];
+const nodeClaim = (node: string) => ({ 'authentication.kubernetes.io/node-name': [node] });
+
+function httpsGet(port: number, path: string, ca: string, token: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path, ca: readFileSync(ca), headers: { authorization: `Bearer ${token}` } }, (res) => {
+      let body = '';
+      res.on('data', (c: Buffer) => (body += c.toString()));
+      res.on('end', () => resolve(body));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
+  const port = (s.address() as { port: number }).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+async function setup(t: import('ava').ExecutionContext) {
+  const dir = mkdtempSync(join(tmpdir(), 'nc-probe-coll-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const pki = makePki(dir, 'probe');
+  const api = await FakeApiServer.start();
+  t.teardown(() => api.close());
+  const kubeconfig = api.writeKubeconfig(join(dir, 'kubeconfig'));
+  const collector = await startCollectorProcess(['--tls-cert', pki.cert, '--tls-key', pki.key, '--kubeconfig', kubeconfig, '--no-kube', '--log-level', 'debug']);
+  t.teardown(() => collector.stop('SIGKILL'));
+  api.addToken('prometheus', { username: 'prom' });
+  api.grant({ subject: 'prom', verb: 'get', path: '/metrics' });
+  const tokenFile = (name: string, token: string): string => {
+    const f = join(dir, `${name}.token`);
+    writeFileSync(f, `${token}\n`);
+    return f;
+  };
+  const metrics = (): Promise<string> => httpsGet(collector.httpPort, '/metrics', pki.ca, 'prometheus');
+  const client = new (loadContract().AgentService)(collector.address, grpc.credentials.createSsl(readFileSync(pki.ca))) as AgentServiceClient;
+  t.teardown(() => client.close());
+  return { dir, api, kubeconfig, collector, ca: pki.ca, tokenFile, metrics, client };
+}
+
+/** A probe stream: Hello as a probe for `node`, then the given reports; resolves with acks and the status. */
+function probeStream(client: AgentServiceClient, token: string, node: string, reports: ProbeReport[]): Promise<{ acks: number[]; status: grpc.StatusObject }> {
+  return new Promise((resolve) => {
+    const acks: number[] = [];
+    const call = client.Connect(bearerMetadata(token));
+    call.on('data', (m: { ack?: { sequence: string } }) => {
+      if (!m.ack) return;
+      acks.push(Number(m.ack.sequence));
+      if (acks.length === reports.length) call.end();
+    });
+    call.on('error', () => undefined);
+    call.on('status', (status) => resolve({ acks, status }));
+    call.write({ hello: { node, agentVersion: 'test', capabilities: ['report'], bootId: 'p1', role: 'probe', podIp: '10.244.9.9' } });
+    for (const r of reports) call.write({ probeReport: r });
+  });
+}
+
+const cumulative = (sequence: number, ok: number, bootId = 'boot-1'): ProbeReport => ({
+  sequence: String(sequence), bootId, observedAt: new Date().toISOString(), podIp: '10.244.9.9', findings: [],
+  attempts: [{ path: 'pod', key: 'ok', count: String(ok) }, { path: 'bogus', key: 'ok', count: '99' }],
+  mismatches: [], peers: [],
+  rtt: [{ path: 'pod', result: 'ok', buckets: PROBE_RTT_BUCKETS.map(() => String(ok)), sumSeconds: ok * 0.0001, count: String(ok) }],
+  connections: { open: 2, breaks: String(sequence), longestGapSeconds: 1.5 },
+});
+
+test('probe streams: bound to the token\'s node and to the probe ServiceAccount; cumulative counters add only differences', async (t) => {
+  const { api, client, metrics } = await setup(t);
+  api.addToken('probe-d', { username: PROBE_SA, audiences: AUD, extra: nodeClaim('node-d') });
+  api.addToken('agent-d', { username: AGENT_SA, audiences: AUD, extra: nodeClaim('node-d') });
+
+  const forged = await probeStream(client, 'probe-d', 'node-c', [cumulative(1, 1)]);
+  t.is(forged.status.code, grpc.status.PERMISSION_DENIED);
+  t.is(forged.status.details, "this stream's token is for node node-d, not node-c");
+  const agentAsProbe = await probeStream(client, 'agent-d', 'node-d', [cumulative(1, 1)]);
+  t.is(agentAsProbe.status.code, grpc.status.PERMISSION_DENIED);
+  t.is(agentAsProbe.status.details, "this stream's token is the agent's ServiceAccount; it may not speak as a probe for node-d");
+
+  // 5 attempts, the same report again, then 7 in total, then a restarted probe (new boot) with 2: 9.
+  const own = await probeStream(client, 'probe-d', 'node-d', [cumulative(1, 5), cumulative(1, 5), cumulative(2, 7), cumulative(1, 2, 'boot-2')]);
+  t.deepEqual(own.acks, [1, 1, 2, 1]);
+  const m = await metrics();
+  t.is(sample(m, 'netconform_probe_attempts_total', { path: 'pod', result: 'ok' }), 9);
+  t.is(sample(m, 'netconform_probe_rtt_seconds_count', { path: 'pod', result: 'ok' }), 9);
+  t.is(sample(m, 'netconform_probe_rtt_seconds_bucket', { path: 'pod', result: 'ok', le: '0.00025' }), 9);
+  t.is(sample(m, 'netconform_probe_connection_breaks_total', { node: 'node-d' }), 3, '1, then 2 (one more), then a new boot with 1');
+  t.is(sample(m, 'netconform_probe_longest_gap_seconds', { node: 'node-d' }), 1.5);
+  t.is(sample(m, 'netconform_collector_probe_values_dropped_total'), 3, 'the bogus path, once per new report');
+  t.is(sample(m, 'netconform_collector_rejected_streams_total', { reason: 'wrong_node' }), 1);
+  t.is(sample(m, 'netconform_collector_rejected_streams_total', { reason: 'wrong_role' }), 1);
+  t.is(sample(m, 'netconform_agent_connected', { node: 'node-d' }), undefined, 'a probe stream is not the node\'s agent');
+});
+
+test('real probes find their peers in the API server, report over TLS, and their no-nat.observed joins the agent\'s report for the node', async (t) => {
+  const { api, kubeconfig, collector, ca, tokenFile, metrics, client } = await setup(t);
+  const [portA, portB] = [await freePort(), await freePort()];
+  const pod = (name: string, node: string, port: number) => ({
+    kind: 'Pod', metadata: { name, namespace: 'netconform', labels: { 'app.kubernetes.io/name': 'netconform-probe' } },
+    spec: { nodeName: node, containers: [{ name: 'probe', ports: [{ name: 'echo', containerPort: port }] }] },
+    status: { phase: 'Running', podIP: '127.0.0.1', hostIP: '127.0.0.1' },
+  });
+  api.upsert(pod('netconform-probe-a', 'node-a', portA));
+  api.upsert(pod('netconform-probe-b', 'node-b', portB));
+  // Same namespace, not a probe: never a peer.
+  api.upsert({ kind: 'Pod', metadata: { name: 'netconform-agent-x', namespace: 'netconform', labels: { 'app.kubernetes.io/name': 'netconform-agent' } }, spec: { nodeName: 'node-a' }, status: { phase: 'Running', podIP: '127.0.0.1' } });
+  api.upsert({ kind: 'Service', metadata: { name: 'netconform-probe', namespace: 'netconform' }, spec: { clusterIP: '127.0.0.1', ports: [{ port: portB, protocol: 'TCP' }] } });
+  api.addToken('probe-a', { username: PROBE_SA, audiences: AUD, extra: nodeClaim('node-a') });
+  api.addToken('probe-b', { username: PROBE_SA, audiences: AUD, extra: nodeClaim('node-b') });
+  api.addToken('agent-a', { username: AGENT_SA, audiences: AUD, extra: nodeClaim('node-a') });
+  api.addToken('reader', { username: 'alice' });
+  api.grant({ subject: 'alice', verb: 'get', group: 'netconform.io', resource: 'findings' });
+
+  // node-a's agent reports first (another check, its CNI); its probe's results must join, not replace.
+  const agentCall = client.Connect(bearerMetadata('agent-a'));
+  const acked = new Promise<void>((resolve) => agentCall.on('data', (m: { ack?: unknown }) => void (m.ack && resolve())));
+  agentCall.on('error', () => undefined);
+  agentCall.write({ hello: { node: 'node-a', agentVersion: 'test', capabilities: ['report'], bootId: 'a1' } });
+  agentCall.write({ report: reportToWire({ sequence: 1, bootId: 'a1', scannedAt: new Date().toISOString(), proxyMode: 'iptables', cni: 'bridge',
+    checks: [{ id: 'pod-network.bridge', status: 'fail', passed: 0, failed: 1, warned: 0, skipped: 0, errored: 0 }],
+    findings: [{ check: 'pod-network.bridge', status: 'fail', severity: 'high', subject: 'cbr0', message: 'cbr0 is down' }] }) });
+  await acked;
+  t.teardown(() => agentCall.cancel());
+
+  const probe = (name: string, node: string, port: number, podIp: string, token: string) => startProgram('agent', ['probe', '--pod-ip', podIp, '--node', node, '--pod-name', name,
+    '--listen', `127.0.0.1:${port}`, '--kubeconfig', kubeconfig, '--namespace', 'netconform', '--interval', '1s', '--timeout', '1s',
+    '--collector', collector.address, '--collector-ca', ca, '--token-file', tokenFile(name, token), '--log-level', 'debug']);
+  const a = probe('netconform-probe-a', 'node-a', portA, '127.0.0.1', 'probe-a');
+  t.teardown(() => a.stop('SIGKILL'));
+  // node-b's probe says its pod IP is one no peer will see (every peer sees 127.0.0.1, node-b's hostIP): a rewrite to its node's address.
+  const b = probe('netconform-probe-b', 'node-b', portB, '192.0.2.10', 'probe-b');
+  t.teardown(() => b.stop('SIGKILL'));
+  const peersA = await a.waitForLog((l) => l.msg === 'peers' && l['of'] === 2, 30_000, 'probe A to see both probe pods');
+  t.like(peersA, { peers: 1, service: `127.0.0.1:${portB}` });
+
+  const m = await eventually(async () => {
+    const text = await metrics();
+    return (sample(text, 'netconform_probe_attempts_total', { path: 'pod', result: 'mismatch' }) ?? 0) > 0 && (sample(text, 'netconform_probe_attempts_total', { path: 'pod', result: 'ok' }) ?? 0) > 0 ? text : undefined;
+  }, 45_000, 'both probes to report');
+  t.is(sample(m, 'netconform_check_status', { node: 'node-a', check: 'no-nat.observed' }), 0, 'pass');
+  t.is(sample(m, 'netconform_check_status', { node: 'node-a', check: 'pod-network.bridge' }), 4, 'the agent\'s fail stays');
+  t.is(sample(m, 'netconform_check_status', { node: 'node-b', check: 'no-nat.observed' }), 4, 'fail');
+  t.true((sample(m, 'netconform_probe_source_mismatch_total', { path: 'pod', kind: 'sender-node' }) ?? 0) > 0);
+  t.true((sample(m, 'netconform_probe_cni_pair_attempts_total', { src_cni: 'bridge', dst_cni: 'unknown', result: 'ok' }) ?? 0) > 0, 'node-a (bridge) → node-b (no agent)');
+  t.true((sample(m, 'netconform_probe_cni_pair_attempts_total', { src_cni: 'unknown', dst_cni: 'bridge', result: 'mismatch' }) ?? 0) > 0);
+
+  const noKube = { KUBECONFIG: join(tmpdir(), 'nc-no-kubeconfig') };
+  const listed = await runProgram('cli', ['findings', '--collector', collector.address, '--ca', ca, '--token-file', tokenFile('reader', 'reader'), '--output', 'json'], noKube);
+  t.is(listed.code, 0, listed.stderr);
+  const rows = (JSON.parse(listed.stdout) as { findings: Array<{ node: string; check: string; subject: string; status: string; message: string }> }).findings;
+  t.deepEqual(rows.map((f) => `${f.node} ${f.check} ${f.subject} ${f.status}`).sort(), ['node-a pod-network.bridge cbr0 fail', 'node-b no-nat.observed node-a fail'],
+    'node-b\'s probes through the Service reach node-b itself (the Service is its port): hairpin answers prove nothing and are left out');
+  t.regex(rows.find((f) => f.check === 'no-nat.observed')!.message, /arrived from 127\.0\.0\.1 \(this node's address: masqueraded on the way out\) instead of this pod's 192\.0\.2\.10/);
+
+  // The agent's next report keeps the probe's result; SIGTERM stops a probe cleanly.
+  agentCall.write({ report: reportToWire({ sequence: 2, bootId: 'a1', scannedAt: new Date().toISOString(), proxyMode: 'iptables', cni: 'bridge', checks: [], findings: [] }) });
+  await eventually(async () => sample(await metrics(), 'netconform_check_status', { node: 'node-a', check: 'pod-network.bridge' }) === undefined || undefined, 15_000, 'agent report 2');
+  t.is(sample(await metrics(), 'netconform_check_status', { node: 'node-a', check: 'no-nat.observed' }), 0);
+  const stopped = await a.stop('SIGTERM');
+  t.is(stopped.code, 0);
+  t.true(stopped.ms < 4500, `stopped in ${stopped.ms} ms`);
+  t.true(api.requests.some((r) => r.path === '/api/v1/namespaces/netconform/pods' && r.watch), 'pods watched in the namespace only');
+  t.false(api.requests.some((r) => r.path === '/api/v1/pods'), 'never cluster-wide');
+});
+
+test('NodeRegistry merges a probe\'s no-nat.observed with the agent\'s report either way round, skips unchanged rounds and restores both parts', async (t) => {
+  const { NodeRegistry, probeLayer } = await import('../collector/nodes.js');
+  const registry = new NodeRegistry();
+  const seen: Array<{ checks: string[]; findings: string[] }> = [];
+  registry.addSink({ reportAccepted: (r) => void seen.push({ checks: r.checks.map((c) => `${c.id}:${c.status}`), findings: r.findings.map((f) => `${f.check}/${f.subject}`) }) });
+  const meta = (sequence: number) => ({ bootId: 'p1', sequence, observedAt: '2026-01-01T00:00:00Z', receivedAt: '2026-01-01T00:00:01Z' });
+  const pass = { check: 'no-nat.observed', status: 'pass' as const, severity: 'info' as const, subject: 'node-b', message: 'ok' };
+  const fail = { ...pass, status: 'fail' as const, severity: 'high' as const, message: 'rewritten' };
+  t.is(await registry.acceptProbe('node-a', probeLayer(meta(1), [pass])), 'accepted');
+  t.is(await registry.acceptProbe('node-a', probeLayer(meta(1), [pass])), 'duplicate');
+  t.is(await registry.acceptProbe('node-a', probeLayer(meta(2), [pass])), 'accepted', 'a new round with the same results');
+  registry.acceptReport({ node: 'node-a', sequence: 1, bootId: 'a1', scannedAt: '', receivedAt: '2026-01-01T00:00:02Z', proxyMode: 'iptables', cni: 'bridge', agentVersion: 't',
+    checks: [{ id: 'cni.config', status: 'warn', passed: 0, failed: 0, warned: 1, skipped: 0, errored: 0 }, { id: 'no-nat.observed', status: 'skip', passed: 0, failed: 0, warned: 0, skipped: 1, errored: 0 }],
+    findings: [{ check: 'cni.config', status: 'warn', severity: 'low', subject: 'f', message: 'm' }] });
+  t.is(await registry.acceptProbe('node-a', probeLayer(meta(3), [fail])), 'accepted');
+  t.deepEqual(seen, [
+    { checks: ['no-nat.observed:pass'], findings: [] },
+    { checks: ['cni.config:warn', 'no-nat.observed:pass'], findings: ['cni.config/f'] },
+    { checks: ['cni.config:warn', 'no-nat.observed:fail'], findings: ['cni.config/f', 'no-nat.observed/node-b'] },
+  ], 'round 2 changed nothing and reached no sink; the agent\'s own no-nat.observed never replaces the probe\'s');
+
+  // After a restart both parts come back: an agent report keeps the probe's failure, a probe round keeps the agent's warning.
+  const restored = new NodeRegistry();
+  restored.restore([registry.get('node-a')!.report!]);
+  restored.acceptReport({ ...registry.get('node-a')!.report!, sequence: 2, checks: [], findings: [] });
+  t.deepEqual(restored.get('node-a')!.report!.checks.map((c) => `${c.id}:${c.status}`), ['no-nat.observed:fail']);
+  t.deepEqual(restored.get('node-a')!.report!.findings.map((f) => f.subject), ['node-b']);
+});

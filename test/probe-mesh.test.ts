@@ -1,0 +1,153 @@
+// The probe mesh end to end in a two-node lab (node namespaces joined by a veth underlay,
+// one pod each, kube-proxy-shaped DNAT for the probe Service on both nodes): real probes in
+// the pods find each other through the fake API server, report over TLS with their tokens to
+// a real collector, and what they see becomes each node's no-nat.observed. A MASQUERADE on
+// node A is reported as node A's address at the collector and recovers when removed; an
+// SNAT only on the Service path fails only that path; node A's underlay down for 4 s breaks
+// the disruption mode's connections and the gap is measured. The API server and collector
+// are reached from the pods through relays (test/support/netns-relay.ts): no host change.
+import test from 'ava';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { request } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createLabNode } from './lab/lab.js';
+import { FakeApiServer } from './kube/fake-apiserver.js';
+import { makePki } from './support/pki.js';
+import { relayIntoNetns } from './support/netns-relay.js';
+import { ROOT, eventually, runProgram, sample, startCollectorProcess } from './support/processes.js';
+
+const PROBE_SA = 'system:serviceaccount:netconform:netconform-probe';
+const AUD = ['netconform-collector'];
+const SVC = '10.96.0.50';
+
+function httpsGet(port: number, path: string, ca: string, token: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path, ca: readFileSync(ca), headers: { authorization: `Bearer ${token}` } }, (res) => {
+      let body = '';
+      res.on('data', (c: Buffer) => (body += c.toString()));
+      res.on('end', () => resolve(body));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+test('probe mesh in a two-node lab: healthy, masquerade on node A, Service-only SNAT and an underlay outage, as the collector sees them', async (t) => {
+  const a = await createLabNode({ pods: 1, podCIDR: '10.244.1.0/24' });
+  t.teardown(() => a.destroy());
+  const b = await createLabNode({ pods: 1, podCIDR: '10.244.2.0/24' });
+  t.teardown(() => b.destroy());
+  const ua = `m${process.pid % 100000}a`, ub = `m${process.pid % 100000}b`;
+  execFileSync('ip', ['link', 'add', ua, 'netns', a.netns, 'type', 'veth', 'peer', 'name', ub, 'netns', b.netns]);
+  await a.exec('ip', ['addr', 'add', '10.250.7.1/24', 'dev', ua]);
+  await b.exec('ip', ['addr', 'add', '10.250.7.2/24', 'dev', ub]);
+  await a.exec('ip', ['link', 'set', ua, 'up']);
+  await b.exec('ip', ['link', 'set', ub, 'up']);
+  await a.exec('ip', ['route', 'add', '10.244.2.0/24', 'via', '10.250.7.2']);
+  await b.exec('ip', ['route', 'add', '10.244.1.0/24', 'via', '10.250.7.1']);
+  const podA = a.pods[0]!, podB = b.pods[0]!;
+  // The probe Service, kube-proxy style on each node: from A it lands on B's probe, from B on A's.
+  await a.exec('iptables', ['-w', '-t', 'nat', '-A', 'PREROUTING', '-d', `${SVC}/32`, '-p', 'tcp', '--dport', '7777', '-j', 'DNAT', '--to-destination', `${podB.ip}:7777`]);
+  await b.exec('iptables', ['-w', '-t', 'nat', '-A', 'PREROUTING', '-d', `${SVC}/32`, '-p', 'tcp', '--dport', '7777', '-j', 'DNAT', '--to-destination', `${podA.ip}:7777`]);
+
+  const dir = mkdtempSync(join(tmpdir(), 'nc-probe-mesh-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const pki = makePki(dir, 'mesh');
+  const api = await FakeApiServer.start();
+  t.teardown(() => api.close());
+  const kubeconfig = api.writeKubeconfig(join(dir, 'kubeconfig'));
+  const collector = await startCollectorProcess(['--tls-cert', pki.cert, '--tls-key', pki.key, '--kubeconfig', kubeconfig, '--no-kube']);
+  t.teardown(() => collector.stop('SIGKILL'));
+  api.addToken('prometheus', { username: 'prom' });
+  api.grant({ subject: 'prom', verb: 'get', path: '/metrics' });
+  api.addToken('reader', { username: 'alice' });
+  api.grant({ subject: 'alice', verb: 'get', group: 'netconform.io', resource: 'findings' });
+  const readerToken = join(dir, 'reader.token');
+  writeFileSync(readerToken, 'reader\n');
+  const apiPort = Number(new URL(api.url).port);
+
+  for (const [name, node, pod, host] of [['netconform-probe-a', 'node-a', podA, '10.250.7.1'], ['netconform-probe-b', 'node-b', podB, '10.250.7.2']] as const) {
+    api.upsert({ kind: 'Pod', metadata: { name, namespace: 'netconform', labels: { 'app.kubernetes.io/name': 'netconform-probe' } },
+      spec: { nodeName: node, containers: [{ name: 'probe', ports: [{ name: 'echo', containerPort: 7777 }] }] }, status: { phase: 'Running', podIP: pod.ip, hostIP: host } });
+    api.addToken(name, { username: PROBE_SA, audiences: AUD, extra: { 'authentication.kubernetes.io/node-name': [node] } });
+  }
+  api.upsert({ kind: 'Service', metadata: { name: 'netconform-probe', namespace: 'netconform' }, spec: { clusterIP: SVC, ports: [{ port: 7777, protocol: 'TCP' }] } });
+
+  const probes: ChildProcess[] = [];
+  t.teardown(() => { for (const p of probes) p.kill('SIGKILL'); });
+  for (const [name, node, pod] of [['netconform-probe-a', 'node-a', podA], ['netconform-probe-b', 'node-b', podB]] as const) {
+    const relay = await relayIntoNetns(pod.netns, [apiPort, collector.grpcPort], dir);
+    t.teardown(() => relay.stop());
+    const token = join(dir, `${name}.token`);
+    writeFileSync(token, `${name}\n`);
+    probes.push(spawn('ip', ['netns', 'exec', pod.netns, process.execPath, '--import', 'tsx', join(ROOT, 'agent/main.ts'), 'probe',
+      '--pod-ip', pod.ip, '--node', node, '--pod-name', name, '--listen', '0.0.0.0:7777', '--kubeconfig', kubeconfig, '--namespace', 'netconform',
+      '--interval', '1s', '--timeout', '1s', '--collector', collector.address, '--collector-ca', pki.ca, '--token-file', token,
+      '--connections', '1', '--heartbeat', '200ms', '--break-after', '1s', '--gateway', a.gateway, '--gateway', b.gateway], { cwd: ROOT, stdio: ['ignore', 'ignore', 'ignore'] }));
+  }
+
+  const metrics = (): Promise<string> => httpsGet(collector.httpPort, '/metrics', pki.ca, 'prometheus');
+  const status = async (node: string): Promise<number | undefined> => sample(await metrics(), 'netconform_check_status', { node, check: 'no-nat.observed' });
+  const findingsOf = async (node: string): Promise<string[]> => {
+    const r = await runProgram('cli', ['findings', '--collector', collector.address, '--ca', pki.ca, '--token-file', readerToken, '--node', node, '--output', 'json'], { KUBECONFIG: join(dir, 'none') });
+    return (JSON.parse(r.stdout) as { findings: Array<{ check: string; subject: string; status: string; message: string }> }).findings
+      .filter((f) => f.check === 'no-nat.observed').map((f) => `${f.subject} ${f.status}: ${f.message}`);
+  };
+  const settled = (node: string, want: string[], what: string): Promise<string[]> =>
+    eventually(async () => {
+      const got = await findingsOf(node);
+      return JSON.stringify(got.map((f) => f.slice(0, f.indexOf(':')))) === JSON.stringify(want) ? got : undefined;
+    }, 40_000, what);
+
+  // Healthy: both nodes pass, directly and through the Service.
+  await eventually(async () => ((await status('node-a')) === 0 && (await status('node-b')) === 0) || undefined, 60_000, 'both probes to report a passing round');
+  t.deepEqual(await findingsOf('node-a'), []);
+
+  // MASQUERADE on node A for pod → pod: node A's probe reports node A's address, B stays clean.
+  const masq = ['-t', 'nat', '-A', 'POSTROUTING', '-s', '10.244.1.0/24', '-d', '10.244.2.0/24', '-j', 'MASQUERADE'];
+  await a.exec('iptables', ['-w', ...masq]);
+  const masked = await settled('node-a', ['node-b fail', 'service fail'], 'node A\'s masquerade at the collector');
+  t.regex(masked[0]!, new RegExp(`^node-b fail: \\d+ of \\d+ probes to pods on node-b arrived from 10\\.250\\.7\\.1 \\(this node's address: masqueraded on the way out\\) instead of this pod's ${podA.ip.replace(/\./g, '\\.')}`));
+  t.is(await status('node-b'), 0);
+  t.true((sample(await metrics(), 'netconform_probe_source_mismatch_total', { path: 'pod', kind: 'sender-node' }) ?? 0) > 0);
+  await a.exec('iptables', ['-w', ...masq.map((x) => (x === '-A' ? '-D' : x))]);
+  await settled('node-a', [], 'node A to recover');
+
+  // SNAT only after the Service's DNAT: only the Service path fails.
+  const snat = ['-t', 'nat', '-A', 'POSTROUTING', '-m', 'conntrack', '--ctorigdst', `${SVC}/32`, '-j', 'SNAT', '--to-source', '10.250.7.1'];
+  await a.exec('iptables', ['-w', ...snat]);
+  const svcOnly = await settled('node-a', ['service fail'], 'the Service-only SNAT');
+  t.regex(svcOnly[0]!, /^service fail: \d+ of \d+ probes through the probe Service arrived from 10\.250\.7\.1 /);
+  await a.exec('iptables', ['-w', ...snat.map((x) => (x === '-A' ? '-D' : x))]);
+  await settled('node-a', [], 'the Service path to recover');
+
+  // Disruption: node A's underlay down for 4 s. Each node's one long-lived connection breaks once (or twice);
+  // the longest gap is the outage plus at most about a break-after and a reconnect.
+  const before = await metrics();
+  t.is(sample(before, 'netconform_probe_connection_breaks_total', { node: 'node-a' }), 0);
+  t.is(sample(before, 'netconform_probe_connection_breaks_total', { node: 'node-b' }), 0);
+  await a.exec('ip', ['link', 'set', ua, 'down']);
+  await sleep(4000);
+  await a.exec('ip', ['link', 'set', ua, 'up']);
+  // Link down took the route through it away; put it back as the node's routing would.
+  await a.exec('ip', ['route', 'replace', '10.244.2.0/24', 'via', '10.250.7.2']);
+  const after = await eventually(async () => {
+    const m = await metrics();
+    const ok = (sample(m, 'netconform_probe_connection_breaks_total', { node: 'node-a' }) ?? 0) >= 1 && (sample(m, 'netconform_probe_connection_breaks_total', { node: 'node-b' }) ?? 0) >= 1;
+    return ok && (await status('node-a')) === 0 ? m : undefined;
+  }, 40_000, 'breaks counted and the path back');
+  await sleep(3000); // one more report after the connections are back
+  const final = await metrics();
+  for (const node of ['node-a', 'node-b']) {
+    const breaks = sample(final, 'netconform_probe_connection_breaks_total', { node })!;
+    const gap = sample(final, 'netconform_probe_longest_gap_seconds', { node })!;
+    t.log(`${node}: ${breaks} breaks, longest gap ${gap} s`);
+    t.true(breaks >= 1 && breaks <= 2, `${node}: ${breaks} breaks`);
+    t.true(gap >= 3.8 && gap <= 8, `${node}: longest gap ${gap} s`);
+  }
+  t.truthy(after);
+});
