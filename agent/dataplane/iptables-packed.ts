@@ -14,6 +14,20 @@ export function isPackable(name: string): boolean {
   return PACKABLE.test(name);
 }
 
+let shared = new Interner();
+let sharedReads = 0;
+
+/**
+ * The interner for reading a packed chain. Interning only pays for objects kept, and these
+ * lists are read, used and dropped; but one fresh per read (five maps) made reading all
+ * 110k chains of a 10k-Service dump take 0.9-1.2 s against 0.6-0.7 s with one shared for
+ * 256 reads, which stays small.
+ */
+function readIntern(): Interner {
+  if (++sharedReads % 256 === 0) shared = new Interner();
+  return shared;
+}
+
 /** Reads one rule (the text after `-A CHAIN `), as the parser does. */
 export type RuleReader = (rest: string, head: RuleHead, lineNo: number, table: Table, intern: Interner) => Rule;
 
@@ -85,10 +99,14 @@ export class PackedChain implements Chain {
     if (!this.list) this.rules = this.readRules();
   }
 
+  /** As a plain chain serialises (not the chunk of dump text it points into). */
+  toJSON(): { name: string; rules: Rule[] } {
+    return { name: this.name, rules: this.rules };
+  }
+
   private readRules(): Rule[] {
     const out = new Array<Rule>(this.count);
-    // Interning only pays for objects kept; these lists are read, used and dropped.
-    const intern = new Interner();
+    const intern = readIntern();
     const chunk = this.chunk;
     let pos = this.start;
     for (let k = 0; k < this.count; k++) {
