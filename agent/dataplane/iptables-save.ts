@@ -2,7 +2,9 @@
 // kube-proxy writes) into the rule model: the streaming line parser (tables, chains, rule
 // order). Each rule goes to the kube-proxy fast path (iptables-fast.ts), and when that declines
 // to the general reader (iptables-rule.ts: tokenizer in iptables-tokenize.ts, the match-module
-// and target table in iptables-modules.ts).
+// and target table in iptables-modules.ts). kube-proxy's per-Service and per-endpoint chains
+// keep no rule objects: their rules are checked as they stream in and read again from the
+// dump text when asked for (iptables-packed.ts).
 import { InputError } from '../../common/errors.js';
 import type { Backend, BaseChainInfo, Chain, ChainType, Hook, Rule, Ruleset, Table } from './model.js';
 import { fastRule } from './iptables-fast.js';
