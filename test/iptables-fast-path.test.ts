@@ -9,6 +9,9 @@ import { largeCluster, renderIptables } from '../agent/dataplane/testing/generat
 import { fastPathDifference } from '../agent/dataplane/testing/fast-path.js';
 import { fastRule } from '../agent/dataplane/iptables-fast.js';
 import { Interner } from '../agent/dataplane/iptables-intern.js';
+import { IptablesSaveParser } from '../agent/dataplane/iptables-save.js';
+import { PackedChain } from '../agent/dataplane/iptables-packed.js';
+import { InputError } from '../common/errors.js';
 import type { Table } from '../agent/dataplane/model.js';
 import { createLabNode } from './lab/lab.js';
 
@@ -48,4 +51,59 @@ test('fast path reads kube-proxy rule shapes and declines others', (t) => {
   t.is(fastRule('! -s 10.0.0.0/8 -j KUBE-SEP-A', head, table, intern), undefined);
   t.is(fastRule('-m conntrack --ctstate INVALID -j DROP', head, table, intern), undefined);
   t.is(fastRule('-s 10.0.0.0/33 -j KUBE-SEP-A', head, table, intern), undefined);
+});
+
+/** Parses `text` pushed in `size`-character chunks, as the live read does. */
+function parseChunked(text: string, size: number, packChains: boolean, stillPacked: string[] = []): unknown {
+  const p = new IptablesSaveParser({ backend: 'iptables-nft', family: 4, file: 'dump', packChains });
+  for (let i = 0; i < text.length; i += size) p.push(text.slice(i, i + size));
+  const rs = p.end();
+  for (const t of rs.tables) for (const c of t.chains.values()) if (c instanceof PackedChain && c.packed) stillPacked.push(c.name);
+  // Each chain's list read once (a packed chain reads its text on every read).
+  return rs.tables.map((t) => [t.name, [...t.chains.values()].map((c) => [c.name, c.base, c.rules])]);
+}
+
+const PACKING_DUMP = [
+  '*nat',
+  ':PREROUTING ACCEPT [0:0]',
+  ':KUBE-SERVICES - [0:0]',
+  ':KUBE-SVC-A - [0:0]',
+  ':KUBE-SEP-A1 - [0:0]',
+  ':KUBE-SEP-A2 - [0:0]',
+  ':KUBE-SEP-B - [0:0]',
+  '-A PREROUTING -j KUBE-SERVICES',
+  '-A KUBE-SERVICES -d 10.96.0.1/32 -p tcp -m tcp --dport 80 -j KUBE-SVC-A',
+  '-A KUBE-SVC-A -m statistic --mode random --probability 0.50000000000 -j KUBE-SEP-A1',
+  '-A KUBE-SEP-A1 -s 10.1.0.5/32 -j KUBE-MARK-MASQ',
+  '-A KUBE-SVC-A -j KUBE-SEP-A2',
+  '-A KUBE-SEP-A1 -p tcp -m tcp -j DNAT --to-destination 10.1.0.5:80',
+  '[3:180] -A KUBE-SEP-A2 -s 10.1.0.6/32 -j KUBE-MARK-MASQ',
+  '-A KUBE-SEP-A2 -p tcp -m tcp -j DNAT --to-destination 10.1.0.6:80\r',
+  '-I KUBE-SVC-A -m comment --comment "inserted first" -j KUBE-MARK-MASQ',
+  '-A KUBE-SEP-B -s 10.1.0.7/32 -j KUBE-MARK-MASQ',
+  '-A KUBE-SEP-B -p tcp -m tcp -j DNAT --to-destination 10.1.0.7:80',
+  ':KUBE-MARK-MASQ - [0:0]',
+  '-A KUBE-MARK-MASQ -j MARK --set-xmark 0x4000/0x4000',
+  'COMMIT',
+  '',
+].join('\n');
+
+test('kube-proxy chains packed as text read back as the plain lists, however the dump is cut', (t) => {
+  const plain = parseChunked(PACKING_DUMP, PACKING_DUMP.length, false);
+  for (const size of [PACKING_DUMP.length, 1, 7, 40, 64]) t.deepEqual(parseChunked(PACKING_DUMP, size, true), plain, `chunks of ${size}`);
+  // Split, inserted into, with counters or a CR: unpacked; consecutive lines of one chunk: packed.
+  const packed: string[] = [];
+  parseChunked(PACKING_DUMP, PACKING_DUMP.length, true, packed);
+  t.deepEqual(packed, ['KUBE-SEP-B']);
+});
+
+test('a packed chain reports a bad rule or an undeclared target as the plain reading does', (t) => {
+  const bad = ['*nat', ':KUBE-SEP-A - [0:0]', '-A KUBE-SEP-A -s 10.1.0.5/32 -j ACCEPT', '-A KUBE-SEP-A -s 10.1.0.999/32 -j ACCEPT', 'COMMIT', ''].join('\n');
+  const undeclared = ['*nat', ':KUBE-SVC-A - [0:0]', '-A KUBE-SVC-A -j ACCEPT', '-A KUBE-SVC-A -j KUBE-SEP-GONE', 'COMMIT', ''].join('\n');
+  for (const [text, size] of [[bad, bad.length], [undeclared, undeclared.length], [bad, 16], [undeclared, 16]] as const) {
+    const plain = t.throws(() => parseChunked(text, size, false));
+    const packed = t.throws(() => parseChunked(text, size, true));
+    t.is(packed?.message, plain?.message);
+    t.true(plain instanceof InputError && packed instanceof InputError && packed.line === plain.line);
+  }
 });

@@ -65,11 +65,14 @@ export const SCRATCH: Match[] = [];
 export function addrMatch(intern: Interner, v: string, src: boolean, neg: boolean): Match | string {
   let e = intern.addrs.get(v);
   if (!e) {
-    const list: Prefix[] = [];
-    for (const part of v.indexOf(',') < 0 ? [v] : v.split(',')) {
-      const p = parsePrefix(part);
-      if (!p) return part;
-      list.push(p);
+    // Sized up front: a list grown by push keeps 17 slots (152 bytes), and nearly every
+    // address here is one prefix (110k of them at 10k Services: 16 MB of spare capacity).
+    const parts = v.indexOf(',') < 0 ? [v] : v.split(',');
+    const list = new Array<Prefix>(parts.length);
+    for (let i = 0; i < parts.length; i++) {
+      const p = parsePrefix(parts[i]!);
+      if (!p) return parts[i]!;
+      list[i] = p;
     }
     e = intern.put(intern.addrs, v, { prefixes: list, m: [] });
   }

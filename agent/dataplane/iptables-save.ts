@@ -2,12 +2,15 @@
 // kube-proxy writes) into the rule model: the streaming line parser (tables, chains, rule
 // order). Each rule goes to the kube-proxy fast path (iptables-fast.ts), and when that declines
 // to the general reader (iptables-rule.ts: tokenizer in iptables-tokenize.ts, the match-module
-// and target table in iptables-modules.ts).
+// and target table in iptables-modules.ts). kube-proxy's per-Service and per-endpoint chains
+// keep no rule objects: their rules are checked as they stream in and read again from the
+// dump text when asked for (iptables-packed.ts).
 import { InputError } from '../../common/errors.js';
 import type { Backend, BaseChainInfo, Chain, ChainType, Hook, Rule, Ruleset, Table } from './model.js';
 import { fastRule } from './iptables-fast.js';
 import { Interner, type RuleHead } from './iptables-intern.js';
 import { parseRuleGeneral } from './iptables-rule.js';
+import { isPackable, PackedChain } from './iptables-packed.js';
 
 export { tokenize } from './iptables-tokenize.js';
 
@@ -30,6 +33,8 @@ export interface IptablesParseOptions {
   readonly file: string;
   /** Read kube-proxy's usual rule shapes without tokenising (default true; false: the general reader only). */
   readonly fastPath?: boolean;
+  /** Keep kube-proxy's per-Service/endpoint chains as dump text (iptables-packed.ts; default true). */
+  readonly packChains?: boolean;
 }
 
 export function parseIptablesSave(text: string, opts: IptablesParseOptions): Ruleset {
@@ -61,6 +66,10 @@ export class IptablesSaveParser {
   /** Rules of the chain being read, flushed to the chain in one exact-size array. */
   private pendingChain: MutableChain | undefined;
   private readonly pending: Rule[] = [];
+  /** Interns the objects of packed rules, read only to check them: replaced often, as they are not kept. */
+  private packIntern = new Interner();
+  private packRead = 0;
+  private readonly readRule = (rest: string, head: RuleHead, lineNo: number, table: Table, intern: Interner): Rule => parseRule(rest, head, this.opts, lineNo, table, intern);
 
   constructor(private readonly opts: IptablesParseOptions) {}
 
@@ -73,13 +82,13 @@ export class IptablesSaveParser {
       if (nl < 0) { this.carry += chunk; return; }
       const first = this.carry + chunk.slice(0, nl);
       this.carry = '';
-      this.line(first);
+      this.line(first, undefined, 0);
       pos = nl + 1;
     }
     while (pos < len) {
       const end = chunk.indexOf('\n', pos);
       if (end < 0) { this.carry = chunk.slice(pos); return; }
-      this.line(chunk.slice(pos, end));
+      this.line(chunk.slice(pos, end), chunk, pos);
       pos = end + 1;
     }
   }
@@ -91,11 +100,22 @@ export class IptablesSaveParser {
       // A last line without its newline inside a table is where the output was cut: say
       // that, rather than what the half line lacks.
       if (this.table && last.trim() !== 'COMMIT') throw this.cutShort(this.lineNo + 1);
-      this.line(last);
+      this.line(last, undefined, 0);
     }
     this.flush();
     if (this.table) throw this.cutShort(this.lineNo);
     return { backend: this.opts.backend, tables: this.tables };
+  }
+
+  /**
+   * Reads a packed chain's new rule as any rule is read, so a malformed one fails here, with
+   * its line, exactly as before; the rule itself is dropped (it is read again from the text).
+   */
+  private checkPacked(chain: PackedChain, rest: string, body: string, lineNo: number, table: Table): void {
+    if (++this.packRead % 4096 === 0) this.packIntern = new Interner();
+    const r = parseRule(rest, { table: table.name, chain: chain.name, index: chain.size, text: body, line: lineNo }, this.opts, lineNo, table, this.packIntern);
+    const v = r.verdict;
+    if ((v.kind === 'jump' || v.kind === 'goto') && !table.chains.has(v.target)) (chain.unresolved ??= []).push({ kind: v.kind, target: v.target, line: lineNo });
   }
 
   private cutShort(line: number): InputError {
@@ -105,6 +125,13 @@ export class IptablesSaveParser {
   /** At COMMIT: every jump and goto names a chain the table declares (iptables-restore insists too). */
   private checkTargets(table: Table): void {
     for (const chain of table.chains.values()) {
+      if (chain instanceof PackedChain && chain.packed) {
+        // Its rules were checked as they were read; only targets declared later are left.
+        for (const u of chain.unresolved ?? []) {
+          if (!table.chains.has(u.target)) throw new InputError(this.opts.file, `rule in chain "${chain.name}" ${u.kind === 'jump' ? 'jumps' : 'goes'} to chain "${u.target}", which table "${table.name}" does not declare`, u.line);
+        }
+        continue;
+      }
       for (const r of chain.rules) {
         const v = r.verdict;
         if ((v.kind === 'jump' || v.kind === 'goto') && !table.chains.has(v.target)) {
@@ -117,13 +144,15 @@ export class IptablesSaveParser {
   private flush(): void {
     const c = this.pendingChain;
     if (!c) return;
+    this.pendingChain = undefined;
+    if (this.pending.length === 0) return; // (a packed chain's rules are not pending)
     if (c.rules.length === 0) c.rules = this.pending.slice();
     else for (const r of this.pending) c.rules.push(r);
     this.pending.length = 0;
-    this.pendingChain = undefined;
   }
 
-  private line(raw: string): void {
+  /** One line; `chunk` is the pushed chunk it is a slice of, from `start` (undefined: a joined line). */
+  private line(raw: string, chunk: string | undefined, start: number): void {
     const opts = this.opts;
     const lineNo = ++this.lineNo;
     let line = raw;
@@ -154,7 +183,7 @@ export class IptablesSaveParser {
       const sp = line.indexOf(' ');
       const name = sp < 0 ? line.slice(1) : line.slice(1, sp);
       const policy = sp < 0 ? '-' : line.slice(sp + 1, line.indexOf(' ', sp + 1) < 0 ? undefined : line.indexOf(' ', sp + 1));
-      if (!table.chains.has(name)) table.chains.set(name, newChain(name, table.name, policy));
+      if (!table.chains.has(name)) table.chains.set(name, this.opts.packChains !== false && isPackable(name) ? new PackedChain(name, table, this.readRule) : newChain(name, table.name, policy));
       return;
     }
     let body = line;
@@ -180,6 +209,14 @@ export class IptablesSaveParser {
         this.pendingChain = chain;
       }
       const insert = body.charCodeAt(1) === 73 /* I */;
+      if (chain instanceof PackedChain) {
+        // Packed while its rules are the next lines of one chunk, as iptables-save prints them.
+        if (!insert && chunk !== undefined && body === raw && chain.tryAppend(chunk, start, start + raw.length, lineNo)) {
+          this.checkPacked(chain, sp < 0 ? '' : body.slice(sp + 1), body, lineNo, table);
+          return;
+        }
+        chain.unpack();
+      }
       const rule = parseRule(sp < 0 ? '' : body.slice(sp + 1), {
         table: table.name, chain: chain.name, index: chain.rules.length + this.pending.length + 1, text: body, line: lineNo,
       }, opts, lineNo, table, this.intern);

@@ -7,7 +7,7 @@ import { canonicalIp, parsePrefix, type Prefix } from './addr.js';
 import { nftItems, type NftItem } from './nft-schema.js';
 import { parseJsonInput } from '../../common/json-input.js';
 import {
-  buildSetIndex, protoName,
+  buildSetIndex, exactSize, NO_ACTIONS, protoName,
   type Action, type BaseChainInfo, type ChainType, type Hook, type KeyField, type Match, type NamedSet, type NatTarget,
   type Rule, type Ruleset, type SetElement, type Table, type Verdict,
 } from './model.js';
@@ -77,6 +77,7 @@ export function parseNftDoc(doc: unknown, opts: NftParseOptions): Ruleset {
       }
     }
   }
+  for (const t of tables.values()) for (const c of t.chains.values()) (c as { rules: Rule[] }).rules = exactSize(c.rules);
   return { backend: 'nftables', tables: [...tables.values()] };
 }
 
@@ -131,7 +132,7 @@ function elementKey(v: unknown): { key: string[]; prefixes: (Prefix | undefined)
     key.push(k.text);
     prefixes.push(k.prefix && !(k.prefix.len === (k.prefix.family === 4 ? 32 : 128)) ? k.prefix : undefined);
   }
-  return { key, prefixes, ...(comment !== undefined ? { comment } : {}) };
+  return { key: exactSize(key), prefixes: exactSize(prefixes), ...(comment !== undefined ? { comment } : {}) };
 }
 
 function parseSet(o: J, isMap: boolean): NamedSet {
@@ -219,7 +220,7 @@ function prefixesOf(right: unknown): Prefix[] | undefined {
     if (!p) return undefined;
     out.push(p);
   }
-  return out;
+  return exactSize(out);
 }
 
 function portRanges(right: unknown): [number, number][] | undefined {
@@ -359,7 +360,7 @@ function parseRule(o: J, table: string, chain: string, index: number): Rule {
             if (!t) { entries.length = 0; break; }
             entries.push([e[0], t]);
           }
-          if (entries.length > 0) verdict = { kind: 'dnatMap', mod: ng['mod'], entries };
+          if (entries.length > 0) verdict = { kind: 'dnatMap', mod: ng['mod'], entries: exactSize(entries) };
         }
         break;
       }
@@ -385,7 +386,7 @@ function parseRule(o: J, table: string, chain: string, index: number): Rule {
           if (ng['mode'] !== 'random' || typeof ng['mod'] !== 'number' || (ng['offset'] ?? 0) !== 0 || !isObj(data) || !Array.isArray(data['set'])) break;
           const entries: [number, Verdict][] = [];
           for (const e of data['set'] as unknown[]) if (Array.isArray(e) && typeof e[0] === 'number') entries.push([e[0], verdictValue(e[1])]);
-          verdict = { kind: 'numgenVmap', mod: ng['mod'], entries };
+          verdict = { kind: 'numgenVmap', mod: ng['mod'], entries: exactSize(entries) };
           break;
         }
         const keys = keyFields(key);
@@ -409,7 +410,7 @@ function parseRule(o: J, table: string, chain: string, index: number): Rule {
   const comment = typeof o['comment'] === 'string' ? o['comment'] : undefined;
   if (comment !== undefined) matches.push({ kind: 'comment', text: comment });
   const text = exprs.map(render).join(' ') + (comment !== undefined ? ` comment "${comment}"` : '');
-  return { table, chain, index, text, line: typeof o['handle'] === 'number' ? o['handle'] : 0, matches, actions, verdict };
+  return { table, chain, index, text, line: typeof o['handle'] === 'number' ? o['handle'] : 0, matches: exactSize(matches), actions: actions.length === 0 ? NO_ACTIONS : exactSize(actions), verdict };
 }
 
 /** `mark set mark or 0x4000` / `xor` / `and` / a constant, as xmark (value, mask). */

@@ -268,6 +268,15 @@ class Tracer {
     return [...done, ...live.map((s) => ({ s, end: 'accept' as const }))];
   }
 
+  /** Rule lists read in this trace: a packed chain (iptables-packed.ts) reads its text on every `rules` read. */
+  private readonly ruleLists = new Map<Chain, readonly Rule[]>();
+
+  private rulesOf(chain: Chain): readonly Rule[] {
+    let rules = this.ruleLists.get(chain);
+    if (!rules) this.ruleLists.set(chain, (rules = chain.rules));
+    return rules;
+  }
+
   private step(rule: Rule, table: Table): PathStep {
     return new Step(this.hook, table, rule);
   }
@@ -314,8 +323,7 @@ class Tracer {
 
   private runChain(s: State, table: Table, chain: Chain, start: number, stack: readonly Frame[]): Res[] {
     const out: Res[] = [];
-    // Read once: a lazily parsed chain (iptables-save.ts) parses on this read.
-    const rules = chain.rules;
+    const rules = this.rulesOf(chain);
     const cand = this.candidates(chain, rules, s);
     let pos = 0;
     if (cand) {
