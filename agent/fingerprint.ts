@@ -11,6 +11,7 @@ import { activeCniProfile } from './checks/cni/conflist.js';
 import { detectProxyMode } from './dataplane/mode.js';
 import { dataplaneOf, tablesFor, type Dataplane } from './dataplane/load.js';
 import { formatPrefix } from './dataplane/addr.js';
+import type { Chain } from './dataplane/model.js';
 
 export type DataPathKind = 'bridge' | 'routed' | 'overlay' | 'ebpf' | 'unknown';
 
@@ -183,10 +184,11 @@ function masqueradeFacts(dp: Dataplane | undefined): NodeFingerprint['masquerade
 function ruleCounts(dp: Dataplane | undefined): Record<string, number> {
   const out: Record<string, number> = {};
   if (!dp) return out;
-  const count = (rs: { tables: readonly { chains: Map<string, { rules: readonly unknown[] }> }[] } | undefined, key: string): void => {
+  const count = (rs: { tables: readonly { chains: Map<string, Chain> }[] } | undefined, key: string): void => {
     if (!rs) return;
     let n = 0;
-    for (const t of rs.tables) for (const c of t.chains.values()) n += c.rules.length;
+    // `size`, not `rules.length`: kube-proxy's packed chains would be read back from the dump.
+    for (const t of rs.tables) for (const c of t.chains.values()) n += c.size ?? c.rules.length;
     out[key] = n;
   };
   count(dp.iptables, dp.iptables?.backend ?? 'iptables');

@@ -90,6 +90,8 @@ export interface Chain {
   readonly name: string;
   readonly base?: BaseChainInfo;
   readonly rules: Rule[];
+  /** The number of rules, where it is known without reading them (a packed chain reads its rules from the dump text on every `rules`). */
+  readonly size?: number;
 }
 
 /** One element of an nft set or map, or an ipset entry: key parts canonicalised. */
