@@ -71,9 +71,12 @@ test('probe mesh in a two-node lab: healthy, masquerade on node A, Service-only 
   const apiPort = Number(new URL(api.url).port);
 
   for (const [name, node, pod, host] of [['netconform-probe-a', 'node-a', podA, '10.250.7.1'], ['netconform-probe-b', 'node-b', podB, '10.250.7.2']] as const) {
-    api.upsert({ kind: 'Pod', metadata: { name, namespace: 'netconform', labels: { 'app.kubernetes.io/name': 'netconform-probe' } },
-      spec: { nodeName: node, containers: [{ name: 'probe', ports: [{ name: 'echo', containerPort: 7777 }] }] }, status: { phase: 'Running', podIP: pod.ip, hostIP: host } });
-    api.addToken(name, { username: PROBE_SA, audiences: AUD, extra: { 'authentication.kubernetes.io/node-name': [node] } });
+    const stored = api.upsert({ kind: 'Pod', metadata: { name, namespace: 'netconform', labels: { 'app.kubernetes.io/name': 'netconform-probe' } },
+      spec: { nodeName: node, containers: [{ name: 'probe', ports: [{ name: 'echo', containerPort: 7777 }] }] },
+      status: { phase: 'Running', podIP: pod.ip, podIPs: [{ ip: pod.ip }], hostIP: host } }) as { metadata: { uid: string } };
+    // A projected token's claims: the node and the Pod (whose podIPs the collector checks the Hello's pod IP against).
+    api.addToken(name, { username: PROBE_SA, audiences: AUD, extra: {
+      'authentication.kubernetes.io/node-name': [node], 'authentication.kubernetes.io/pod-name': [name], 'authentication.kubernetes.io/pod-uid': [stored.metadata.uid] } });
   }
   api.upsert({ kind: 'Service', metadata: { name: 'netconform-probe', namespace: 'netconform' }, spec: { clusterIP: SVC, ports: [{ port: 7777, protocol: 'TCP' }] } });
 
