@@ -6,7 +6,8 @@
 // restarted agent is not locked out by its predecessor's half-open connection).
 // A probe pod's stream (Hello.role "probe", admitted only for the probe ServiceAccount)
 // carries ProbeReports: their no-nat.observed results become the node's (NodeRegistry
-// merges them with the agent's report) and their counters feed the probe metrics.
+// merges them with the agent's report) and their counters feed the probe metrics. Its
+// Hello's pod IP must be one of its Pod's (read by the admission, cached by the Pod's uid).
 import * as grpc from '@grpc/grpc-js';
 import type { AgentMessage__Output } from '../gen/proto/netconform/v1/AgentMessage.js';
 import type { CollectorMessage } from '../gen/proto/netconform/v1/CollectorMessage.js';
@@ -75,7 +76,7 @@ export function createAgentService(deps: {
         (admission) => {
           if (call.cancelled || call.destroyed) return;
           if (!admission.ok) refuse(call, admission.code, admission.reason, admission.details);
-          else serve(call, admission.node, admission.role);
+          else serve(call, admission.node, admission.role, admission.podIps);
         },
         (err: unknown) => refuse(call, grpc.status.INTERNAL, 'review_failed', `admission failed: ${(err as Error).message}`),
       );
@@ -83,7 +84,7 @@ export function createAgentService(deps: {
   };
 
   // The stream's body, indented as it was inside Connect (kept so merges stay small).
-  function serve(call: Call, boundNode: string | undefined, boundRole: StreamRole | undefined): void {
+  function serve(call: Call, boundNode: string | undefined, boundRole: StreamRole | undefined, boundPodIps: readonly string[] | undefined): void {
       let node = '';
       let role: StreamRole = 'agent';
       let agentVersion = '';
@@ -114,6 +115,13 @@ export function createAgentService(deps: {
               const claimed = node;
               node = '';
               refuse(call, grpc.status.PERMISSION_DENIED, 'wrong_role', `this stream's token is the ${boundRole}'s ServiceAccount; it may not speak as ${role === 'probe' ? 'a probe' : 'an agent'} for ${claimed}`);
+              return;
+            }
+            if (role === 'probe' && boundPodIps !== undefined && !boundPodIps.includes(msg.hello.podIp)) {
+              // Peers judge what they saw against this address: a forged one would turn a rewrite into a pass.
+              const claimed = node;
+              node = '';
+              refuse(call, grpc.status.PERMISSION_DENIED, 'wrong_pod_ip', `this probe's Pod has IPs ${boundPodIps.join(', ') || '(none yet)'}; it may not speak for pod IP ${msg.hello.podIp || '(none)'} on ${claimed}`);
               return;
             }
             if (role === 'probe') {

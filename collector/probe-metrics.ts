@@ -50,7 +50,7 @@ export class ProbeMetrics implements NodeSink {
 
   /** `cniOf(node)`: the node's CNI as its agent reported it ("" or undefined: unknown). */
   constructor(registry: Registry, private readonly cniOf: (node: string) => string | undefined) {
-    new ScrapedFamily(PROBE_METRICS.attempts, 'Probes sent by probe pods, by path (pod, node-local, service) and result (ok, mismatch, timeout, error).', 'counter',
+    new ScrapedFamily(PROBE_METRICS.attempts, 'Probes sent by probe pods, by path (pod, node-local, service, nodeport) and result (ok, mismatch, timeout, error).', 'counter',
       () => [...this.attempts].map(([k, value]) => ({ labels: { path: split2(k)[0], result: split2(k)[1] }, value })), registry);
     new ScrapedFamily(PROBE_METRICS.mismatches, 'Probes whose receiver saw another source than the sender\'s pod IP, by path and what the source was (sender-node, gateway, other-node, unknown).', 'counter',
       () => [...this.mismatches].map(([k, value]) => ({ labels: { path: split2(k)[0], kind: split2(k)[1] }, value })), registry);

@@ -25,6 +25,18 @@ const AGENT_SA = 'system:serviceaccount:netconform:netconform-agent';
 const PROBE_SA = 'system:serviceaccount:netconform:netconform-probe';
 const AUD = ['netconform-collector'];
 const nodeClaim = (node: string) => ({ 'authentication.kubernetes.io/node-name': [node] });
+/** A probe's projected token (Kubernetes ≥ 1.30): its node and its Pod. */
+const probeClaims = (node: string, pod: { metadata: { name: string; uid: string } }) => ({
+  ...nodeClaim(node), 'authentication.kubernetes.io/pod-name': [pod.metadata.name], 'authentication.kubernetes.io/pod-uid': [pod.metadata.uid],
+});
+/** A probe Pod as the API server stores it (the fake assigns the uid). */
+function probePod(api: FakeApiServer, name: string, node: string, podIps: readonly string[], port = 7070) {
+  return api.upsert({
+    kind: 'Pod', metadata: { name, namespace: 'netconform', labels: { 'app.kubernetes.io/name': 'netconform-probe' } },
+    spec: { nodeName: node, containers: [{ name: 'probe', ports: [{ name: 'echo', containerPort: port }] }] },
+    status: { phase: 'Running', podIP: podIps[0], podIPs: podIps.map((ip) => ({ ip })), hostIP: '127.0.0.1' },
+  }) as { metadata: { name: string; uid: string } };
+}
 
 function httpsGet(port: number, path: string, ca: string, token: string): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -69,7 +81,7 @@ async function setup(t: import('ava').ExecutionContext) {
 }
 
 /** A probe stream: Hello as a probe for `node`, then the given reports; resolves with acks and the status. */
-function probeStream(client: AgentServiceClient, token: string, node: string, reports: ProbeReport[]): Promise<{ acks: number[]; status: grpc.StatusObject }> {
+function probeStream(client: AgentServiceClient, token: string, node: string, reports: ProbeReport[], podIp = '10.244.9.9'): Promise<{ acks: number[]; status: grpc.StatusObject }> {
   return new Promise((resolve) => {
     const acks: number[] = [];
     const call = client.Connect(bearerMetadata(token));
@@ -80,7 +92,7 @@ function probeStream(client: AgentServiceClient, token: string, node: string, re
     });
     call.on('error', () => undefined);
     call.on('status', (status) => resolve({ acks, status }));
-    call.write({ hello: { node, agentVersion: 'test', capabilities: ['report'], bootId: 'p1', role: 'probe', podIp: '10.244.9.9' } });
+    call.write({ hello: { node, agentVersion: 'test', capabilities: ['report'], bootId: 'p1', role: 'probe', podIp } });
     for (const r of reports) call.write({ probeReport: r });
   });
 }
@@ -95,7 +107,7 @@ const cumulative = (sequence: number, ok: number, bootId = 'boot-1'): ProbeRepor
 
 test('probe streams: bound to the token\'s node and to the probe ServiceAccount; cumulative counters add only differences', async (t) => {
   const { api, client, metrics } = await setup(t);
-  api.addToken('probe-d', { username: PROBE_SA, audiences: AUD, extra: nodeClaim('node-d') });
+  api.addToken('probe-d', { username: PROBE_SA, audiences: AUD, extra: probeClaims('node-d', probePod(api, 'netconform-probe-d', 'node-d', ['10.244.9.9'])) });
   api.addToken('agent-d', { username: AGENT_SA, audiences: AUD, extra: nodeClaim('node-d') });
 
   const forged = await probeStream(client, 'probe-d', 'node-c', [cumulative(1, 1)]);
@@ -120,21 +132,51 @@ test('probe streams: bound to the token\'s node and to the probe ServiceAccount;
   t.is(sample(m, 'netconform_agent_connected', { node: 'node-d' }), undefined, 'a probe stream is not the node\'s agent');
 });
 
+test('a probe\'s Hello may claim only its Pod\'s IPs; the Pod is read once per uid; a token without a Pod claim is refused', async (t) => {
+  const { api, client, metrics } = await setup(t);
+  const podE = probePod(api, 'netconform-probe-e', 'node-e', ['10.244.5.7', 'fd00:10:244:5::7']);
+  api.addToken('probe-e', { username: PROBE_SA, audiences: AUD, extra: probeClaims('node-e', podE) });
+  api.addToken('probe-no-pod', { username: PROBE_SA, audiences: AUD, extra: nodeClaim('node-e') });
+  api.addToken('probe-stale', { username: PROBE_SA, audiences: AUD, extra: probeClaims('node-e', { metadata: { name: 'netconform-probe-e', uid: 'uid-of-a-deleted-pod' } }) });
+  const podReads = (): number => api.requests.filter((r) => r.path === '/api/v1/namespaces/netconform/pods/netconform-probe-e').length;
+
+  const v4 = await probeStream(client, 'probe-e', 'node-e', [cumulative(1, 1)], '10.244.5.7');
+  t.deepEqual(v4.acks, [1]);
+  t.is(v4.status.code, grpc.status.OK);
+  const v6 = await probeStream(client, 'probe-e', 'node-e', [cumulative(2, 2)], 'fd00:10:244:5::7');
+  t.deepEqual(v6.acks, [2]);
+  const forged = await probeStream(client, 'probe-e', 'node-e', [cumulative(3, 3)], '10.244.6.1');
+  t.is(forged.status.code, grpc.status.PERMISSION_DENIED);
+  t.is(forged.status.details, "this probe's Pod has IPs 10.244.5.7, fd00:10:244:5::7; it may not speak for pod IP 10.244.6.1 on node-e");
+  t.deepEqual(forged.acks, []);
+  t.is(podReads(), 1, 'three streams of one Pod uid, one read');
+
+  const noPod = await probeStream(client, 'probe-no-pod', 'node-e', [cumulative(1, 1)], '10.244.5.7');
+  t.is(noPod.status.code, grpc.status.PERMISSION_DENIED);
+  t.is(noPod.status.details, "a probe's token must be bound to its Pod (a projected ServiceAccount token): its pod IP is checked against the Pod");
+  const stale = await probeStream(client, 'probe-stale', 'node-e', [cumulative(1, 1)], '10.244.5.7');
+  t.is(stale.status.code, grpc.status.PERMISSION_DENIED);
+  t.is(stale.status.details, 'Pod netconform/netconform-probe-e is not the one the token was issued for');
+  t.is(podReads(), 2, 'the stale uid is not in the cache: read once more');
+
+  const m = await metrics();
+  t.is(sample(m, 'netconform_collector_rejected_streams_total', { reason: 'wrong_pod_ip' }), 1);
+  t.is(sample(m, 'netconform_collector_rejected_streams_total', { reason: 'no_pod' }), 2);
+  t.is(sample(m, 'netconform_probe_attempts_total', { path: 'pod', result: 'ok' }), 2, 'only the admitted streams\' reports count');
+});
+
 test('real probes find their peers in the API server, report over TLS, and their no-nat.observed joins the agent\'s report for the node', async (t) => {
   const { api, kubeconfig, collector, ca, tokenFile, metrics, client } = await setup(t);
   const [portA, portB] = [await freePort(), await freePort()];
-  const pod = (name: string, node: string, port: number) => ({
-    kind: 'Pod', metadata: { name, namespace: 'netconform', labels: { 'app.kubernetes.io/name': 'netconform-probe' } },
-    spec: { nodeName: node, containers: [{ name: 'probe', ports: [{ name: 'echo', containerPort: port }] }] },
-    status: { phase: 'Running', podIP: '127.0.0.1', hostIP: '127.0.0.1' },
-  });
-  api.upsert(pod('netconform-probe-a', 'node-a', portA));
-  api.upsert(pod('netconform-probe-b', 'node-b', portB));
+  const podA = probePod(api, 'netconform-probe-a', 'node-a', ['127.0.0.1'], portA);
+  // node-b's probe pod has a second address no peer will ever see as a source (its peers
+  // reach it at 127.0.0.1, and its own probes leave from 127.0.0.1, node-b's hostIP).
+  const podB = probePod(api, 'netconform-probe-b', 'node-b', ['127.0.0.1', '192.0.2.10'], portB);
   // Same namespace, not a probe: never a peer.
   api.upsert({ kind: 'Pod', metadata: { name: 'netconform-agent-x', namespace: 'netconform', labels: { 'app.kubernetes.io/name': 'netconform-agent' } }, spec: { nodeName: 'node-a' }, status: { phase: 'Running', podIP: '127.0.0.1' } });
   api.upsert({ kind: 'Service', metadata: { name: 'netconform-probe', namespace: 'netconform' }, spec: { clusterIP: '127.0.0.1', ports: [{ port: portB, protocol: 'TCP' }] } });
-  api.addToken('probe-a', { username: PROBE_SA, audiences: AUD, extra: nodeClaim('node-a') });
-  api.addToken('probe-b', { username: PROBE_SA, audiences: AUD, extra: nodeClaim('node-b') });
+  api.addToken('probe-a', { username: PROBE_SA, audiences: AUD, extra: probeClaims('node-a', podA) });
+  api.addToken('probe-b', { username: PROBE_SA, audiences: AUD, extra: probeClaims('node-b', podB) });
   api.addToken('agent-a', { username: AGENT_SA, audiences: AUD, extra: nodeClaim('node-a') });
   api.addToken('reader', { username: 'alice' });
   api.grant({ subject: 'alice', verb: 'get', group: 'netconform.io', resource: 'findings' });
@@ -155,7 +197,7 @@ test('real probes find their peers in the API server, report over TLS, and their
     '--collector', collector.address, '--collector-ca', ca, '--token-file', tokenFile(name, token), '--log-level', 'debug']);
   const a = probe('netconform-probe-a', 'node-a', portA, '127.0.0.1', 'probe-a');
   t.teardown(() => a.stop('SIGKILL'));
-  // node-b's probe says its pod IP is one no peer will see (every peer sees 127.0.0.1, node-b's hostIP): a rewrite to its node's address.
+  // node-b's probe says its pod IP is its second one (its Pod's, so admitted), which no peer sees: a rewrite to its node's address.
   const b = probe('netconform-probe-b', 'node-b', portB, '192.0.2.10', 'probe-b');
   t.teardown(() => b.stop('SIGKILL'));
   const peersA = await a.waitForLog((l) => l.msg === 'peers' && l['of'] === 2, 30_000, 'probe A to see both probe pods');

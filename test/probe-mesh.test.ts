@@ -4,7 +4,10 @@
 // a real collector, and what they see becomes each node's no-nat.observed. A MASQUERADE on
 // node A is reported as node A's address at the collector and recovers when removed; an
 // SNAT only on the Service path fails only that path; node A's underlay down for 4 s breaks
-// the disruption mode's connections and the gap is measured. The API server and collector
+// the disruption mode's connections and the gap is measured. The probe Service is of type
+// NodePort, with kube-proxy-shaped NodePort DNAT and masquerade on both nodes: the NodePort
+// path through each probe's own node reports the masqueraded source as expected
+// (externalTrafficPolicy Cluster) without failing anything. The API server and collector
 // are reached from the pods through relays (test/support/netns-relay.ts): no host change.
 import test from 'ava';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
@@ -21,6 +24,7 @@ import { ROOT, eventually, runProgram, sample, startCollectorProcess } from './s
 const PROBE_SA = 'system:serviceaccount:netconform:netconform-probe';
 const AUD = ['netconform-collector'];
 const SVC = '10.96.0.50';
+const NODE_PORT = 30777;
 
 function httpsGet(port: number, path: string, ca: string, token: string): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -53,6 +57,15 @@ test('probe mesh in a two-node lab: healthy, masquerade on node A, Service-only 
   // The probe Service, kube-proxy style on each node: from A it lands on B's probe, from B on A's.
   await a.exec('iptables', ['-w', '-t', 'nat', '-A', 'PREROUTING', '-d', `${SVC}/32`, '-p', 'tcp', '--dport', '7777', '-j', 'DNAT', '--to-destination', `${podB.ip}:7777`]);
   await b.exec('iptables', ['-w', '-t', 'nat', '-A', 'PREROUTING', '-d', `${SVC}/32`, '-p', 'tcp', '--dport', '7777', '-j', 'DNAT', '--to-destination', `${podA.ip}:7777`]);
+  // Its NodePort, kube-proxy style (externalTrafficPolicy Cluster): to any local address at the
+  // port, marked for masquerade (KUBE-MARK-MASQ) and DNATed to the other node's probe; marked
+  // packets are masqueraded on the way out (KUBE-POSTROUTING).
+  for (const [node, target] of [[a, podB], [b, podA]] as const) {
+    const nodePort = ['-m', 'addrtype', '--dst-type', 'LOCAL', '-p', 'tcp', '--dport', String(NODE_PORT)];
+    await node.exec('iptables', ['-w', '-t', 'nat', '-A', 'PREROUTING', ...nodePort, '-j', 'MARK', '--set-xmark', '0x4000/0x4000']);
+    await node.exec('iptables', ['-w', '-t', 'nat', '-A', 'PREROUTING', ...nodePort, '-j', 'DNAT', '--to-destination', `${target.ip}:7777`]);
+    await node.exec('iptables', ['-w', '-t', 'nat', '-A', 'POSTROUTING', '-m', 'mark', '--mark', '0x4000/0x4000', '-j', 'MASQUERADE']);
+  }
 
   const dir = mkdtempSync(join(tmpdir(), 'nc-probe-mesh-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
@@ -71,11 +84,15 @@ test('probe mesh in a two-node lab: healthy, masquerade on node A, Service-only 
   const apiPort = Number(new URL(api.url).port);
 
   for (const [name, node, pod, host] of [['netconform-probe-a', 'node-a', podA, '10.250.7.1'], ['netconform-probe-b', 'node-b', podB, '10.250.7.2']] as const) {
-    api.upsert({ kind: 'Pod', metadata: { name, namespace: 'netconform', labels: { 'app.kubernetes.io/name': 'netconform-probe' } },
-      spec: { nodeName: node, containers: [{ name: 'probe', ports: [{ name: 'echo', containerPort: 7777 }] }] }, status: { phase: 'Running', podIP: pod.ip, hostIP: host } });
-    api.addToken(name, { username: PROBE_SA, audiences: AUD, extra: { 'authentication.kubernetes.io/node-name': [node] } });
+    const stored = api.upsert({ kind: 'Pod', metadata: { name, namespace: 'netconform', labels: { 'app.kubernetes.io/name': 'netconform-probe' } },
+      spec: { nodeName: node, containers: [{ name: 'probe', ports: [{ name: 'echo', containerPort: 7777 }] }] },
+      status: { phase: 'Running', podIP: pod.ip, podIPs: [{ ip: pod.ip }], hostIP: host } }) as { metadata: { uid: string } };
+    // A projected token's claims: the node and the Pod (whose podIPs the collector checks the Hello's pod IP against).
+    api.addToken(name, { username: PROBE_SA, audiences: AUD, extra: {
+      'authentication.kubernetes.io/node-name': [node], 'authentication.kubernetes.io/pod-name': [name], 'authentication.kubernetes.io/pod-uid': [stored.metadata.uid] } });
   }
-  api.upsert({ kind: 'Service', metadata: { name: 'netconform-probe', namespace: 'netconform' }, spec: { clusterIP: SVC, ports: [{ port: 7777, protocol: 'TCP' }] } });
+  api.upsert({ kind: 'Service', metadata: { name: 'netconform-probe', namespace: 'netconform' },
+    spec: { type: 'NodePort', externalTrafficPolicy: 'Cluster', clusterIP: SVC, ports: [{ port: 7777, protocol: 'TCP', nodePort: NODE_PORT }] } });
 
   const probes: ChildProcess[] = [];
   t.teardown(() => { for (const p of probes) p.kill('SIGKILL'); });
@@ -106,6 +123,33 @@ test('probe mesh in a two-node lab: healthy, masquerade on node A, Service-only 
   // Healthy: both nodes pass, directly and through the Service.
   await eventually(async () => ((await status('node-a')) === 0 && (await status('node-b')) === 0) || undefined, 60_000, 'both probes to report a passing round');
   t.deepEqual(await findingsOf('node-a'), []);
+  // The NodePort path (found from the Service, through each probe's own hostIP) was masqueraded, as
+  // kube-proxy does by design with externalTrafficPolicy Cluster: counted, and no-nat.observed still passes.
+  const nodePortSeen = await eventually(async () => {
+    const m = await metrics();
+    return (sample(m, 'netconform_probe_attempts_total', { path: 'nodeport', result: 'mismatch' }) ?? 0) >= 2 ? m : undefined;
+  }, 30_000, 'NodePort probes counted');
+  t.true((sample(nodePortSeen, 'netconform_probe_source_mismatch_total', { path: 'nodeport', kind: 'sender-node' }) ?? 0) >= 2);
+  t.is(sample(nodePortSeen, 'netconform_probe_attempts_total', { path: 'nodeport', result: 'ok' }), undefined, 'every NodePort probe was masqueraded');
+  t.is(sample(nodePortSeen, 'netconform_probe_source_mismatch_total', { path: 'pod', kind: 'sender-node' }), undefined, 'the pod path is untouched');
+  t.is(sample(nodePortSeen, 'netconform_probe_source_mismatch_total', { path: 'service', kind: 'sender-node' }), undefined, 'the Service path is untouched');
+  t.is(await status('node-a'), 0);
+  t.is(await status('node-b'), 0);
+  // What the finding says, from one round of a probe in pod A with the flags (the pass is not among the listed findings).
+  const once = async (policy: string): Promise<unknown> => JSON.parse(await a.execPod(0, process.execPath, ['--import', 'tsx', join(ROOT, 'agent/main.ts'), 'probe', '--once',
+    '--pod-ip', podA.ip, '--node', 'node-a', '--listen', '0.0.0.0:0', '--nodeport', String(NODE_PORT), '--external-traffic-policy', policy,
+    '--node-address', 'node-a=10.250.7.1', '--node-address', 'node-b=10.250.7.2', '--timeout', '1s'])) as { findings: unknown[] };
+  const through = `1 of 1 probes through the NodePort 10.250.7.1:${NODE_PORT} arrived from 10.250.7.1 (this node's address: masqueraded on the way out) instead of this pod's ${podA.ip}`;
+  t.deepEqual((await once('Cluster') as { findings: unknown[] }).findings, [{
+    check: 'no-nat.observed', status: 'pass', severity: 'info', subject: 'nodeport',
+    message: `${through}, as expected with externalTrafficPolicy Cluster: kube-proxy masquerades NodePort traffic so the answer returns through this node`,
+    evidence: { expected: podA.ip, seen: ['10.250.7.1'], kind: 'sender-node', externalTrafficPolicy: 'Cluster', rewriteExpected: true, rewrittenBy: 'node-a' },
+  }]);
+  t.deepEqual((await once('Local') as { findings: unknown[] }).findings, [{
+    check: 'no-nat.observed', status: 'warn', severity: 'medium', subject: 'nodeport',
+    message: `${through}, but externalTrafficPolicy Local must preserve the client's address: something other than kube-proxy rewrote it`,
+    evidence: { expected: podA.ip, seen: ['10.250.7.1'], kind: 'sender-node', externalTrafficPolicy: 'Local', rewriteExpected: false, rewrittenBy: 'node-a' },
+  }]);
 
   // MASQUERADE on node A for pod → pod: node A's probe reports node A's address, B stays clean.
   const masq = ['-t', 'nat', '-A', 'POSTROUTING', '-s', '10.244.1.0/24', '-d', '10.244.2.0/24', '-j', 'MASQUERADE'];

@@ -3,12 +3,14 @@
 // (get/list/watch pods and services), nothing cluster-wide. Every change hands the current
 // peer set to `onPeers`: each running probe pod with an IP and a node, the Service's
 // ClusterIP and port, and the node addresses the pods' hostIPs reveal (to classify a source
-// rewritten to a node's address without reading Nodes).
+// rewritten to a node's address without reading Nodes), and — when the probe Service is of
+// type NodePort — its TCP nodePort and externalTrafficPolicy (the NodePort path).
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from '../../common/log.js';
 import { Reflector } from '../../kube/reflector.js';
 import { resourceKindsNamed } from '../../kube/kinds.js';
 import type { ProbePeer } from './peers.js';
+import type { ExternalTrafficPolicy } from './judge.js';
 
 export const PROBE_LABEL_SELECTOR = 'app.kubernetes.io/name=netconform-probe';
 export const PROBE_SERVICE_NAME = 'netconform-probe';
@@ -21,6 +23,8 @@ export interface ApiPeerSet {
   readonly peers: readonly ProbePeer[];
   /** The probe Service's ClusterIP:port, when it has one. */
   readonly service?: { readonly ip: string; readonly port: number };
+  /** The probe Service's TCP nodePort, when it is of type NodePort (or LoadBalancer). */
+  readonly nodePort?: { readonly port: number; readonly externalTrafficPolicy: ExternalTrafficPolicy };
   /** Node name → its address, from the probe pods' status.hostIP. */
   readonly nodeAddresses: ReadonlyMap<string, readonly string[]>;
 }
@@ -58,15 +62,20 @@ export function peerSetOf(pods: Iterable<Obj>, services: Iterable<Obj>, port: nu
     peers.push({ name, node, ip, port: typeof echo === 'number' ? echo : port });
   }
   let service: ApiPeerSet['service'];
+  let nodePort: ApiPeerSet['nodePort'];
   for (const s of services) {
     const ip = at(s, 'spec', 'clusterIP');
     const ports = at(s, 'spec', 'ports');
     const first = Array.isArray(ports) ? (ports as unknown[]).find((x) => at(x, 'protocol') === undefined || at(x, 'protocol') === 'TCP') : undefined;
     const sp = at(first, 'port');
     if (typeof ip === 'string' && ip && ip !== 'None' && typeof sp === 'number') service = { ip, port: sp };
+    const np = at(first, 'nodePort');
+    if ((at(s, 'spec', 'type') === 'NodePort' || at(s, 'spec', 'type') === 'LoadBalancer') && typeof np === 'number' && np > 0) {
+      nodePort = { port: np, externalTrafficPolicy: at(s, 'spec', 'externalTrafficPolicy') === 'Local' ? 'Local' : 'Cluster' };
+    }
   }
   peers.sort((a, b) => a.name.localeCompare(b.name));
-  return { peers, nodeAddresses, ...(service ? { service } : {}) };
+  return { peers, nodeAddresses, ...(service ? { service } : {}), ...(nodePort ? { nodePort } : {}) };
 }
 
 export class ApiPeerSource {

@@ -3,7 +3,9 @@
 // over TCP and UDP, prints no-nat.observed findings each round (JSON lines; --once: one scan
 // result and the exit code) and, with --collector, reports them with its counters over the
 // agents' authenticated stream. Peers come from the API (the probe pods and Service, in
-// its namespace) or, for labs and static meshes, from --peer flags.
+// its namespace) or, for labs and static meshes, from --peer flags. The NodePort path
+// (--nodeport, or the probe Service's nodePort when it is of type NodePort) probes through
+// this probe's own node's address.
 import { hostname } from 'node:os';
 import { parseFlags, str, bool, strList, choice, logLevelFlag, type Parsed } from '../../common/cli.js';
 import { EXIT_FINDINGS, EXIT_OK, UsageError } from '../../common/errors.js';
@@ -17,17 +19,20 @@ import { AGENT_TOKEN_PATH, readTokenFile } from '../../common/token.js';
 import { startEcho } from './echo.js';
 import type { ProbePeer } from './peers.js';
 import type { AddressBook } from './classify.js';
+import type { ExternalTrafficPolicy } from './judge.js';
 import { ProbeMesh, type PeerView } from './mesh.js';
 
 export const PROBE_HELP = `Usage: netconform-agent probe --pod-ip IP [--node NAME] [--listen HOST:PORT]
          [--peers api [--kubeconfig FILE] [--namespace NS] | --peer NAME@NODE=IP:PORT … [--service IP:PORT]]
+         [--nodeport PORT [--external-traffic-policy Cluster|Local]]
          [--collector HOST:PORT [--collector-ca FILE | --insecure] [--token-file FILE]]
          [--k 10] [--interval 30s] [--timeout 2s] [--rate 20] [--connections 0] [--once]
 
 Serves a TCP and UDP echo that answers with the source address it saw, and probes peers'
 echoes: the K ring successors on other nodes plus one on its own node, each directly and
 through the probe Service. Probes go one at a time, at most --rate per second, each limited
-by --timeout, and only to peer probe pods and the probe Service. Every round prints
+by --timeout, and only to peer probe pods and the probe Service (and, with --nodeport, its
+NodePort on this node's address). Every round prints
 no-nat.observed findings as one JSON line per finding; with --once it prints one scan result
 and exits 0 (sources preserved), 1 (rewritten) or 2.
 
@@ -49,6 +54,13 @@ Peers:
                             API the probe pods' hostIPs are used too)
   --gateway IP              a pod-network gateway address (repeatable)
   --k N                     ring peers on other nodes (default 10)
+  --nodeport PORT           also probe through this node's address (its hostIP from the API, or
+                            --node-address for this node) at this NodePort of the probe Service; from
+                            the API it is found when the probe Service is of type NodePort
+  --external-traffic-policy Cluster|Local
+                            the NodePort Service's policy (default: the Service's, else Cluster):
+                            with Cluster a rewritten source on the NodePort path is expected
+                            (kube-proxy masquerades it) and passes; with Local it warns
 
 Rounds:
   --interval DURATION       between rounds, jittered ±10% (default 30s)
@@ -104,7 +116,7 @@ export async function probeCommand(argv: string[]): Promise<number> {
   const p = parseFlags(argv, {
     'pod-ip': { type: 'string' }, node: { type: 'string' }, 'pod-name': { type: 'string' }, listen: { type: 'string' }, peer: { type: 'string', multiple: true },
     peers: { type: 'string' }, kubeconfig: { type: 'string' }, namespace: { type: 'string' },
-    service: { type: 'string' }, 'node-address': { type: 'string', multiple: true }, gateway: { type: 'string', multiple: true },
+    service: { type: 'string' }, nodeport: { type: 'string' }, 'external-traffic-policy': { type: 'string' }, 'node-address': { type: 'string', multiple: true }, gateway: { type: 'string', multiple: true },
     k: { type: 'string' }, interval: { type: 'string' }, timeout: { type: 'string' }, rate: { type: 'string' }, once: { type: 'boolean' }, format: { type: 'string' },
     connections: { type: 'string' }, heartbeat: { type: 'string' }, 'break-after': { type: 'string' },
     collector: { type: 'string' }, 'collector-ca': { type: 'string' }, 'tls-server-name': { type: 'string' }, insecure: { type: 'boolean' }, 'token-file': { type: 'string' },
@@ -131,6 +143,17 @@ export async function probeCommand(argv: string[]): Promise<number> {
   const svcMatch = svc ? /^(.*):(\d+)$/.exec(svc) : undefined;
   if (svc && !svcMatch) throw new UsageError(`"${svc}" is not IP:PORT`, '--service');
   const book = addressBook(p);
+  const nodePortFlag = str(p, 'nodeport') === undefined ? undefined : count(p, 'nodeport', 0, 65535);
+  if (nodePortFlag === 0) throw new UsageError('is not a port from 1 to 65535', '--nodeport');
+  const policyFlag = str(p, 'external-traffic-policy') === undefined ? undefined : choice(str(p, 'external-traffic-policy'), ['Cluster', 'Local'] as const, '--external-traffic-policy', 'Cluster');
+  /** The NodePort target: this node's first known address at the flag's port, else the API Service's. */
+  const nodePortAt = (addresses: AddressBook, fromApi?: { port: number; externalTrafficPolicy: ExternalTrafficPolicy }): Pick<PeerView, 'nodePort'> => {
+    const port = nodePortFlag ?? fromApi?.port;
+    const ip = addresses.nodeAddresses.get(node)?.[0];
+    if (port === undefined || !ip) return {};
+    return { nodePort: { ip, port, externalTrafficPolicy: policyFlag ?? fromApi?.externalTrafficPolicy ?? 'Cluster' } };
+  };
+  if (nodePortFlag !== undefined && peerSource === 'flags' && !nodePortAt(book).nodePort) throw new UsageError(`needs this node's address (--node-address ${node}=IP)`, '--nodeport');
   const log = createLogger({ component: 'probe', node }, logLevelFlag(p));
   const echo = await startEcho(listen[1]!.replace(/^\[(.*)\]$/, '$1') || '0.0.0.0', Number(listen[2]), podIp);
   log.info('echo listening', { port: echo.tcpPort, peers: peerSource === 'api' ? 'api' : staticPeers.length });
@@ -162,7 +185,8 @@ export async function probeCommand(argv: string[]): Promise<number> {
       for (const f of findings) process.stdout.write(JSON.stringify({ time: new Date().toISOString(), node, ...f }) + '\n');
     },
   });
-  const staticView: PeerView = { peers: staticPeers, book, ...(svcMatch ? { service: { ip: svcMatch[1]!.replace(/^\[(.*)\]$/, '$1'), port: Number(svcMatch[2]) } } : {}) };
+  const staticView: PeerView = { peers: staticPeers, book, ...(svcMatch ? { service: { ip: svcMatch[1]!.replace(/^\[(.*)\]$/, '$1'), port: Number(svcMatch[2]) } } : {}), ...nodePortAt(book) };
+
 
   if (bool(p, 'once')) {
     mesh.setView(staticView);
@@ -178,7 +202,10 @@ export async function probeCommand(argv: string[]): Promise<number> {
     const source = new ApiPeerSource({
       kubeConfig: loadKubeConfig(str(p, 'kubeconfig')), namespace: str(p, 'namespace') ?? process.env['POD_NAMESPACE'] ?? 'netconform',
       port: echo.tcpPort, log: log.child({ part: 'peers' }),
-      onPeers: (set) => mesh.setView({ peers: set.peers, book: mergeBooks(book, set.nodeAddresses), ...(set.service ? { service: set.service } : {}) }),
+      onPeers: (set) => {
+        const merged = mergeBooks(book, set.nodeAddresses);
+        mesh.setView({ peers: set.peers, book: merged, ...(set.service ? { service: set.service } : {}), ...nodePortAt(merged, set.nodePort) });
+      },
     });
     source.start();
     stopApi = () => source.stop();

@@ -1,7 +1,8 @@
 // A running probe pod: rounds over its ring peers (directly and through the probe Service),
 // each probe time-limited and the whole round rate-limited; the round's no-nat.observed
 // findings printed and, with a collector, reported with the cumulative counters; the
-// optional connection-disruption mesh alongside. Peers come from flags or from the API
+// optional connection-disruption mesh alongside. With a NodePort, the round also probes
+// through its own node's address at that port (the NodePort path). Peers come from flags or from the API
 // (agent/probe/api-peers.ts), and change while it runs.
 import { findingToWire } from '../../common/wire.js';
 import type { Finding } from '../../common/findings.js';
@@ -9,7 +10,7 @@ import type { Logger } from '../../common/log.js';
 import { NO_NAT_OBSERVED } from '../../common/probe.js';
 import { probeTcp, probeUdp } from './prober.js';
 import { selectPeers, type ProbePeer } from './peers.js';
-import { judgeProbes, type ProbeResult } from './judge.js';
+import { judgeProbes, type ExternalTrafficPolicy, type ProbeResult } from './judge.js';
 import { ProbeStats, outcomeOf } from './stats.js';
 import { ConnectionMesh } from './connections.js';
 import type { AddressBook } from './classify.js';
@@ -40,6 +41,8 @@ export interface ProbeMeshOptions {
 export interface PeerView {
   readonly peers: readonly ProbePeer[];
   readonly service?: { readonly ip: string; readonly port: number };
+  /** The probe Service's NodePort at this probe's own node's address (its hostIP or --node-address). */
+  readonly nodePort?: { readonly ip: string; readonly port: number; readonly externalTrafficPolicy: ExternalTrafficPolicy };
   readonly book: AddressBook;
 }
 
@@ -60,7 +63,8 @@ export class ProbeMesh {
   setView(view: PeerView): void {
     this.view = view;
     this.selected = selectPeers({ name: this.opts.name, node: this.opts.node }, view.peers, this.opts.k);
-    this.opts.log.info('peers', { peers: this.selected.length, of: view.peers.length, service: view.service ? `${view.service.ip}:${view.service.port}` : '' });
+    this.opts.log.info('peers', { peers: this.selected.length, of: view.peers.length, service: view.service ? `${view.service.ip}:${view.service.port}` : '',
+      nodePort: view.nodePort ? `${view.nodePort.ip}:${view.nodePort.port} ${view.nodePort.externalTrafficPolicy}` : '' });
     if (this.opts.connections > 0) {
       const targets = this.selected.filter((p) => p.node !== this.opts.node).slice(0, this.opts.connections);
       if (!this.connections) {
@@ -89,19 +93,21 @@ export class ProbeMesh {
       await paced(async () => ({ path: 'pod', proto: 'tcp', peer: peer.name, peerNode: peer.node, answer: await probeTcp(peer.ip, peer.port, timeoutMs) }));
       await paced(async () => ({ path: 'pod', proto: 'udp', peer: peer.name, peerNode: peer.node, answer: await probeUdp(peer.ip, peer.port, timeoutMs) }));
     }
-    const svc = this.view.service;
-    if (svc) {
-      // As many as there are ring peers, up to serviceProbes: a small mesh does not load one pod.
-      for (let i = 0; i < Math.max(1, Math.min(this.selected.length, this.opts.serviceProbes)); i++) {
-        await paced(async () => ({ path: 'service', proto: 'tcp', peer: `${svc.ip}:${svc.port}`, peerNode: '', answer: await probeTcp(svc.ip, svc.port, timeoutMs) }));
+    // As many as there are ring peers, up to serviceProbes: a small mesh does not load one pod.
+    const serviceProbes = Math.max(1, Math.min(this.selected.length, this.opts.serviceProbes));
+    for (const [path, target] of [['service', this.view.service], ['nodeport', this.view.nodePort]] as const) {
+      if (!target) continue;
+      for (let i = 0; i < serviceProbes; i++) {
+        await paced(async () => ({ path, proto: 'tcp', peer: `${target.ip}:${target.port}`, peerNode: '', answer: await probeTcp(target.ip, target.port, timeoutMs) }));
       }
     }
     const self = { node, podIp };
-    // Through the Service a probe may land on itself: kube-proxy masquerades that hairpin by
-    // design (KUBE-MARK-MASQ for an endpoint's own source), so such answers prove nothing.
-    for (let i = results.length - 1; i >= 0; i--) if (results[i]!.path === 'service' && results[i]!.answer.by === podIp) results.splice(i, 1);
+    // Through the Service (or its NodePort) a probe may land on itself: kube-proxy masquerades
+    // that hairpin by design (KUBE-MARK-MASQ for an endpoint's own source), so such answers prove nothing.
+    for (let i = results.length - 1; i >= 0; i--) if (results[i]!.path !== 'pod' && results[i]!.answer.by === podIp) results.splice(i, 1);
     this.stats.addRound(results.map((r) => outcomeOf(r, self, this.view.book)));
-    const findings = judgeProbes(self, results, this.view.book).map((r) => ({ check: NO_NAT_OBSERVED, ...r }));
+    const nodePortPolicy = this.view.nodePort?.externalTrafficPolicy;
+    const findings = judgeProbes(self, results, this.view.book, nodePortPolicy ? { nodePortPolicy } : {}).map((r) => ({ check: NO_NAT_OBSERVED, ...r }));
     this.report(findings);
     return findings;
   }
@@ -110,7 +116,7 @@ export class ProbeMesh {
   start(): void {
     const loop = async (): Promise<void> => {
       if (this.stopped) return;
-      if (this.selected.length > 0 || this.view.service) {
+      if (this.selected.length > 0 || this.view.service || this.view.nodePort) {
         try {
           this.opts.onRound?.(await this.round());
         } catch (err) {

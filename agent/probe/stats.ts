@@ -17,16 +17,16 @@ export interface ProbeOutcome {
 
 interface Rtt { buckets: number[]; sum: number; count: number }
 
-/** The metric path of one probe: the Service, a pod on the own node, or a pod elsewhere. */
+/** The metric path of one probe: the Service, the NodePort, a pod on the own node, or a pod elsewhere. */
 export function probePath(r: ProbeResult, ownNode: string): ProbePathLabel {
-  if (r.path === 'service') return 'service';
+  if (r.path === 'service' || r.path === 'nodeport') return r.path;
   return r.peerNode === ownNode ? 'node-local' : 'pod';
 }
 
 /** One probe's outcome: ok, mismatch (with its kind), timeout or error. */
 export function outcomeOf(r: ProbeResult, self: { readonly node: string; readonly podIp: string }, book: AddressBook): ProbeOutcome {
   const path = probePath(r, self.node);
-  const base = { path, peerNode: r.path === 'service' ? '' : r.peerNode, rttSeconds: r.answer.rttMs / 1000 };
+  const base = { path, peerNode: r.path === 'pod' ? r.peerNode : '', rttSeconds: r.answer.rttMs / 1000 };
   if (!r.answer.ok) return { ...base, result: /^timeout/.test(r.answer.error ?? '') ? 'timeout' : 'error' };
   if (r.answer.seen === self.podIp) return { ...base, result: 'ok' };
   const c = classifySource(r.answer.seen, self.podIp, self.node, book);

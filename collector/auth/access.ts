@@ -18,6 +18,7 @@ export type Admission =
     readonly ok: true;
     /** the node the stream may speak for; undefined: any (open mode) */ readonly node?: string;
     /** what its ServiceAccount may say (agent or probe); undefined: either (open mode) */ readonly role?: StreamRole;
+    /** a probe's Pod's IPs, the only pod IPs its Hello may claim; undefined: not checked (agents, open mode) */ readonly podIps?: readonly string[];
   }
   | { readonly ok: false; readonly code: grpc.status; readonly reason: StreamRejectReason; readonly details: string };
 
@@ -97,7 +98,7 @@ export class KubeAccess implements CollectorAccess {
       }
       const id = await this.nodes.resolve(r.user);
       if (!id.ok) return refuse(grpc.status.PERMISSION_DENIED, id.reason, id.details);
-      return { ok: true, node: id.node, role: id.role };
+      return { ok: true, node: id.node, role: id.role, ...(id.podIps ? { podIps: id.podIps } : {}) };
     } catch (err) {
       if (!(err instanceof ReviewUnavailableError)) throw err;
       this.log.warn('cannot authenticate an agent stream', { err: err.message });

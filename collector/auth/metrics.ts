@@ -3,7 +3,7 @@ import { Counter, type Registry } from 'prom-client';
 
 /** Why an agent stream was ended or refused. */
 export const STREAM_REJECT_REASONS = [
-  'no_token', 'invalid_token', 'review_failed', 'not_agent', 'no_node', 'wrong_node', 'wrong_role', 'too_many_streams', 'superseded',
+  'no_token', 'invalid_token', 'review_failed', 'not_agent', 'no_node', 'no_pod', 'wrong_node', 'wrong_role', 'wrong_pod_ip', 'too_many_streams', 'superseded',
 ] as const;
 export type StreamRejectReason = (typeof STREAM_REJECT_REASONS)[number];
 

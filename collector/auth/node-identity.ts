@@ -5,6 +5,9 @@
 // With only the Pod claim the Pod is read once (then cached by its uid) for spec.nodeName;
 // its uid must match the token's, so a deleted and re-created Pod of the same name on
 // another node does not inherit the old binding. The ServiceAccount must be the agent's.
+// A probe's token must carry the Pod claim even when it has the node claim: its Pod is
+// read (the same cached lookup) for status.podIPs, so the pod IP its Hello claims — the
+// address its peers compare what they saw against — is the Pod's, not taken on trust.
 import type { CoreV1Api } from '@kubernetes/client-node';
 import { TtlCache } from './cache.js';
 import { ReviewUnavailableError, describeApiError, type ReviewedUser } from './token-review.js';
@@ -37,13 +40,23 @@ export function serviceAccountOf(username: string): ServiceAccountRef | undefine
 }
 
 export type NodeIdentity =
-  | { readonly ok: true; readonly node: string; readonly via: 'node-claim' | 'pod-claim'; readonly role: StreamRole }
-  | { readonly ok: false; readonly reason: 'not_agent' | 'no_node'; readonly details: string };
+  | {
+    readonly ok: true; readonly node: string; readonly via: 'node-claim' | 'pod-claim'; readonly role: StreamRole;
+    /** A probe's Pod's status.podIPs (the only addresses its Hello may claim); undefined for agents. */
+    readonly podIps?: readonly string[];
+  }
+  | { readonly ok: false; readonly reason: 'not_agent' | 'no_node' | 'no_pod'; readonly details: string };
+
+/** What the Pod read tells, cached by the Pod's uid (a uid is never reused). */
+interface PodFacts {
+  readonly node: string;
+  readonly podIps: readonly string[];
+}
 
 const first = (user: ReviewedUser, key: string): string | undefined => user.extra[key]?.[0] || undefined;
 
 export class NodeIdentityResolver {
-  private readonly pods = new TtlCache<string>(20_000);
+  private readonly pods = new TtlCache<PodFacts>(20_000);
   podLookups = 0;
 
   constructor(
@@ -61,25 +74,40 @@ export class NodeIdentityResolver {
       return { ok: false, reason: 'not_agent', details: `${user.username} is not the agent's ServiceAccount (${this.agent.namespace}:${this.agent.name})${probe}` };
     }
     const node = first(user, NODE_NAME_EXTRA);
-    if (node) return { ok: true, node, via: 'node-claim', role };
+    if (node && role === 'agent') return { ok: true, node, via: 'node-claim', role };
     const pod = first(user, POD_NAME_EXTRA);
     const uid = first(user, POD_UID_EXTRA);
-    if (!pod || !uid) return { ok: false, reason: 'no_node', details: 'the token is not bound to a Pod (use a projected ServiceAccount token)' };
+    if (!pod || !uid) {
+      return role === 'probe'
+        ? { ok: false, reason: 'no_pod', details: 'a probe\'s token must be bound to its Pod (a projected ServiceAccount token): its pod IP is checked against the Pod' }
+        : { ok: false, reason: 'no_node', details: 'the token is not bound to a Pod (use a projected ServiceAccount token)' };
+    }
     const cached = this.pods.get(uid);
-    if (cached) return { ok: true, node: cached, via: 'pod-claim', role };
+    const facts = cached ? { ok: true as const, ...cached } : await this.readPod(sa.namespace, pod, uid, role);
+    if (!facts.ok) return facts;
+    const via = node ? 'node-claim' : 'pod-claim';
+    return { ok: true, node: node ?? facts.node, via, role, ...(role === 'probe' ? { podIps: facts.podIps } : {}) };
+  }
+
+  private async readPod(namespace: string, pod: string, uid: string, role: StreamRole): Promise<(PodFacts & { ok: true }) | (NodeIdentity & { ok: false })> {
+    const noPod = role === 'probe' ? 'no_pod' : 'no_node';
     this.podLookups++;
     let obj;
     try {
-      obj = await this.core.readNamespacedPod({ name: pod, namespace: sa.namespace });
+      obj = await this.core.readNamespacedPod({ name: pod, namespace });
     } catch (err) {
       const code = (err as { code?: unknown }).code;
-      if (code === 404) return { ok: false, reason: 'no_node', details: `the token's Pod ${sa.namespace}/${pod} does not exist` };
-      throw new ReviewUnavailableError(`reading Pod ${sa.namespace}/${pod}: ${describeApiError(err)}`);
+      if (code === 404) return { ok: false, reason: noPod, details: `the token's Pod ${namespace}/${pod} does not exist` };
+      throw new ReviewUnavailableError(`reading Pod ${namespace}/${pod}: ${describeApiError(err)}`);
     }
-    if (obj.metadata?.uid !== uid) return { ok: false, reason: 'no_node', details: `Pod ${sa.namespace}/${pod} is not the one the token was issued for` };
+    if (obj.metadata?.uid !== uid) return { ok: false, reason: noPod, details: `Pod ${namespace}/${pod} is not the one the token was issued for` };
     const nodeName = obj.spec?.nodeName;
-    if (!nodeName) return { ok: false, reason: 'no_node', details: `Pod ${sa.namespace}/${pod} is not scheduled to a node` };
-    this.pods.set(uid, nodeName, 24 * 3600_000);
-    return { ok: true, node: nodeName, via: 'pod-claim', role };
+    if (!nodeName) return { ok: false, reason: 'no_node', details: `Pod ${namespace}/${pod} is not scheduled to a node` };
+    const podIps = (obj.status?.podIPs ?? []).map((a) => a.ip).filter((ip): ip is string => !!ip);
+    if (podIps.length === 0 && obj.status?.podIP) podIps.push(obj.status.podIP);
+    const facts = { node: nodeName, podIps };
+    // A Pod's IPs do not change once set; a Pod read before the kubelet wrote them is read again next time.
+    if (podIps.length > 0 || role === 'agent') this.pods.set(uid, facts, 24 * 3600_000);
+    return { ok: true, ...facts };
   }
 }
