@@ -1,18 +1,8 @@
 import test from 'ava';
-import { createServer } from 'node:net';
 import { createLabNode } from './lab/lab.js';
 import { eventually, runProgram, sample, scrape, startCollectorProcess, startProgram } from './support/processes.js';
+import { freePort } from './support/net.js';
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 test('an agent reports a lab node to the collector; the report is acked and shows in metrics and queries', async (t) => {
   const lab = await createLabNode({ pods: 1, sysctls: { 'net.ipv4.ip_forward': '0' } });

@@ -7,8 +7,6 @@
 import test from 'ava';
 import * as grpc from '@grpc/grpc-js';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { request } from 'node:https';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadContract } from '../common/proto.js';
@@ -20,6 +18,7 @@ import type { ProbeReport } from '../gen/proto/netconform/v1/ProbeReport.js';
 import { FakeApiServer } from './kube/fake-apiserver.js';
 import { makePki } from './support/pki.js';
 import { eventually, runProgram, sample, startCollectorProcess, startProgram } from './support/processes.js';
+import { freePort, httpsGet } from './support/net.js';
 
 const AGENT_SA = 'system:serviceaccount:netconform:netconform-agent';
 const PROBE_SA = 'system:serviceaccount:netconform:netconform-probe';
@@ -38,25 +37,7 @@ function probePod(api: FakeApiServer, name: string, node: string, podIps: readon
   }) as { metadata: { name: string; uid: string } };
 }
 
-function httpsGet(port: number, path: string, ca: string, token: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path, ca: readFileSync(ca), headers: { authorization: `Bearer ${token}` } }, (res) => {
-      let body = '';
-      res.on('data', (c: Buffer) => (body += c.toString()));
-      res.on('end', () => resolve(body));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
 
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const port = (s.address() as { port: number }).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 async function setup(t: import('ava').ExecutionContext) {
   const dir = mkdtempSync(join(tmpdir(), 'nc-probe-coll-'));
@@ -74,7 +55,7 @@ async function setup(t: import('ava').ExecutionContext) {
     writeFileSync(f, `${token}\n`);
     return f;
   };
-  const metrics = (): Promise<string> => httpsGet(collector.httpPort, '/metrics', pki.ca, 'prometheus');
+  const metrics = async (): Promise<string> => (await httpsGet(collector.httpPort, '/metrics', pki.ca, 'prometheus')).body;
   const client = new (loadContract().AgentService)(collector.address, grpc.credentials.createSsl(readFileSync(pki.ca))) as AgentServiceClient;
   t.teardown(() => client.close());
   return { dir, api, kubeconfig, collector, ca: pki.ca, tokenFile, metrics, client };

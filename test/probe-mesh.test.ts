@@ -10,49 +10,27 @@
 // (externalTrafficPolicy Cluster) without failing anything. The API server and collector
 // are reached from the pods through relays (test/support/netns-relay.ts): no host change.
 import test from 'ava';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { request } from 'node:https';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createLabNode } from './lab/lab.js';
+import { createTwoNodeLab } from './lab/two-nodes.js';
 import { FakeApiServer } from './kube/fake-apiserver.js';
 import { makePki } from './support/pki.js';
 import { relayIntoNetns } from './support/netns-relay.js';
 import { ROOT, eventually, runProgram, sample, startCollectorProcess } from './support/processes.js';
+import { httpsGet } from './support/net.js';
 
 const PROBE_SA = 'system:serviceaccount:netconform:netconform-probe';
 const AUD = ['netconform-collector'];
 const SVC = '10.96.0.50';
 const NODE_PORT = 30777;
 
-function httpsGet(port: number, path: string, ca: string, token: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path, ca: readFileSync(ca), headers: { authorization: `Bearer ${token}` } }, (res) => {
-      let body = '';
-      res.on('data', (c: Buffer) => (body += c.toString()));
-      res.on('end', () => resolve(body));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 test('probe mesh in a two-node lab: healthy, masquerade on node A, Service-only SNAT and an underlay outage, as the collector sees them', async (t) => {
-  const a = await createLabNode({ pods: 1, podCIDR: '10.244.1.0/24' });
-  t.teardown(() => a.destroy());
-  const b = await createLabNode({ pods: 1, podCIDR: '10.244.2.0/24' });
-  t.teardown(() => b.destroy());
-  const ua = `m${process.pid % 100000}a`, ub = `m${process.pid % 100000}b`;
-  execFileSync('ip', ['link', 'add', ua, 'netns', a.netns, 'type', 'veth', 'peer', 'name', ub, 'netns', b.netns]);
-  await a.exec('ip', ['addr', 'add', '10.250.7.1/24', 'dev', ua]);
-  await b.exec('ip', ['addr', 'add', '10.250.7.2/24', 'dev', ub]);
-  await a.exec('ip', ['link', 'set', ua, 'up']);
-  await b.exec('ip', ['link', 'set', ub, 'up']);
-  await a.exec('ip', ['route', 'add', '10.244.2.0/24', 'via', '10.250.7.2']);
-  await b.exec('ip', ['route', 'add', '10.244.1.0/24', 'via', '10.250.7.1']);
+  const { a, b, underlayA: ua } = await createTwoNodeLab(t, 'm');
   const podA = a.pods[0]!, podB = b.pods[0]!;
   // The probe Service, kube-proxy style on each node: from A it lands on B's probe, from B on A's.
   await a.exec('iptables', ['-w', '-t', 'nat', '-A', 'PREROUTING', '-d', `${SVC}/32`, '-p', 'tcp', '--dport', '7777', '-j', 'DNAT', '--to-destination', `${podB.ip}:7777`]);
@@ -107,7 +85,7 @@ test('probe mesh in a two-node lab: healthy, masquerade on node A, Service-only 
       '--connections', '1', '--heartbeat', '200ms', '--break-after', '1s', '--gateway', a.gateway, '--gateway', b.gateway], { cwd: ROOT, stdio: ['ignore', 'ignore', 'ignore'] }));
   }
 
-  const metrics = (): Promise<string> => httpsGet(collector.httpPort, '/metrics', pki.ca, 'prometheus');
+  const metrics = async (): Promise<string> => (await httpsGet(collector.httpPort, '/metrics', pki.ca, 'prometheus')).body;
   const status = async (node: string): Promise<number | undefined> => sample(await metrics(), 'netconform_check_status', { node, check: 'no-nat.observed' });
   const findingsOf = async (node: string): Promise<string[]> => {
     const r = await runProgram('cli', ['findings', '--collector', collector.address, '--ca', pki.ca, '--token-file', readerToken, '--node', node, '--output', 'json'], { KUBECONFIG: join(dir, 'none') });

@@ -4,11 +4,11 @@
 // A's address and no-nat.pod-to-pod on A names the rule; removed: both recover. An SNAT only
 // on the Service path: only that path fails. Traffic stays inside the lab's namespaces.
 import test from 'ava';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createLabNode } from './lab/lab.js';
+import { createTwoNodeLab } from './lab/two-nodes.js';
 import { ROOT, runProgram } from './support/processes.js';
 import { selectPeers } from '../agent/probe/peers.js';
 import { classifySource } from '../agent/probe/classify.js';
@@ -41,18 +41,7 @@ test('peer selection is a deterministic ring of K other-node peers plus one on t
 });
 
 test('two-node lab: probes see true sources; a masquerade on node A and a Service-only SNAT are caught and classified', async (t) => {
-  const a = await createLabNode({ pods: 1, podCIDR: '10.244.1.0/24' });
-  t.teardown(() => a.destroy());
-  const b = await createLabNode({ pods: 1, podCIDR: '10.244.2.0/24' });
-  t.teardown(() => b.destroy());
-  const ua = `u${process.pid % 100000}a`, ub = `u${process.pid % 100000}b`;
-  execFileSync('ip', ['link', 'add', ua, 'netns', a.netns, 'type', 'veth', 'peer', 'name', ub, 'netns', b.netns]);
-  await a.exec('ip', ['addr', 'add', '10.250.7.1/24', 'dev', ua]);
-  await b.exec('ip', ['addr', 'add', '10.250.7.2/24', 'dev', ub]);
-  await a.exec('ip', ['link', 'set', ua, 'up']);
-  await b.exec('ip', ['link', 'set', ub, 'up']);
-  await a.exec('ip', ['route', 'add', '10.244.2.0/24', 'via', '10.250.7.2']);
-  await b.exec('ip', ['route', 'add', '10.244.1.0/24', 'via', '10.250.7.1']);
+  const { a, b } = await createTwoNodeLab(t, 'u');
   const podA = a.pods[0]!, podB = b.pods[0]!;
 
   const echo = inNetns(podB.netns, ['probe', '--pod-ip', podB.ip, '--node', 'node-b', '--listen', '0.0.0.0:7777']);

@@ -23,15 +23,8 @@ import { alertQueries, manifestQueries, ruleFileSpec, type ManifestQuery } from 
 import { createLabNode } from './lab/lab.js';
 import { JOB, startPrometheus } from './support/prometheus.js';
 import { eventually, sample, scrape, startCollectorProcess, startProgram } from './support/processes.js';
-import { createServer } from 'node:net';
+import { freePort } from './support/net.js';
 
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const port = (s.address() as { port: number }).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 const PSA_CLUSTER = new URL('./fixtures/psa/cluster.yaml', import.meta.url);
 

@@ -5,7 +5,6 @@
 import test from 'ava';
 import * as grpc from '@grpc/grpc-js';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadContract } from '../common/proto.js';
@@ -16,6 +15,7 @@ import { FakeApiServer } from './kube/fake-apiserver.js';
 import { makePki } from './support/pki.js';
 import { createLabNode } from './lab/lab.js';
 import { eventually, runProgram, sample, startCollectorProcess, startProgram } from './support/processes.js';
+import { httpsGet } from './support/net.js';
 
 const AGENT_SA = 'system:serviceaccount:netconform:netconform-agent';
 const AUD = ['netconform-collector'];
@@ -60,17 +60,6 @@ function streamAs(client: AgentServiceClient, token: string | undefined, node: s
   });
 }
 
-function httpsGet(port: number, path: string, ca: string, token?: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path, ca: readFileSync(ca), headers: token ? { authorization: `Bearer ${token}` } : {} }, (res) => {
-      let body = '';
-      res.on('data', (c: Buffer) => (body += c.toString()));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
 
 test('a stream is bound to the node in its token: node-b may report as node-b only; no token or a token for another audience is refused', async (t) => {
   const { api, collector, ca } = await setup(t);
