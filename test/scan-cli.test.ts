@@ -1,12 +1,13 @@
-import test from 'ava';
-import { mkdtempSync, writeFileSync, mkdirSync } from 'node:fs';
+import test, { type ExecutionContext } from 'ava';
+import { writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runProgram } from './support/processes.js';
+import { tempDir } from './support/tmp.js';
 import { createLabNode } from './lab/lab.js';
 
-function bundle(files: Record<string, string>): string {
-  const dir = mkdtempSync(join(tmpdir(), 'nc-bundle-'));
+function bundle(t: ExecutionContext, files: Record<string, string>): string {
+  const dir = tempDir(t, 'nc-bundle-');
   for (const [name, text] of Object.entries(files)) {
     mkdirSync(join(dir, name, '..'), { recursive: true });
     writeFileSync(join(dir, name), text);
@@ -15,7 +16,7 @@ function bundle(files: Record<string, string>): string {
 }
 
 test('scan exits 0 when nothing fails and prints the JSON contract, the node fingerprint included', async (t) => {
-  const dir = bundle({ 'node.txt': 'node-a\n', 'sysctl.txt': 'net.ipv4.ip_forward = 1\nkernel.pid_max = 4194304\nkernel.osrelease = 6.1.0-18-amd64\n' });
+  const dir = bundle(t, { 'node.txt': 'node-a\n', 'sysctl.txt': 'net.ipv4.ip_forward = 1\nkernel.pid_max = 4194304\nkernel.osrelease = 6.1.0-18-amd64\n' });
   const r = await runProgram('agent', ['scan', '--from', dir, '--format', 'json']);
   t.is(r.code, 0, r.stderr);
   const out = JSON.parse(r.stdout) as { node: string; proxyMode: string; checks: Array<{ id: string; status: string }>; findings: Array<{ check: string; status: string }> };
@@ -32,7 +33,7 @@ test('scan exits 0 when nothing fails and prints the JSON contract, the node fin
 });
 
 test('scan exits 1 on a failing finding, 0 with --fail-on none, and names the problem', async (t) => {
-  const dir = bundle({ 'node.txt': 'node-b\n', 'sysctl.txt': 'net.ipv4.ip_forward = 0\n' });
+  const dir = bundle(t, { 'node.txt': 'node-b\n', 'sysctl.txt': 'net.ipv4.ip_forward = 0\n' });
   const r = await runProgram('agent', ['scan', '--from', dir]);
   t.is(r.code, 1);
   t.regex(r.stdout, /FAIL\s+critical\s+pod-network\.sysctl\s+net\.ipv4\.ip_forward\s+net\.ipv4\.ip_forward is 0; pods cannot reach/);
@@ -46,7 +47,7 @@ test('scan exits 2 with the file named for a missing bundle, a malformed file, o
   t.is(r1.code, 2);
   t.is(r1.stderr.trim(), `netconform-agent: ${missing}: bundle directory does not exist`);
 
-  const bad = bundle({ 'sysctl.txt': 'net.ipv4.ip_forward = 1\nthis line is wrong\n' });
+  const bad = bundle(t, { 'sysctl.txt': 'net.ipv4.ip_forward = 1\nthis line is wrong\n' });
   const r2 = await runProgram('agent', ['scan', '--from', bad]);
   t.is(r2.code, 2);
   t.is(r2.stderr.trim(), `netconform-agent: ${join(bad, 'sysctl.txt')}:2: expected "key = value", got "this line is wrong"`);
@@ -61,7 +62,7 @@ test('scan exits 2 with the file named for a missing bundle, a malformed file, o
 });
 
 test('a bundle without sysctl.txt makes the sysctl check skip with the file it needs', async (t) => {
-  const dir = bundle({ 'node.txt': 'node-c\n' });
+  const dir = bundle(t, { 'node.txt': 'node-c\n' });
   const r = await runProgram('agent', ['scan', '--from', dir, '--format', 'json']);
   t.is(r.code, 0);
   const out = JSON.parse(r.stdout) as { findings: Array<{ check: string; status: string; message: string }> };

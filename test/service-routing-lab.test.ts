@@ -4,8 +4,7 @@
 // (both endpoint layouts), scanned live, and every Service port passes. Then the dataplane is
 // broken one way at a time and exactly that failure is found, with its subject and evidence.
 import test from 'ava';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseClusterObjects, parseClusterText } from '../common/cluster.js';
 import type { Finding } from '../common/findings.js';
@@ -16,6 +15,7 @@ import {
   renderClusterJson, renderIptables, renderNft, renderIpvsadm, smallCluster, type ClusterDesc, type DescService, type RenderOptions,
 } from '../agent/dataplane/testing/generate.js';
 import { createLabNode, type LabNode } from './lab/lab.js';
+import { tempDir } from './support/tmp.js';
 import type { NodeSnapshot } from '../agent/snapshot.js';
 
 const SR = ['service-routing.mode', 'service-routing.clusterip', 'service-routing.nodeport', 'service-routing.stale-rules'];
@@ -160,7 +160,7 @@ test('iptables-nft: the scan CLI on the lab namespace exits 1 on a fault and pri
   t.teardown(() => lab.destroy());
   const api = smallCluster(lab.nodeName);
   await lab.exec('iptables-restore', ['-w'], renderIptables(svc(api, 'shop/sticky', (s) => ({ ...s, endpoints: s.endpoints.slice(0, 1) }))));
-  const dir = mkdtempSync(join(tmpdir(), 'nc-sr-'));
+  const dir = tempDir(t, 'nc-sr-');
   const file = join(dir, 'cluster.json');
   writeFileSync(file, renderClusterJson(api));
   const { execFile } = await import('node:child_process');
