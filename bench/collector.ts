@@ -39,7 +39,8 @@ const INTERVAL_MS = parseDuration(values.interval ?? '30s', '--interval');
 const WINDOW_MS = parseDuration(values.duration ?? `${Math.round(2 * INTERVAL_MS / 1000)}s`, '--duration');
 const PROCS = Number(values.procs ?? 4);
 const COLLECTOR_ARGS = (values['collector-args'] ?? '').split(/\s+/).filter(Boolean);
-const NOFILE = Math.max(...COUNTS) + 4096;
+// One socket per stream: with --probes every node holds two (its agent's and its probe's).
+const NOFILE = Math.max(...COUNTS) * (PROBES ? 2 : 1) + 4096;
 const load = (): string => loadavg().map((x) => x.toFixed(2)).join(' ');
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const started = new Set<ChildProcess>();

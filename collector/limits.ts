@@ -10,7 +10,11 @@ export interface StreamLimits {
   readonly reportsPerMinute: number;
   /** Findings kept of one report; the rest are dropped and the report counted as truncated. */
   readonly maxFindingsPerReport: number;
-  /** Agent streams open at once (authenticated or still being authenticated). */
+  /**
+   * Agent and probe streams open at once (authenticated or still being authenticated): two
+   * per node with the probe mesh, so the default leaves 5,000 nodes twice their streams for
+   * reconnects whose old stream has not closed yet.
+   */
   readonly maxStreams: number;
 }
 
@@ -21,7 +25,7 @@ export interface StreamLimits {
  */
 export const MAX_FINGERPRINT_BYTES = 64 * 1024;
 
-export const DEFAULT_STREAM_LIMITS: StreamLimits = { reportsPerMinute: 30, maxFindingsPerReport: 20_000, maxStreams: 10_000 };
+export const DEFAULT_STREAM_LIMITS: StreamLimits = { reportsPerMinute: 30, maxFindingsPerReport: 20_000, maxStreams: 20_000 };
 
 export class TokenBucket {
   private tokens: number;

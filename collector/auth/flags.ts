@@ -37,7 +37,7 @@ Transport and trust:
   --agent-service-account NS:NAME  the agents' ServiceAccount (default ${DEFAULT_AGENT_SERVICE_ACCOUNT.namespace}:${DEFAULT_AGENT_SERVICE_ACCOUNT.name})
   --probe-service-account NS:NAME  the probe pods' ServiceAccount (default ${DEFAULT_PROBE_SERVICE_ACCOUNT.namespace}:${DEFAULT_PROBE_SERVICE_ACCOUNT.name});
                             a probe's stream is bound to its node too and may report only no-nat.observed
-  --max-agent-streams N     agent streams open at once (default ${DEFAULT_STREAM_LIMITS.maxStreams})
+  --max-agent-streams N     agent and probe streams open at once (default ${DEFAULT_STREAM_LIMITS.maxStreams})
   --max-reports-per-minute N  reports per stream per minute, also the burst (default ${DEFAULT_STREAM_LIMITS.reportsPerMinute})
   --max-findings-per-report N  findings kept of one report (default ${DEFAULT_STREAM_LIMITS.maxFindingsPerReport})
 `;
