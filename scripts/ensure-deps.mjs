@@ -64,6 +64,19 @@ export function ensureNodeModules() {
   writeFileSync(stamp, hash);
 }
 
+/**
+ * Builds (or finds in its cache) the real Kubernetes components with scripts/k8s-bins.sh and
+ * returns the directory it prints last. Needs Go (on the project's machines from the start).
+ */
+export function ensureK8sBinaries() {
+  if (!have('go') && !existsSync('/usr/local/go/bin/go')) {
+    console.error('netconform\'s tests run the real etcd, kube-apiserver and kube-proxy, built from Go modules: install Go 1.26 (https://go.dev/doc/install) and run again');
+    process.exit(2);
+  }
+  const out = execFileSync('bash', [`${root}/scripts/k8s-bins.sh`], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  return out.trim().split('\n').pop();
+}
+
 export function requireRoot(what) {
   if (process.getuid?.() !== 0) {
     console.error(`${what} builds network namespaces and needs root: run it as root (sudo -E npm run …)`);

@@ -28,6 +28,12 @@ third="$repo/third_party"
 cache=${NETCONFORM_K8S_CACHE:-${HOME:-/root}/.cache/netconform/k8s}
 mkdir -p "$cache"
 cache=$(cd "$cache" && pwd)
+# One build at a time per cache: a second caller waits, then finds the binaries built.
+exec 9>"$cache/.lock"
+flock 9
+# Go lives in /usr/local/go on the project's machines; a non-login shell may lack it on PATH.
+export PATH="$PATH:/usr/local/go/bin"
+command -v go >/dev/null || { echo "k8s-bins: Go 1.26 is needed (https://go.dev/doc/install)" >&2; exit 2; }
 export GOFLAGS=-buildvcs=false GOTOOLCHAIN=local CGO_ENABLED=0
 
 # The pinned releases are read from the modules themselves: one source of truth.
