@@ -12,7 +12,11 @@
 # The cache lives outside the checkout so every clone on a machine (CI clones afresh) shares it.
 set -euo pipefail
 
-usage() { sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; }
+# All of it in one function, read whole before it runs: editing this file while a build
+# runs cannot change what the running build does next.
+main() {
+
+usage() { sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; }
 extra_proxies=()
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -133,3 +137,6 @@ CNI_PLUGINS_VERSION=$CNI
 HELM_VERSION=$HELM
 EOF
 echo "$bin"
+}
+
+main "$@"

@@ -19,6 +19,7 @@ import { podSubject } from '../psa/workload.js';
 import type { ControlId } from '../psa/types.js';
 import { alertQueries, dashboard, dashboardQueries, manifestQueries, ruleFileSpec } from './kube/manifest-queries.js';
 import { ROOT } from './support/processes.js';
+import { k8sBin } from './lab/k8s-bins.js';
 
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -43,7 +44,7 @@ const rendered = new Map<string, Obj[]>();
 function kustomize(dir: string): Obj[] {
   let objs = rendered.get(dir);
   if (!objs) {
-    const out = execFileSync('kubectl', ['kustomize', join(MANIFESTS, dir)], { encoding: 'utf8' });
+    const out = execFileSync(k8sBin('kubectl'), ['kustomize', join(MANIFESTS, dir)], { encoding: 'utf8' });
     objs = parseYamlDocs(out, `kubectl kustomize manifests/${dir}`);
     rendered.set(dir, objs);
   }
@@ -246,7 +247,7 @@ test('the agent reads the API with a projected token and exactly kube-proxy\'s r
 });
 
 test('nothing is privileged; the agent adds only NET_ADMIN, BPF, SYS_ADMIN and SYS_PTRACE and mounts the host read-only', (t) => {
-  const text = execFileSync('kubectl', ['kustomize', MANIFESTS], { encoding: 'utf8' });
+  const text = execFileSync(k8sBin('kubectl'), ['kustomize', MANIFESTS], { encoding: 'utf8' });
   t.notRegex(text, /privileged:\s*true/);
   const pod = get(find(kustomize('base'), 'DaemonSet', 'netconform-agent'), 'spec', 'template', 'spec') as Obj;
   t.is(pod['hostNetwork'], true);

@@ -121,7 +121,7 @@ export class ControlPlane {
         `--listen-peer-urls=${peerUrl}`, `--initial-advertise-peer-urls=${peerUrl}`,
         `--initial-cluster=lab=${peerUrl}`, '--unsafe-no-fsync', '--log-level=warn',
       ]));
-      await waitFor(`etcd at ${etcdUrl}`, dir, 'etcd', 30_000, async () => (await httpGet(`${etcdUrl}/health`)).includes('"health":"true"'));
+      await waitFor(`etcd at ${etcdUrl}`, dir, 'etcd', 60_000, async () => (await httpGet(`${etcdUrl}/health`)).includes('"health":"true"'));
 
       writeFileSync(join(dir, 'admission.yaml'), stringify({
         apiVersion: 'apiserver.config.k8s.io/v1', kind: 'AdmissionConfiguration',
@@ -154,7 +154,7 @@ export class ControlPlane {
       flags.push(...(opts.apiServerFlags ?? []));
       procs.push(launch(dir, 'kube-apiserver', k8sBin('kube-apiserver'), flags));
       const url = `https://127.0.0.1:${port}`;
-      await waitFor(`kube-apiserver at ${url}`, dir, 'kube-apiserver', 90_000, async () => {
+      await waitFor(`kube-apiserver at ${url}`, dir, 'kube-apiserver', 240_000, async () => {
         const r = await rawRequest(url, 'GET', '/readyz', admin, ca);
         return r.status === 200;
       });
@@ -290,7 +290,9 @@ function kubeconfigYaml(c: { server: string; caFile: string; cert?: string; key?
 
 function launch(dir: string, name: string, bin: string, args: readonly string[]): ChildProcess {
   const log = openSync(join(dir, `${name}.log`), 'a');
-  const p = spawn(bin, args, { stdio: ['ignore', log, log] });
+  // The kernel kills the component when the test process dies, however it dies (a signal
+  // skips 'exit' handlers): no etcd or kube-apiserver outlives the test that started it.
+  const p = spawn('setpriv', ['--pdeathsig', 'SIGKILL', '--', bin, ...args], { stdio: ['ignore', log, log] });
   live.add(p);
   p.once('exit', () => live.delete(p));
   return p;
