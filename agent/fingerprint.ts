@@ -11,6 +11,7 @@ import { activeCniProfile } from './checks/cni/conflist.js';
 import { detectProxyMode } from './dataplane/mode.js';
 import { dataplaneOf, tablesFor, type Dataplane } from './dataplane/load.js';
 import { formatPrefix } from './dataplane/addr.js';
+import { canonicalCidr } from '../common/cidr.js';
 import type { Chain } from './dataplane/model.js';
 
 export type DataPathKind = 'bridge' | 'routed' | 'overlay' | 'ebpf' | 'unknown';
@@ -83,6 +84,9 @@ export function fingerprintNode(s: NodeSnapshot, known: KnownScanFacts = {}): No
   const tunnel = links.find((l) => TUNNEL_KINDS.has(l.kind));
   const ciliumHost = links.find((l) => l.name === 'cilium_host');
   const bridge = profile?.bridge ? links.find((l) => l.name === profile.bridge) : undefined;
+  // kubenet: the kubelet builds cbr0 itself and keeps its bridge config out of the CNI conf
+  // dir, so a node with cbr0 and no valid CNI config is kubenet, not an unknown CNI.
+  const kubenetBridge = profile ? undefined : links.find((l) => l.name === 'cbr0' && l.kind === 'bridge');
   let kind: DataPathKind = 'unknown';
   let device = '';
   let mtu = 0;
@@ -97,9 +101,11 @@ export function fingerprintNode(s: NodeSnapshot, known: KnownScanFacts = {}): No
     kind = 'bridge'; device = profile.bridge; mtu = bridge?.mtu ?? 0;
   } else if (profile) {
     kind = 'routed';
+  } else if (kubenetBridge) {
+    kind = 'bridge'; device = kubenetBridge.name; mtu = kubenetBridge.mtu;
   }
   const ipam = profile?.ipam;
-  const podCidrSource: NodeFingerprint['podCidrSource'] = profile?.usesNodePodCIDR
+  const podCidrSource: NodeFingerprint['podCidrSource'] = profile?.usesNodePodCIDR || kubenetBridge
     ? 'node spec.podCIDRs'
     : ipam && ipam.subnets.length > 0 ? 'cni ipam ranges' : profile && ['calico', 'cilium', 'aws-vpc', 'azure'].includes(profile.family) ? 'cni ipam (cluster pool)' : 'unknown';
   const addrs = links.flatMap((l) => l.addresses).filter((a) => a.scope === 'global');
@@ -107,25 +113,26 @@ export function fingerprintNode(s: NodeSnapshot, known: KnownScanFacts = {}): No
   return {
     node: s.node,
     cni: {
-      family: profile?.family ?? (s.cni ? 'none' : ''),
-      mainType: profile?.mainType ?? '',
+      family: profile?.family ?? (kubenetBridge ? 'kubenet' : s.cni ? 'none' : ''),
+      mainType: profile?.mainType ?? (kubenetBridge ? 'kubenet' : ''),
       file: active?.file ?? '',
       specVersion: active?.config.cniVersion ?? '',
       binaries: s.cni?.binaries ?? [],
     },
-    ipam: ipam ? ipamKind(ipam.type, ipam.usesPodCidr) : profile?.family === 'aws-vpc' ? 'aws-eni' : profile?.family === 'cilium' ? 'cilium' : '',
+    ipam: ipam ? ipamKind(ipam.type, ipam.usesPodCidr) : profile?.family === 'aws-vpc' ? 'aws-eni' : profile?.family === 'cilium' ? 'cilium' : kubenetBridge ? ipamKind('host-local', true) : '',
     dataPath: {
       kind, device, mtu, underlayMtu: underlay?.mtu ?? 0, underlayDevice: underlay?.name ?? '',
       underlayAddress: (underlay?.addresses.find((a) => a.scope === 'global' && a.family === 4) ?? underlay?.addresses.find((a) => a.scope === 'global'))?.address ?? '',
     },
     podCidrSource,
-    podCidrs: ipam?.subnets ?? [],
+    // kubenet gives cbr0 the first address of the node's pod CIDR.
+    podCidrs: ipam?.subnets ?? (kubenetBridge ? kubenetBridge.addresses.filter((a) => a.scope === 'global').map((a) => canonicalCidr(`${a.address}/${a.prefixLength}`)) : []),
     masquerade: masqueradeFacts(dp),
     proxyMode: known.proxyMode ?? proxyModeOf(s),
     ruleCounts: ruleCounts(dp),
     bridgeNfCallNeeded: kind === 'bridge',
     bridgeNfCallIptables: s.sysctls?.['net.bridge.bridge-nf-call-iptables'] ?? '',
-    hostPortMapping: profile?.capabilities.includes('port-mapping') ?? false,
+    hostPortMapping: profile?.capabilities.includes('port-mapping') ?? kubenetBridge !== undefined,
     ipFamilies,
     kernel: s.sysctls?.['kernel.osrelease'] ?? '',
     modules: s.kernelModules ?? [],

@@ -5,7 +5,7 @@
 // that lives at 10k Services, so by default its RSS peaked at about three times its live
 // heap. Growing 10 % per collection keeps the peak near the live size: at 10k Services 12-15
 // full collections per scan instead of 2-4 (+0.3-0.7 s of main-thread marking, mostly hidden
-// by concurrent marking) for 70-80 MB less peak RSS (README "Performance").
+// by concurrent marking) for 70-80 MB less peak RSS (docs/performance.md).
 import { setFlagsFromString } from 'node:v8';
 
 /** Old-generation growth allowed after a full collection, in percent of what survived it. */

@@ -102,7 +102,7 @@ Other views: netconform psa namespaces (label lint)${'\n'}`);
       const counts = new Map(res.namespaces.map((c) => [c.namespace, c]));
       const names = [...new Set([...modes.keys(), ...counts.keys()])].sort();
       const out: string[] = [];
-      out.push(`${res.eventsStored} audit events stored; newest ${res.lastEventAt || 'none'}${since ? `; counting since ${since}` : ''}\n\n`);
+      out.push(`${res.eventsStored} audit ${res.eventsStored === '1' ? 'event' : 'events'} stored; newest ${res.lastEventAt || 'none'}${since ? `; counting since ${since}` : ''}\n\n`);
       if (names.length === 0) out.push('no namespaces known and no Pod Security events recorded\n');
       else out.push(renderTable(
         ['NAMESPACE', 'ENFORCE', 'AUDIT', 'WARN', 'AUDIT-VIOLATIONS', 'DENIED', 'EXEMPT', 'LAST EVENT'],

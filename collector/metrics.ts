@@ -1,7 +1,7 @@
 // Every Prometheus metric the collector exports, declared once. Labels stay bounded:
 // node, check, status, severity, namespace, proxy_mode, cni — never a pod, IP or message.
 //
-// Per-node series are few by default (README, Metrics): 3 + one per check + one per status,
+// Per-node series are few by default (docs/metrics.md): 3 + one per check + one per status,
 // 19 with today's 11 checks. A check's status is one series whose value is the status's rank
 // (STATUS_RANK: 0 pass, 1 skip, 2 warn, 3 error, 4 fail — max() is the worst), not one
 // series per status; findings are counted per node and status. `--metrics-detail` adds the

@@ -41,7 +41,7 @@ export function isSeverity(value: string): value is Severity {
 
 /**
  * Higher is worse; a check's status is the worst of its results. Also the value of the
- * `netconform_check_status` gauge (README, Metrics), so `max()` over checks is the worst.
+ * `netconform_check_status` gauge (docs/metrics.md), so `max()` over checks is the worst.
  */
 export const STATUS_RANK: Readonly<Record<Status, number>> = { pass: 0, skip: 1, warn: 2, error: 3, fail: 4 };
 

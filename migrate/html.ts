@@ -2,6 +2,7 @@
 // a picture of the data path before and after as inline SVG — pod → veth → bridge, tunnel or
 // eBPF → node → other node, with addresses and MTUs — then blockers, warnings and changes.
 import type { MigrationItem, MigrationReport } from './check.js';
+import { counted } from './render.js';
 import type { NodeFingerprint } from '../agent/fingerprint.js';
 import type { TargetProfile } from './profile.js';
 import { isCheck } from './profile.js';
@@ -81,7 +82,7 @@ export function formatMigrationHtml(r: MigrationReport, target: TargetProfile, o
 <style>body{font-family:sans-serif;margin:2em;color:#222}table{border-collapse:collapse;width:100%;margin-bottom:1.5em}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top}h2.blockers{color:#a00}h2.warnings{color:#a60}.verdict{font-size:1.3em;font-weight:bold}.ready{color:#070}.notready{color:#a00}section.node{margin:1em 0}</style>
 </head><body>
 <h1>Migration to ${esc(r.target.title)}</h1>
-<p class="verdict ${r.ready ? 'ready' : 'notready'}">${r.ready ? 'Ready: no blockers' : `Not ready: ${r.blockers.length} blockers`}</p>
+<p class="verdict ${r.ready ? 'ready' : 'notready'}">${r.ready ? 'Ready: no blockers' : `Not ready: ${counted(r.blockers.length, 'blocker')}`}</p>
 ${itemsTable('Blockers', r.blockers, 'blockers')}${itemsTable('Warnings', r.warnings, 'warnings')}${changes}
 <h2>Data path before and after</h2>${pictures || '<p>No node bundles given (--from): no picture.</p>'}${more}
 </body></html>

@@ -2,11 +2,19 @@
 import { renderTable } from '../common/table.js';
 import type { MigrationItem, MigrationReport } from './check.js';
 
+/** `1 blocker`, `2 blockers`: a count with its noun in the number it takes. */
+export function counted(n: number, one: string, many = `${one}s`): string {
+  return `${n} ${n === 1 ? one : many}`;
+}
+
+const notReady = (r: MigrationReport): string => counted(r.blockers.length, 'blocker');
+const fingerprinted = (r: MigrationReport): string => `${counted(r.nodes.length, 'node')} fingerprinted`;
+
 const rows = (items: readonly MigrationItem[]): string[][] => items.map((i) => [i.id, i.subject, i.message]);
 
 export function formatMigrationTable(r: MigrationReport): string {
   const out: string[] = [];
-  out.push(`migration to ${r.target.title} (${r.target.id}): ${r.ready ? 'READY' : `NOT READY — ${r.blockers.length} ${r.blockers.length === 1 ? 'blocker' : 'blockers'}`}; ${r.nodes.length} nodes fingerprinted\n`);
+  out.push(`migration to ${r.target.title} (${r.target.id}): ${r.ready ? 'READY' : `NOT READY — ${notReady(r)}`}; ${fingerprinted(r)}\n`);
   if (r.blockers.length) out.push('\nBLOCKERS\n', renderTable(['ID', 'SUBJECT', 'WHY'], rows(r.blockers), 40));
   if (r.warnings.length) out.push('\nWARNINGS\n', renderTable(['ID', 'SUBJECT', 'WHAT TO CHECK'], rows(r.warnings), 40));
   if (r.changes.length) out.push('\nCHANGES IN NETCONFORM RESULTS AFTER THE MOVE\n', renderTable(['CHECK', 'WHAT CHANGES'], r.changes.map((c) => [c.check, c.message]), 40));
@@ -16,7 +24,7 @@ export function formatMigrationTable(r: MigrationReport): string {
 const md = (s: string): string => s.replaceAll('|', '\\|');
 
 export function formatMigrationMarkdown(r: MigrationReport): string {
-  const out: string[] = [`# Migration to ${md(r.target.title)}\n`, `\n**${r.ready ? 'Ready' : `Not ready: ${r.blockers.length} blockers`}** — ${r.nodes.length} nodes fingerprinted.\n`];
+  const out: string[] = [`# Migration to ${md(r.target.title)}\n`, `\n**${r.ready ? 'Ready' : `Not ready: ${notReady(r)}`}** — ${fingerprinted(r)}.\n`];
   const section = (title: string, items: readonly MigrationItem[]): void => {
     if (!items.length) return;
     out.push(`\n## ${title}\n\n| id | subject | message |\n|---|---|---|\n`);

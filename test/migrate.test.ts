@@ -18,6 +18,8 @@ import { clusterInventory } from '../migrate/inventory.js';
 import { migrationCheck, type MigrationReport } from '../migrate/check.js';
 import { profileById, PROFILES } from '../migrate/profiles/index.js';
 import type { TargetProfile } from '../migrate/profile.js';
+import { formatMigrationMarkdown, formatMigrationTable } from '../migrate/render.js';
+import { formatMigrationHtml } from '../migrate/html.js';
 import type { KubeObject } from '../common/cluster.js';
 
 function tempDir(t: { teardown(fn: () => void): void }, prefix = 'nc-migrate-'): string {
@@ -256,4 +258,37 @@ test('diff of one lab node before and after its bridge was replaced by host rout
   const same = await runProgram('cli', ['diff', before, before]);
   t.is(same.code, 0);
   t.regex(same.stdout, /no difference/);
+});
+
+test('the verdict counts in words that agree with the number: 1 blocker, 1 node; 2 blockers, 2 nodes', (t) => {
+  const calico = profileById('calico')!;
+  const one = migrationCheck(calico, [fp()], clusterInventory(base()), { targetPodCidr: '10.244.0.0/16' });
+  t.is(formatMigrationTable(one).split('\n')[0], `migration to ${calico.title} (calico): NOT READY — 1 blocker; 1 node fingerprinted`);
+  t.is(formatMigrationMarkdown(one).split('\n')[2], '**Not ready: 1 blocker** — 1 node fingerprinted.');
+  t.regex(formatMigrationHtml(one, calico), /<p class="verdict notready">Not ready: 1 blocker<\/p>/);
+  const two = migrationCheck(calico, [fp(), { ...fp(), node: 'n2' }], clusterInventory(base()), { targetPodCidr: '10.244.0.0/16', targetMtu: 9000 });
+  t.is(two.blockers.length, 3);
+  t.is(formatMigrationTable(two).split('\n')[0], `migration to ${calico.title} (calico): NOT READY — 3 blockers; 2 nodes fingerprinted`);
+  t.is(formatMigrationMarkdown(two).split('\n')[2], '**Not ready: 3 blockers** — 2 nodes fingerprinted.');
+});
+
+test('a kubenet node (cbr0, no CNI conf dir in its bundle) is fingerprinted and drawn as kubenet, not as an unknown CNI', async (t) => {
+  const dir = tempDir(t);
+  const lab = await createLabNode({ pods: 1, ...UPLINK });
+  t.teardown(() => lab.destroy());
+  const bundle = join(dir, 'bundle');
+  const r = await runProgram('agent', ['capture', '--out', bundle, '--netns', lab.netns, '--node', lab.nodeName, '--cni-conf-dir', join(dir, 'no-conf'), '--cni-bin-dir', join(dir, 'no-bin')]);
+  t.is(r.code, 0, r.stderr);
+  // The kubelet keeps kubenet's bridge config to itself: nothing of it is in the bundle.
+  rmSync(join(bundle, 'cni'), { recursive: true, force: true });
+  const kb = fingerprintNode(readBundle(bundle));
+  t.like(kb, {
+    cni: { family: 'kubenet', mainType: 'kubenet', file: '' }, ipam: 'host-local (node pod CIDR)',
+    podCidrSource: 'node spec.podCIDRs', podCidrs: ['10.244.1.0/24'], dataPath: { kind: 'bridge', device: 'cbr0' },
+    bridgeNfCallNeeded: true, hostPortMapping: true,
+  });
+  const calico = profileById('calico')!;
+  const page = formatMigrationHtml(migrationCheck(calico, [kb], undefined), calico);
+  t.true(page.includes('before: kubenet (bridge)'), 'the picture names kubenet');
+  t.false(page.includes('unknown CNI'));
 });

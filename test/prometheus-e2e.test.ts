@@ -184,7 +184,7 @@ test('every alert and dashboard expression returns series from a real Prometheus
   const failing = [...new Set((await prom.query('netconform_check_status == 4')).result.map((x) => `${cniOf.get(x.metric['node'])} ${x.metric['check']}`))].sort();
   t.deepEqual(failingByFamily, failing);
   t.true(failing.includes(`${info[0]!['cni']} pod-network.sysctl`) && failing.includes(`${info[0]!['cni']} service-routing.clusterip`), failing.join(', '));
-  // The cardinality budget (README, Metrics): one series per check, plus at most 8 per node
+  // The cardinality budget (docs/metrics.md): one series per check, plus at most 8 per node
   // (connected, last report, info, and the statuses the node has) by default.
   const perNode = (await value(`count({__name__=~"netconform_.+", node="${lab.nodeName}"})`))[0]!;
   t.log(`${perNode} series for one node with ${CHECKS.length} checks`);

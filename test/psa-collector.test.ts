@@ -1,6 +1,7 @@
 import test from 'ava';
 import { fileURLToPath } from 'node:url';
 import { eventually, runProgram, sample, scrape, startCollectorProcess } from './support/processes.js';
+import { eventList, podEvent, post } from './fixtures/audit/helpers.js';
 
 const CLUSTER = fileURLToPath(new URL('./fixtures/psa/cluster.yaml', import.meta.url));
 
@@ -32,4 +33,15 @@ test('a collector without a cluster says so to a what-if', async (t) => {
   const r = await runProgram('cli', ['psa', 'whatif', '--level', 'baseline', '--collector', collector.address]);
   t.is(r.code, 2);
   t.is(r.stderr, `netconform: --collector: the collector at ${collector.address} watches no cluster (start it with --kubeconfig, in a cluster, or with --cluster)\n`);
+});
+
+test('the psa summary counts its stored audit events in words that agree with the number: "1 audit event stored"', async (t) => {
+  const collector = await startCollectorProcess(['--audit-listen', '127.0.0.1:0', '--audit-insecure']);
+  t.teardown(() => collector.stop('SIGKILL'));
+  const hook = await collector.waitForLog((x) => x.msg === 'audit webhook listening', 10_000, 'audit webhook');
+  const res = await post(String(hook['url']), eventList([podEvent('one-event-0001')]));
+  t.is(res.status, 200, res.body);
+  const r = await runProgram('cli', ['psa', '--collector', collector.address]);
+  t.is(r.code, 0, r.stderr);
+  t.regex(r.stdout, /^1 audit event stored; newest /);
 });

@@ -74,6 +74,8 @@ for (const mode of MODES) {
     // ETP=Local from outside: only this node's endpoint; none local → dropped.
     t.deepEqual(find(findings, 'nodeport', 'shop/local-ext:80/TCP').evidence!['observed'], ['10.244.1.50:8080']);
     t.is(find(findings, 'nodeport', 'shop/remote-only:80/TCP').evidence!['dropped'], 1);
+    t.is(find(findings, 'nodeport', 'shop/remote-only:80/TCP').message, 'NodePort 192.168.50.2:30082/TCP from outside the cluster (externalTrafficPolicy=Local): '
+      + 'no endpoint on this node (externalTrafficPolicy=Local; the Service\'s endpoint is on other nodes), traffic is dropped as kube-proxy intends');
     t.deepEqual(find(findings, 'clusterip', 'shop/local-int:80/TCP').evidence!['observed'], ['10.244.1.70:8080']);
     t.deepEqual(find(findings, 'clusterip', 'shop/draining:80/TCP').evidence!['observed'], ['10.244.2.80:8080']);
     t.is(find(findings, 'clusterip', 'shop/empty:80/TCP').evidence!['rejected'], 1);
@@ -128,6 +130,16 @@ const FAULTS: readonly Fault[] = [
       t.deepEqual(e['observed'], []);
       t.deepEqual(e['missing'], ['10.244.1.40:53', '10.244.2.41:53']);
     },
+  },
+  {
+    // kube-proxy programmed it as Cluster: traffic from outside goes to the other node's pod.
+    name: 'an externalTrafficPolicy=Local NodePort forwarded to an endpoint on another node',
+    mutate: (d) => svc(d, 'shop/remote-only', (s) => ({ ...s, etp: 'Cluster' })),
+    failing: ['fail service-routing.nodeport shop/remote-only:80/TCP'],
+    // The Service has an endpoint, just none here: the message must not say it has none.
+    check: (t, fs) => t.is(find(fs, 'nodeport', 'shop/remote-only:80/TCP').message,
+      'NodePort 192.168.50.2:30082/TCP from outside the cluster (externalTrafficPolicy=Local): no endpoint on this node '
+      + '(externalTrafficPolicy=Local; the Service\'s endpoint is on other nodes), so traffic must be dropped, but it is forwarded to 10.244.2.60:8080'),
   },
   {
     name: 'a missing reject',

@@ -94,8 +94,9 @@ function observe(lb: CiliumLb, address: string, port: number, protocol: string, 
   };
 }
 
-function verdict(exp: ExpectedServicePort, endpoints: readonly string[], obs: Observation, path: string): CheckResult {
-  const r = judge({ expected: exp, endpoints, emptyVerdict: 'drop', observed: obs, path });
+function verdict(exp: ExpectedServicePort, endpoints: readonly string[], obs: Observation, path: string, policy: 'externalTrafficPolicy' | 'internalTrafficPolicy'): CheckResult {
+  const localPolicy = (policy === 'externalTrafficPolicy' ? exp.service.externalTrafficPolicy : exp.service.internalTrafficPolicy) === 'Local' ? { localPolicy: policy } : {};
+  const r = judge({ expected: exp, endpoints, emptyVerdict: 'drop', observed: obs, path, ...localPolicy });
   // Cilium keeps a Service without endpoints as a frontend with no backend slots and drops its traffic.
   if (r.status === 'pass' && endpoints.length === 0) return { ...r, message: `${path}: no endpoints; the frontend has no backend slots, so Cilium drops the traffic` };
   return r;
@@ -114,7 +115,7 @@ function clusterIPResults(snapshot: NodeSnapshot, cluster: ClusterContext, lb: C
       const family = familyOf(ip);
       if (!servicesMapRead(lb, family)) continue; // that family's map was not read (IPv6 disabled in Cilium)
       const path = `ClusterIP ${family === 6 ? `[${ip}]` : ip}:${exp.port.port}/${exp.port.protocol}`;
-      results.push(verdict(exp, exp.internal, observe(lb, ip, exp.port.port, exp.port.protocol, true), path));
+      results.push(verdict(exp, exp.internal, observe(lb, ip, exp.port.port, exp.port.protocol, true), path, 'internalTrafficPolicy'));
     }
   }
   return results;
@@ -137,9 +138,9 @@ function nodePortResults(snapshot: NodeSnapshot, cluster: ClusterContext, lb: Ci
     }
     const etp = `externalTrafficPolicy=${exp.service.externalTrafficPolicy}`;
     const np = `${exp.port.nodePort}/${exp.port.protocol}`;
-    results.push(verdict(exp, exp.external, observe(lb, view.nodeIP, exp.port.nodePort, exp.port.protocol, false), `NodePort ${view.nodeIP}:${np} from outside the cluster (${etp})`));
+    results.push(verdict(exp, exp.external, observe(lb, view.nodeIP, exp.port.nodePort, exp.port.protocol, false), `NodePort ${view.nodeIP}:${np} from outside the cluster (${etp})`, 'externalTrafficPolicy'));
     // The zero-address frontend serves node ports on every local address (socket-level LB, other devices).
-    results.push(verdict(exp, exp.external, observe(lb, zero, exp.port.nodePort, exp.port.protocol, false), `NodePort ${family === 6 ? '[::]' : zero}:${np}, Cilium's frontend for every node address (${etp})`));
+    results.push(verdict(exp, exp.external, observe(lb, zero, exp.port.nodePort, exp.port.protocol, false), `NodePort ${family === 6 ? '[::]' : zero}:${np}, Cilium's frontend for every node address (${etp})`, 'externalTrafficPolicy'));
   }
   return results;
 }

@@ -18,6 +18,8 @@ export interface ExpectedServicePort {
   readonly internal: readonly string[];
   /** Endpoints for NodePort/external traffic from outside the cluster. */
   readonly external: readonly string[];
+  /** Usable endpoints on every node: what a Local traffic policy leaves out when none is on this node. */
+  readonly onAnyNode: readonly string[];
   /** What happens to ClusterIP traffic when `internal` is empty: REJECT, or DROP when endpoints exist elsewhere. */
   readonly internalEmpty: 'reject' | 'drop';
   readonly externalEmpty: 'reject' | 'drop';
@@ -62,6 +64,7 @@ export function expectedServicePorts(cluster: ClusterContext, nodeName: string):
         clusterIPs,
         internal: internal.map(ep).sort(),
         external: external.map(ep).sort(),
+        onAnyNode: cluster.map(ep).sort(),
         internalEmpty: anyEndpoints ? 'drop' : 'reject',
         externalEmpty: anyEndpoints ? 'drop' : 'reject',
         affinity: svc.sessionAffinity === 'ClientIP',

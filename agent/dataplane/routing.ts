@@ -180,6 +180,12 @@ export interface JudgeInput {
   readonly path: string;
   /** IPVS: a Service without endpoints keeps its virtual server with no real servers. */
   readonly ipvs?: boolean;
+  /**
+   * The traffic policy that restricts this path to this node's endpoints, when it is Local
+   * (externalTrafficPolicy for NodePorts, internalTrafficPolicy for ClusterIPs): with none
+   * here the Service still has endpoints, and the message must not say it has none.
+   */
+  readonly localPolicy?: 'externalTrafficPolicy' | 'internalTrafficPolicy';
   readonly extra?: Evidence;
   /** Whether kube-proxy may still be programming this Service (see convergence.ts): a mismatch then warns. */
   readonly convergence?: Convergence;
@@ -240,9 +246,16 @@ export function judge(inp: JudgeInput): CheckResult {
     const ok = inp.ipvs
       ? obs.targets.size === 0 && obs.unrouted === 0
       : obs.targets.size === 0 && (inp.emptyVerdict === 'reject' ? obs.rejected : obs.dropped) > 1 - 1e-9;
-    if (ok) return { status: 'pass', severity: 'info', subject, message: `${inp.path}: no endpoints, traffic is ${inp.ipvs ? 'not forwarded (virtual server without real servers)' : inp.emptyVerdict === 'reject' ? 'rejected' : 'dropped'} as kube-proxy intends`, evidence };
+    const elsewhere = inp.localPolicy ? exp.onAnyNode.length : 0;
+    const none = elsewhere > 0
+      ? `no endpoint on this node (${inp.localPolicy}=Local; the Service's ${elsewhere === 1 ? 'endpoint is' : `${elsewhere} endpoints are`} on other nodes)`
+      : 'no endpoints';
+    if (ok) return { status: 'pass', severity: 'info', subject, message: `${inp.path}: ${none}, traffic is ${inp.ipvs ? 'not forwarded (virtual server without real servers)' : inp.emptyVerdict === 'reject' ? 'rejected' : 'dropped'} as kube-proxy intends`, evidence };
     const seen = obs.targets.size > 0 ? `forwarded to ${observed.join(', ')}` : obs.unrouted > 0 ? 'not caught by any rule' : obs.rejected > 0 ? 'rejected' : 'dropped';
-    return mismatch(`the Service has no usable endpoints, so traffic must be ${want === 'reject' ? 'rejected' : want === 'drop' ? 'dropped' : 'left without real servers'}, but it is ${seen}`);
+    const must = want === 'reject' ? 'rejected' : want === 'drop' ? 'dropped' : 'left without real servers';
+    return mismatch(elsewhere > 0
+      ? `${none}, so traffic must be ${must}, but it is ${seen}`
+      : `the Service has no usable endpoints, so traffic must be ${must}, but it is ${seen}`);
   }
   const problems: string[] = [];
   if (obs.unrouted > 1e-9) problems.push(obs.targets.size === 0 ? 'no rule sends it anywhere (Service missing from the dataplane)' : `${pct(obs.unrouted)} of it is not sent to any endpoint`);

@@ -12,8 +12,15 @@ export const CGROUP_MOUNTS = {
   pids: '/sys/fs/cgroup/pids',
   systemd: '/sys/fs/cgroup/systemd',
   unified: '/sys/fs/cgroup/unified',
+  /** A cgroup v2-only machine (Debian 11 and later by default) mounts the one hierarchy here. */
+  v2: '/sys/fs/cgroup',
 } as const;
 export type Hierarchy = keyof typeof CGROUP_MOUNTS;
+
+/** A hierarchy this machine has mounted (v1 pids, the hybrid unified one, or v2 alone), for the demo. */
+export function availableHierarchy(): Hierarchy | undefined {
+  return (['pids', 'unified', 'v2'] as const).find((h) => existsSync(join(CGROUP_MOUNTS[h], 'cgroup.procs')));
+}
 
 // Listens on the TCP ports of argv[1] and UDP ports of argv[2] (comma lists), then says ready.
 const LISTENER = `

@@ -46,7 +46,7 @@ export const clusterIPCheck: CheckDefinition = {
           : traceService(envFor(family), podSource(view, exp.internal, family), ip, exp.port.protocol, exp.port.port, view.podIif);
         const extra: Record<string, unknown> = {};
         if (useIpvs && view.kubeIpvs0 && !view.kubeIpvs0.includes(canonicalIp(ip))) extra['kubeIpvs0'] = `ClusterIP ${ip} is not bound to kube-ipvs0`;
-        const r = judge({ expected: exp, endpoints: exp.internal, emptyVerdict: exp.internalEmpty, observed, path, ipvs: useIpvs, extra, convergence: serviceConvergence(snapshot, exp.service) });
+        const r = judge({ expected: exp, endpoints: exp.internal, emptyVerdict: exp.internalEmpty, observed, path, ipvs: useIpvs, extra, ...(exp.service.internalTrafficPolicy === 'Local' ? { localPolicy: 'internalTrafficPolicy' as const } : {}), convergence: serviceConvergence(snapshot, exp.service) });
         if (r.status === 'pass' && extra['kubeIpvs0']) {
           results.push({ ...r, status: 'fail', severity: 'high', message: `${path}: the virtual server exists but the ClusterIP is not on kube-ipvs0, so IPVS never sees the traffic` });
         } else {

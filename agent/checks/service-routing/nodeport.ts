@@ -41,7 +41,7 @@ export const nodePortCheck: CheckDefinition = {
       const observed = useIpvs
         ? observeIpvs(dp.ipvs ?? [], nodeIP, exp.port.protocol, exp.port.nodePort)
         : traceService(env, EXTERNAL_CLIENT[family], nodeIP, exp.port.protocol, exp.port.nodePort, view.uplinkIif);
-      results.push(judge({ expected: exp, endpoints: exp.external, emptyVerdict: exp.externalEmpty, observed, path, ipvs: useIpvs, convergence: serviceConvergence(snapshot, exp.service) }));
+      results.push(judge({ expected: exp, endpoints: exp.external, emptyVerdict: exp.externalEmpty, observed, path, ipvs: useIpvs, ...(exp.service.externalTrafficPolicy === 'Local' ? { localPolicy: 'externalTrafficPolicy' as const } : {}), convergence: serviceConvergence(snapshot, exp.service) }));
     }
     return results;
   },
