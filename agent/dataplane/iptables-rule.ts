@@ -6,6 +6,7 @@ import { CONTINUE, NO_ACTIONS, protoName } from './model.js';
 import { addrMatch, type Interner, moduleMatchesInterned, plainTarget, type RuleHead, SCRATCH } from './iptables-intern.js';
 import { targetVerdict } from './iptables-modules.js';
 import { RuleReader, tokenize } from './iptables-tokenize.js';
+import { quoted } from '../../common/errors.js';
 
 /** Reads one rule (the text after `-A CHAIN `); `file` and `lineNo` for errors. */
 export function parseRuleGeneral(rest: string, head: RuleHead, file: string, lineNo: number, table: Table, intern: Interner): Rule {
@@ -33,7 +34,7 @@ export function parseRuleGeneral(rest: string, head: RuleHead, file: string, lin
       case '-s': case '--source': case '-d': case '--destination': {
         const v = r.value();
         const m = addrMatch(intern, v, tx === '-s' || tx === '--source', neg);
-        if (typeof m === 'string') return r.bad(`"${m}" is not an address or prefix`);
+        if (typeof m === 'string') return r.bad(`${quoted(m)} is not an address or prefix`);
         matches.push(m);
         break;
       }
@@ -79,7 +80,7 @@ export function parseRuleGeneral(rest: string, head: RuleHead, file: string, lin
           r.i--;
           modules((lastModule ?? implicitModule)!, neg);
         } else {
-          r.bad(`unexpected "${tx}" in rule`);
+          r.bad(`unexpected ${quoted(tx)} in rule`);
         }
     }
     neg = false;

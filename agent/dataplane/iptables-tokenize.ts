@@ -1,6 +1,6 @@
 // iptables rule tokenizer: splits a rule on spaces with double-quote handling, and reads
 // `--opt value…` runs for a module or target. Used by the general rule reader (iptables-rule.ts).
-import { InputError } from '../../common/errors.js';
+import { InputError, quoted } from '../../common/errors.js';
 
 export interface Token {
   readonly text: string;
@@ -63,7 +63,7 @@ export class RuleReader {
 
   value(): string {
     const t = this.tokens[++this.i];
-    if (!t) this.bad(`option "${this.tokens[this.i - 1]!.text}" needs a value`);
+    if (!t) this.bad(`option ${quoted(this.tokens[this.i - 1]!.text)} needs a value`);
     return t.text;
   }
 
