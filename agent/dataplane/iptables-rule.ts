@@ -63,6 +63,13 @@ export function parseRuleGeneral(rest: string, head: RuleHead, file: string, lin
         const first = r.i + 1;
         const o = r.moduleOpts();
         const tv = o.length === 0 && r.i < first ? plainTarget(intern, table, target, isGoto) : targetVerdict(target, o, isGoto, chains);
+        if ((tv.verdict.kind === 'jump' || tv.verdict.kind === 'goto') && o.length > 0) {
+          // Options make `-j NAME` an extension target to iptables: with no such extension it
+          // is a chain or nothing (iptables-restore: "Couldn't load target"), never both.
+          const verb = isGoto ? 'goes' : 'jumps';
+          if (!chains.has(target)) r.bad(`rule in chain ${quoted(head.chain)} ${verb} to chain ${quoted(target)}, which table ${quoted(table.name)} does not declare`);
+          r.bad(`rule in chain ${quoted(head.chain)} ${verb} to chain ${quoted(target)} with ${quoted(rest.slice(tokens[first]!.start, tokens[r.i]!.end))}, but a jump to a chain takes no options`);
+        }
         verdict = tv.verdict;
         if (tv.action) (actions ??= []).push(tv.action);
         break;

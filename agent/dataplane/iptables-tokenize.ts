@@ -37,8 +37,8 @@ export function tokenize(line: string): Token[] {
   return out;
 }
 
-/** Core options and the module/target option that takes N values. */
-export const TWO_VALUE_OPTS = new Set(['--match-set', '--tcp-flags']);
+/** Module and target options that take N values (`--match-set NAME src,dst`; the SET target's `--add-set NAME src` alike). */
+export const TWO_VALUE_OPTS = new Set(['--match-set', '--tcp-flags', '--add-set', '--del-set', '--map-set']);
 export const ZERO_VALUE_OPTS = new Set([
   '--rcheck', '--set', '--update', '--remove', '--reap', '--rsource', '--rdest', '--random', '--random-fully',
   '--persistent', '--syn', '--limit-iface-in', '--limit-iface-out', '--return-nomatch', '--physdev-is-in',
