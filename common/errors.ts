@@ -8,7 +8,7 @@ export class UsageError extends Error {
   }
 }
 
-/** How much of the offending text a message quotes (quoted() adds an ellipsis past it). */
+/** How many characters of the offending text a message quotes, an ellipsis included when it is cut. */
 export const QUOTE_CHARS = 80;
 
 /**
@@ -36,10 +36,10 @@ export function escapeControls(text: string): string {
   });
 }
 
-/** At most `max` characters of `text` (not splitting a surrogate pair), with an ellipsis when cut. */
+/** `text` in at most `max` characters: cut (not inside a surrogate pair) and ended by an ellipsis when longer. */
 export function clip(text: string, max: number): string {
   if (text.length <= max) return text;
-  let end = max;
+  let end = max - 1;
   const c = text.charCodeAt(end - 1);
   if (c >= 0xd800 && c <= 0xdbff) end--;
   return `${text.slice(0, end)}…`;
