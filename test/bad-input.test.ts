@@ -267,3 +267,19 @@ test('#25: every refusal is one line of bounded length, whatever the input puts 
   t.is(new InputError('x.txt', 'a\nb\r\u2028c\u001b[31m', 1).message, 'x.txt:1: a\\nb\\r\\u2028c\\u001b[31m');
   refusal(t, () => parseIpsetSave('create S hash:ip\nadd S 10.0.0.1\u001b]0;pwned\u0007\n', 'ipset-save.txt'), 'ipset-save.txt:2: set "S" (hash:ip): entry "10.0.0.1\\u001b]0;pwned\\u0007" part 1 "10.0.0.1\\u001b]0;pwned\\u0007" is not an IP address');
 });
+
+test('#25: live, a dump with a jump to a missing chain is an error finding naming the tool and line or path, never a pass', (t) => {
+  const iptables = replaceOnce(IPTABLES, '-A KUBE-MARK-MASQ -j MARK --set-xmark 0x4000/0x4000', '-A KUBE-MARK-MASQ -j KUBE-SVC-NOSUCHCHAIN0000 --set-xmark 0x4000/0x4000');
+  const nft = replaceOnce(fixture('tool-output/nft-kube-proxy.json'), '"handle": 56, "expr": [{"jump": {"target": "services"}}]', '"handle": 56, "expr": [{"jump": {"target": "no-such-chain-zz"}}]');
+  const nftIdx = (JSON.parse(nft) as { nftables: Record<string, { handle?: number }>[] }).nftables.findIndex((o) => o['rule']?.handle === 56);
+  // The finding names the tool that printed the dump, with the line (iptables) or JSON path (nft).
+  for (const [dataplane, where, reason] of [
+    [{ iptables: { nft: iptables } }, `iptables-nft-save:${lineOf(iptables, 'NOSUCHCHAIN')}`, 'rule in chain "KUBE-MARK-MASQ" jumps to chain "KUBE-SVC-NOSUCHCHAIN0000", which table "nat" does not declare'],
+    [{ nftJson: nft }, 'nft -j list ruleset', `nftables[${nftIdx}].rule.expr[0].jump.target: refers to chain "no-such-chain-zz", which table ip kube-proxy does not declare`],
+  ] as const) {
+    const snapshot: NodeSnapshot = { node: 'test-node', capturedAt: '2026-12-07T19:00:00Z', source: 'live', dataplane };
+    const r = scanSnapshot(snapshot, readClusterFile(CLUSTER), { only: ['service-routing.clusterip', 'no-nat.pod-to-pod'] });
+    const message = `cannot judge: ${where}: ${reason}`;
+    t.deepEqual(r.findings.map((f) => `${f.check} ${f.status} ${f.message}`), [`service-routing.clusterip error ${message}`, `no-nat.pod-to-pod error ${message}`]);
+  }
+});
