@@ -24,6 +24,7 @@
 // BE_STATE_ACTIVE 0, TERMINATING 1, QUARANTINED 2, MAINTENANCE 3; LB_ALGORITHM_SHIFT 24 (the
 // frontend's affinity_timeout keeps the algorithm in its top 8 bits).
 import { InputError } from '../../common/errors.js';
+import { jsonSyntaxError } from '../../common/json-input.js';
 import type { BpfFacts } from '../inspect/bpf.js';
 import { canonicalIp } from './addr.js';
 
@@ -85,7 +86,8 @@ export function parseBpftoolDump(text: string, file: string): RawEntry[] {
   try {
     doc = JSON.parse(text);
   } catch (err) {
-    throw new InputError(file, `invalid JSON from bpftool -j map dump: ${(err as Error).message}`);
+    const e = jsonSyntaxError(text, err);
+    throw new InputError(file, `${e.reason} (bpftool -j map dump)`, e.line, e.column);
   }
   if (!Array.isArray(doc)) throw new InputError(file, '$: expected the array bpftool -j map dump prints');
   const bytes = (v: unknown, path: string): Uint8Array => {

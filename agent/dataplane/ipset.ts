@@ -1,6 +1,6 @@
 // Parses `ipset save` output (`create NAME TYPE …` / `add NAME ENTRY …`) into named sets the
 // tracer looks packets up in (`-m set --match-set NAME src,dst`).
-import { InputError } from '../../common/errors.js';
+import { InputError, quoted } from '../../common/errors.js';
 import { canonicalIp, parsePrefix, type Prefix } from './addr.js';
 import { buildSetIndex, protoName, type NamedSet, type SetElement } from './model.js';
 
@@ -12,21 +12,21 @@ export function parseIpsetSave(text: string, file: string): Map<string, NamedSet
     if (line === '' || line.startsWith('#')) return;
     const tok = line.split(/\s+/);
     const [cmd, name, arg] = tok;
-    if (!name) throw new InputError(file, `"${line}": missing set name`, i + 1);
+    if (!name) throw new InputError(file, `${quoted(line)}: missing set name`, i + 1);
     if (cmd === 'create' || cmd === '-N') {
-      if (arg === undefined || !SET_TYPE.test(arg)) throw new InputError(file, `set "${name}": type ${arg === undefined ? 'missing' : `"${arg.slice(0, 40)}"`} is not an ipset type (hash:…, bitmap:…, list:set)`, i + 1);
-      if (types.has(name)) throw new InputError(file, `set "${name}" is created twice`, i + 1);
+      if (arg === undefined || !SET_TYPE.test(arg)) throw new InputError(file, `set ${quoted(name)}: type ${arg === undefined ? 'missing' : quoted(arg)} is not an ipset type (hash:…, bitmap:…, list:set)`, i + 1);
+      if (types.has(name)) throw new InputError(file, `set ${quoted(name)} is created twice`, i + 1);
       types.set(name, arg);
       elems.set(name, []);
     } else if (cmd === 'add' || cmd === '-A') {
       const type = types.get(name);
-      if (type === undefined) throw new InputError(file, `entry for undeclared set "${name}"`, i + 1);
-      if (!arg) throw new InputError(file, `"${line}": missing entry`, i + 1);
+      if (type === undefined) throw new InputError(file, `entry for undeclared set ${quoted(name)}`, i + 1);
+      if (!arg) throw new InputError(file, `${quoted(line)}: missing entry`, i + 1);
       const problem = entryProblem(type, arg);
-      if (problem) throw new InputError(file, `set "${name}" (${type}): entry "${arg.slice(0, 80)}" ${problem}`, i + 1);
+      if (problem) throw new InputError(file, `set ${quoted(name)} (${type}): entry ${quoted(arg)} ${problem}`, i + 1);
       elems.get(name)!.push(entryOf(type, arg));
     } else {
-      throw new InputError(file, `unrecognised ipset command "${cmd ?? ''}"`, i + 1);
+      throw new InputError(file, `unrecognised ipset command ${quoted(cmd ?? '')}`, i + 1);
     }
   });
   const out = new Map<string, NamedSet>();
@@ -64,20 +64,20 @@ function entryProblem(type: string, entry: string): string | undefined {
       case 'ip': {
         const range = p.split('-');
         const ok = p.includes('/') ? parsePrefix(p) !== undefined : range.length <= 2 && range.every((x) => parsePrefix(x) !== undefined);
-        if (!ok) return `part ${k + 1} "${p.slice(0, 50)}" is not an IP address`;
+        if (!ok) return `part ${k + 1} ${quoted(p)} is not an IP address`;
         break;
       }
       case 'net':
-        if (parsePrefix(p) === undefined && !(p.split('-').length === 2 && p.split('-').every((x) => parsePrefix(x) !== undefined))) return `part ${k + 1} "${p.slice(0, 50)}" is not a network`;
+        if (parsePrefix(p) === undefined && !(p.split('-').length === 2 && p.split('-').every((x) => parsePrefix(x) !== undefined))) return `part ${k + 1} ${quoted(p)} is not a network`;
         break;
       case 'port':
-        if (!isPortPart(p)) return `part ${k + 1} "${p.slice(0, 50)}" is not a port (PROTO:PORT or PORT)`;
+        if (!isPortPart(p)) return `part ${k + 1} ${quoted(p)} is not a port (PROTO:PORT or PORT)`;
         break;
       case 'mark':
-        if (!/^(0x[0-9a-f]+|\d+)$/i.test(p)) return `part ${k + 1} "${p.slice(0, 50)}" is not a mark`;
+        if (!/^(0x[0-9a-f]+|\d+)$/i.test(p)) return `part ${k + 1} ${quoted(p)} is not a mark`;
         break;
       case 'mac':
-        if (!/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/i.test(p)) return `part ${k + 1} "${p.slice(0, 50)}" is not a MAC address`;
+        if (!/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/i.test(p)) return `part ${k + 1} ${quoted(p)} is not a MAC address`;
         break;
       default:
         break; // iface: any name

@@ -154,18 +154,37 @@ export function targetVerdict(target: string, o: readonly ModOpt[], isGoto: bool
     }
     default:
       if (PASSIVE_TARGETS.has(target)) return { verdict: { kind: 'continue' } };
-      // A user chain (declared before the rules in iptables-save output); an undeclared
-      // bare name is taken as a chain too, and the tracer reports it if it does not exist.
-      if (chains.has(target) || (o.length === 0 && !isBuiltinTargetName(target))) {
+      // Any name that is not a target is a chain, whatever follows it: iptables itself takes a
+      // name as a chain when the table has one, else loads the extension of that name or fails.
+      // So a jump here is checked against the table's chains (at COMMIT, or by the reader when
+      // options follow, which a jump to a chain never has) and is never left `unknown`.
+      if (chains.has(target) || !isTargetName(target)) {
         return { verdict: isGoto ? { kind: 'goto', target } : { kind: 'jump', target } };
       }
       return { verdict: { kind: 'unknown', text } };
   }
 }
 
-/** Extension targets that look like chain names but are not (their options may be empty). */
-function isBuiltinTargetName(t: string): boolean {
-  return ['NOTRACK', 'CT', 'CONNMARK', 'TPROXY', 'NFQUEUE', 'QUEUE', 'REDIRECT', 'TCPMSS', 'TEE', 'CLASSIFY', 'DSCP', 'TOS', 'TTL', 'HMARK', 'CONNSECMARK', 'SECMARK', 'IDLETIMER', 'LED', 'RATEEST', 'SYNPROXY', 'NETMAP', 'CLUSTERIP', 'ECN', 'HL', 'MIRROR', 'SAME', 'TARPIT'].includes(t);
+/**
+ * Every target iptables (1.8, its extensions) and xtables-addons define: built-in verdicts
+ * and extension targets, which are not chains (iptables refuses a chain named like one).
+ * A name outside this list is read as a chain, and refused when the table does not declare it.
+ */
+const TARGET_NAMES: ReadonlySet<string> = new Set([
+  // built-in verdicts
+  'ACCEPT', 'DROP', 'RETURN', 'QUEUE',
+  // iptables extensions (libxt_*, libipt_*, libip6t_*)
+  'AUDIT', 'CHECKSUM', 'CLASSIFY', 'CLUSTERIP', 'CONNMARK', 'CONNSECMARK', 'CT', 'DNAT', 'DNPT', 'DSCP', 'ECN',
+  'HL', 'HMARK', 'IDLETIMER', 'LED', 'LOG', 'MARK', 'MASQUERADE', 'MIRROR', 'NETMAP', 'NFLOG', 'NFQUEUE', 'NOTRACK',
+  'RATEEST', 'REDIRECT', 'REJECT', 'SAME', 'SECMARK', 'SET', 'SNAT', 'SNPT', 'SYNPROXY', 'TCPMSS', 'TCPOPTSTRIP',
+  'TEE', 'TOS', 'TPROXY', 'TRACE', 'TTL', 'ULOG',
+  // xtables-addons
+  'ACCOUNT', 'CHAOS', 'DELUDE', 'DHCPMAC', 'DNETMAP', 'ECHO', 'IPMARK', 'LOGMARK', 'PROTO', 'STEAL', 'SYSRQ', 'TARPIT',
+]);
+
+/** Whether `-j NAME` names a target (built-in or extension) rather than a chain. */
+export function isTargetName(name: string): boolean {
+  return TARGET_NAMES.has(name);
 }
 
 function splitNat(to: string): { addr: string; port?: number } {

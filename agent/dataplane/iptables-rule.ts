@@ -6,6 +6,7 @@ import { CONTINUE, NO_ACTIONS, protoName } from './model.js';
 import { addrMatch, type Interner, moduleMatchesInterned, plainTarget, type RuleHead, SCRATCH } from './iptables-intern.js';
 import { targetVerdict } from './iptables-modules.js';
 import { RuleReader, tokenize } from './iptables-tokenize.js';
+import { quoted } from '../../common/errors.js';
 
 /** Reads one rule (the text after `-A CHAIN `); `file` and `lineNo` for errors. */
 export function parseRuleGeneral(rest: string, head: RuleHead, file: string, lineNo: number, table: Table, intern: Interner): Rule {
@@ -33,7 +34,7 @@ export function parseRuleGeneral(rest: string, head: RuleHead, file: string, lin
       case '-s': case '--source': case '-d': case '--destination': {
         const v = r.value();
         const m = addrMatch(intern, v, tx === '-s' || tx === '--source', neg);
-        if (typeof m === 'string') return r.bad(`"${m}" is not an address or prefix`);
+        if (typeof m === 'string') return r.bad(`${quoted(m)} is not an address or prefix`);
         matches.push(m);
         break;
       }
@@ -62,6 +63,13 @@ export function parseRuleGeneral(rest: string, head: RuleHead, file: string, lin
         const first = r.i + 1;
         const o = r.moduleOpts();
         const tv = o.length === 0 && r.i < first ? plainTarget(intern, table, target, isGoto) : targetVerdict(target, o, isGoto, chains);
+        if ((tv.verdict.kind === 'jump' || tv.verdict.kind === 'goto') && o.length > 0) {
+          // Options make `-j NAME` an extension target to iptables: with no such extension it
+          // is a chain or nothing (iptables-restore: "Couldn't load target"), never both.
+          const verb = isGoto ? 'goes' : 'jumps';
+          if (!chains.has(target)) r.bad(`rule in chain ${quoted(head.chain)} ${verb} to chain ${quoted(target)}, which table ${quoted(table.name)} does not declare`);
+          r.bad(`rule in chain ${quoted(head.chain)} ${verb} to chain ${quoted(target)} with ${quoted(rest.slice(tokens[first]!.start, tokens[r.i]!.end))}, but a jump to a chain takes no options`);
+        }
         verdict = tv.verdict;
         if (tv.action) (actions ??= []).push(tv.action);
         break;
@@ -79,7 +87,7 @@ export function parseRuleGeneral(rest: string, head: RuleHead, file: string, lin
           r.i--;
           modules((lastModule ?? implicitModule)!, neg);
         } else {
-          r.bad(`unexpected "${tx}" in rule`);
+          r.bad(`unexpected ${quoted(tx)} in rule`);
         }
     }
     neg = false;

@@ -5,7 +5,7 @@
 // and target table in iptables-modules.ts). kube-proxy's per-Service and per-endpoint chains
 // keep no rule objects: their rules are checked as they stream in and read again from the
 // dump text when asked for (iptables-packed.ts).
-import { InputError } from '../../common/errors.js';
+import { InputError, quoted } from '../../common/errors.js';
 import type { Backend, BaseChainInfo, Chain, ChainType, Hook, Rule, Ruleset, Table } from './model.js';
 import { fastRule } from './iptables-fast.js';
 import { Interner, type RuleHead } from './iptables-intern.js';
@@ -119,7 +119,7 @@ export class IptablesSaveParser {
   }
 
   private cutShort(line: number): InputError {
-    return new InputError(this.opts.file, `the dump ends inside table "${this.table!.name}" (begun on line ${this.tableLine}) without its COMMIT: the output is cut short`, line);
+    return new InputError(this.opts.file, `the dump ends inside table ${quoted(this.table!.name)} (begun on line ${this.tableLine}) without its COMMIT: the output is cut short`, line);
   }
 
   /** At COMMIT: every jump and goto names a chain the table declares (iptables-restore insists too). */
@@ -128,14 +128,14 @@ export class IptablesSaveParser {
       if (chain instanceof PackedChain && chain.packed) {
         // Its rules were checked as they were read; only targets declared later are left.
         for (const u of chain.unresolved ?? []) {
-          if (!table.chains.has(u.target)) throw new InputError(this.opts.file, `rule in chain "${chain.name}" ${u.kind === 'jump' ? 'jumps' : 'goes'} to chain "${u.target}", which table "${table.name}" does not declare`, u.line);
+          if (!table.chains.has(u.target)) throw new InputError(this.opts.file, `rule in chain ${quoted(chain.name)} ${u.kind === 'jump' ? 'jumps' : 'goes'} to chain ${quoted(u.target)}, which table ${quoted(table.name)} does not declare`, u.line);
         }
         continue;
       }
       for (const r of chain.rules) {
         const v = r.verdict;
         if ((v.kind === 'jump' || v.kind === 'goto') && !table.chains.has(v.target)) {
-          throw new InputError(this.opts.file, `rule in chain "${chain.name}" ${v.kind === 'jump' ? 'jumps' : 'goes'} to chain "${v.target}", which table "${table.name}" does not declare`, r.line);
+          throw new InputError(this.opts.file, `rule in chain ${quoted(chain.name)} ${v.kind === 'jump' ? 'jumps' : 'goes'} to chain ${quoted(v.target)}, which table ${quoted(table.name)} does not declare`, r.line);
         }
       }
     }
@@ -163,7 +163,7 @@ export class IptablesSaveParser {
     if (c0 === 42 /* * */) {
       this.flush();
       const name = line.slice(1).trim();
-      if (this.table) throw new InputError(opts.file, `table "${name}" begins inside table "${this.table.name}" (begun on line ${this.tableLine}), which has no COMMIT`, lineNo);
+      if (this.table) throw new InputError(opts.file, `table ${quoted(name)} begins inside table ${quoted(this.table.name)} (begun on line ${this.tableLine}), which has no COMMIT`, lineNo);
       this.tableLine = lineNo;
       const existing = this.tables.find((t) => t.name === name);
       this.table = existing ?? { backend: opts.backend, source: opts.file, family: opts.family, name, chains: new Map(), sets: new Map() };
@@ -201,7 +201,7 @@ export class IptablesSaveParser {
       if (!chain) {
         // iptables-restore requires the declaration; tolerate its absence for built-ins.
         chain = newChain(chainName, table.name, 'ACCEPT');
-        if (!chain.base) throw new InputError(opts.file, `rule for undeclared chain "${chainName}"`, lineNo);
+        if (!chain.base) throw new InputError(opts.file, `rule for undeclared chain ${quoted(chainName)}`, lineNo);
         table.chains.set(chainName, chain);
       }
       if (chain !== this.pendingChain) {
@@ -230,7 +230,7 @@ export class IptablesSaveParser {
       return;
     }
     if (line.trim() === '') return;
-    throw new InputError(opts.file, `unrecognised line "${line.length > 60 ? line.slice(0, 60) + '…' : line}"`, lineNo);
+    throw new InputError(opts.file, `unrecognised line ${quoted(line)}`, lineNo);
   }
 }
 

@@ -1,6 +1,6 @@
 // iptables rule tokenizer: splits a rule on spaces with double-quote handling, and reads
 // `--opt value…` runs for a module or target. Used by the general rule reader (iptables-rule.ts).
-import { InputError } from '../../common/errors.js';
+import { InputError, quoted } from '../../common/errors.js';
 
 export interface Token {
   readonly text: string;
@@ -37,8 +37,8 @@ export function tokenize(line: string): Token[] {
   return out;
 }
 
-/** Core options and the module/target option that takes N values. */
-export const TWO_VALUE_OPTS = new Set(['--match-set', '--tcp-flags']);
+/** Module and target options that take N values (`--match-set NAME src,dst`; the SET target's `--add-set NAME src` alike). */
+export const TWO_VALUE_OPTS = new Set(['--match-set', '--tcp-flags', '--add-set', '--del-set', '--map-set']);
 export const ZERO_VALUE_OPTS = new Set([
   '--rcheck', '--set', '--update', '--remove', '--reap', '--rsource', '--rdest', '--random', '--random-fully',
   '--persistent', '--syn', '--limit-iface-in', '--limit-iface-out', '--return-nomatch', '--physdev-is-in',
@@ -63,7 +63,7 @@ export class RuleReader {
 
   value(): string {
     const t = this.tokens[++this.i];
-    if (!t) this.bad(`option "${this.tokens[this.i - 1]!.text}" needs a value`);
+    if (!t) this.bad(`option ${quoted(this.tokens[this.i - 1]!.text)} needs a value`);
     return t.text;
   }
 

@@ -1,7 +1,7 @@
 // Parses IPVS state as `ipvsadm -Sn` prints it (one command per line: `-A -t VIP:PORT -s rr
 // [-p T]`, `-a -t VIP:PORT -r RIP:PORT -m -w W`), and also the `ipvsadm -Ln` listing, into
 // virtual servers with their real servers.
-import { InputError } from '../../common/errors.js';
+import { InputError, quoted } from '../../common/errors.js';
 import { formatIp, parseIp, splitHostPort } from './addr.js';
 import type { IpvsRealServer, IpvsVirtualServer } from './model.js';
 
@@ -22,18 +22,18 @@ const vsKey = (p: string, a: string, port: number): string => `${p} ${a}:${port}
 /** `ADDR:PORT` (or `[ADDR]:PORT`) as ipvsadm prints it, checked; a fwmark service is a number. */
 function endpoint(text: string, file: string, line: number, what: string, fwmark = false): { addr: string; port?: number } {
   if (fwmark) {
-    if (!/^\d+$/.test(text)) throw new InputError(file, `${what} "${text}" is not a firewall mark (a number)`, line);
+    if (!/^\d+$/.test(text)) throw new InputError(file, `${what} ${quoted(text)} is not a firewall mark (a number)`, line);
     return { addr: text };
   }
   const sp = splitHostPort(text);
   const ip = parseIp(sp.host);
-  if (!ip) throw new InputError(file, `${what} "${text}" is not ADDRESS:PORT (an IPv4 or [IPv6] address)`, line);
-  if (sp.port !== undefined && !(Number.isInteger(sp.port) && sp.port >= 0 && sp.port <= 65535)) throw new InputError(file, `${what} "${text}" has no valid port (0-65535)`, line);
+  if (!ip) throw new InputError(file, `${what} ${quoted(text)} is not ADDRESS:PORT (an IPv4 or [IPv6] address)`, line);
+  if (sp.port !== undefined && !(Number.isInteger(sp.port) && sp.port >= 0 && sp.port <= 65535)) throw new InputError(file, `${what} ${quoted(text)} has no valid port (0-65535)`, line);
   return { addr: formatIp(ip), ...(sp.port !== undefined ? { port: sp.port } : {}) };
 }
 
 function count(text: string | undefined, file: string, line: number, what: string): number {
-  if (text === undefined || !/^\d+$/.test(text)) throw new InputError(file, `${what} must be a non-negative integer, got ${text === undefined ? 'nothing' : `"${text}"`}`, line);
+  if (text === undefined || !/^\d+$/.test(text)) throw new InputError(file, `${what} must be a non-negative integer, got ${text === undefined ? 'nothing' : quoted(text)}`, line);
   return Number(text);
 }
 
@@ -94,10 +94,10 @@ export function parseIpvsadm(text: string, file: string): IpvsVirtualServer[] {
         case '-o': case '--ops': break;
         default:
           // Anything else is not something `ipvsadm -S` prints: refuse rather than guess.
-          throw new InputError(file, `unexpected "${t.slice(0, 40)}" in "${line.slice(0, 80)}"`, i + 1);
+          throw new InputError(file, `unexpected ${quoted(t)} in ${quoted(line)}`, i + 1);
       }
     }
-    if (!proto || !service) throw new InputError(file, `"${line}" names no virtual service (-t/-u/--sctp-service/-f)`, i + 1);
+    if (!proto || !service) throw new InputError(file, `${quoted(line)} names no virtual service (-t/-u/--sctp-service/-f)`, i + 1);
     const ep = endpoint(service, file, i + 1, 'virtual service', proto === 'FWM');
     const addr = ep.addr;
     const port = ep.port ?? 0;
@@ -113,7 +113,7 @@ export function parseIpvsadm(text: string, file: string): IpvsVirtualServer[] {
       const rp = endpoint(real, file, i + 1, 'real server');
       vs.realServers.push({ addr: rp.addr, port: rp.port ?? port, forward, weight });
     } else {
-      throw new InputError(file, `unrecognised ipvsadm command "${cmd ?? ''}"`, i + 1);
+      throw new InputError(file, `unrecognised ipvsadm command ${quoted(cmd ?? '')}`, i + 1);
     }
   });
   return out;
@@ -131,7 +131,7 @@ function parseIpvsList(text: string, file: string): IpvsVirtualServer[] {
       if (!cur) throw new InputError(file, 'real server before any virtual service', i + 1);
       const rp = endpoint(tok[1] ?? '', file, i + 1, 'real server');
       const fw = (tok[2] ?? '').toLowerCase();
-      if (!['masq', 'tunnel', 'local', 'route'].includes(fw)) throw new InputError(file, `real server forwarding "${tok[2] ?? ''}" is not Masq, Route, Tunnel or Local`, i + 1);
+      if (!['masq', 'tunnel', 'local', 'route'].includes(fw)) throw new InputError(file, `real server forwarding ${quoted(tok[2] ?? '')} is not Masq, Route, Tunnel or Local`, i + 1);
       cur.realServers.push({
         addr: rp.addr, port: rp.port ?? cur.port,
         forward: fw === 'masq' ? 'masq' : fw === 'tunnel' ? 'tunnel' : fw === 'local' ? 'local' : 'route',
@@ -140,10 +140,10 @@ function parseIpvsList(text: string, file: string): IpvsVirtualServer[] {
       return;
     }
     const proto = tok[0] === 'TCP' || tok[0] === 'UDP' || tok[0] === 'SCTP' || tok[0] === 'FWM' ? tok[0] : undefined;
-    if (!proto) throw new InputError(file, `unrecognised ipvsadm line "${line}"`, i + 1);
+    if (!proto) throw new InputError(file, `unrecognised ipvsadm line ${quoted(line)}`, i + 1);
     const sp = endpoint(tok[1] ?? '', file, i + 1, 'virtual service', proto === 'FWM');
     const pi = tok.indexOf('persistent');
-    if (tok[2] === undefined) throw new InputError(file, `virtual service line without a scheduler: "${line.slice(0, 80)}"`, i + 1);
+    if (tok[2] === undefined) throw new InputError(file, `virtual service line without a scheduler: ${quoted(line)}`, i + 1);
     cur = {
       protocol: proto, addr: sp.addr, port: sp.port ?? 0, scheduler: tok[2],
       persistent: pi >= 0 ? count(tok[pi + 1], file, i + 1, 'persistent timeout') : 0, realServers: [], text: line,

@@ -2,7 +2,7 @@
 // `unknown` until narrowed here; a statement or expression the model does not evaluate is
 // kept verbatim (as JSON) in an `unknown` match or verdict, never dropped. Rule text for
 // evidence is rendered back to nft syntax from the JSON, since that is what people read.
-import { InputError } from '../../common/errors.js';
+import { InputError, quoted } from '../../common/errors.js';
 import { canonicalIp, parsePrefix, type Prefix } from './addr.js';
 import { nftItems, type NftItem } from './nft-schema.js';
 import { parseJsonInput } from '../../common/json-input.js';
@@ -73,12 +73,75 @@ export function parseNftDoc(doc: unknown, opts: NftParseOptions): Ruleset {
         const chainName = String(o['chain']);
         const chain = t.chains.get(chainName);
         if (!chain) throw new InputError(opts.file, `nftables[${idx}].rule: (handle ${String(o['handle'])}) is in chain ${chainName}, which table ${t.name} does not declare`);
+        checkChainRefs(ruleChainRefs(o), t, `nftables[${idx}].rule`, opts.file);
         chain.rules.push(parseRule(o, t.name, chainName, chain.rules.length + 1));
+      } else if (pass === 'rule' && kind === 'map') {
+        const t = tableOf(o, kind, idx);
+        if (t) checkChainRefs(mapChainRefs(o), t, `nftables[${idx}].map`, opts.file);
       }
     }
   }
   for (const t of tables.values()) for (const c of t.chains.values()) (c as { rules: Rule[] }).rules = exactSize(c.rules);
   return { backend: 'nftables', tables: [...tables.values()] };
+}
+
+/** A jump or goto found in the JSON, with its path below the ruleset object. */
+interface ChainRef {
+  readonly path: string;
+  readonly target: string;
+}
+
+/** The chain a verdict object (`{"jump": {"target": …}}`, `{"goto": …}`) names, else undefined. */
+function verdictTarget(v: unknown): { kind: string; target: string } | undefined {
+  if (!isObj(v)) return undefined;
+  for (const kind of ['jump', 'goto']) {
+    const x = v[kind];
+    if (isObj(x) && typeof x['target'] === 'string') return { kind, target: x['target'] };
+  }
+  return undefined;
+}
+
+/** Verdicts of a vmap's data when inline (`{"set": [[key, verdict], …]}`); a named map is checked as a map. */
+function vmapRefs(data: unknown, at: string, out: ChainRef[]): void {
+  if (!isObj(data) || !Array.isArray(data['set'])) return;
+  (data['set'] as unknown[]).forEach((e, j) => {
+    const v = Array.isArray(e) ? verdictTarget(e[1]) : undefined;
+    if (v) out.push({ path: `${at}.data.set[${j}][1].${v.kind}.target`, target: v.target });
+  });
+}
+
+/** Every chain a rule can send a packet to: its jump/goto statements and the verdicts of its inline vmaps. */
+function ruleChainRefs(o: J): ChainRef[] {
+  const out: ChainRef[] = [];
+  const exprs = Array.isArray(o['expr']) ? (o['expr'] as unknown[]) : [];
+  exprs.forEach((s, i) => {
+    const v = verdictTarget(s);
+    if (v) out.push({ path: `.expr[${i}].${v.kind}.target`, target: v.target });
+    else if (isObj(s) && isObj(s['vmap'])) vmapRefs(s['vmap']['data'], `.expr[${i}].vmap`, out);
+  });
+  return out;
+}
+
+/** Chains a verdict map's elements name (`[key, {"goto": {"target": …}}]`). */
+function mapChainRefs(o: J): ChainRef[] {
+  const out: ChainRef[] = [];
+  const elems = Array.isArray(o['elem']) ? (o['elem'] as unknown[]) : [];
+  elems.forEach((e, i) => {
+    const v = Array.isArray(e) ? verdictTarget(e[1]) : undefined;
+    if (v) out.push({ path: `.elem[${i}][1].${v.kind}.target`, target: v.target });
+  });
+  return out;
+}
+
+/**
+ * A jump or goto names a chain of its own table: nft refuses to load one that does not
+ * (`Could not process rule: No such file or directory`), so a dump that holds one is not
+ * what nft printed; read on, the tracer would judge a path that cannot exist.
+ */
+function checkChainRefs(refs: readonly ChainRef[], t: Table, at: string, file: string): void {
+  for (const r of refs) {
+    if (!t.chains.has(r.target)) throw new InputError(file, `${at}${r.path}: refers to chain ${quoted(r.target)}, which table ${t.name} does not declare`);
+  }
 }
 
 function baseInfo(o: J): BaseChainInfo | undefined {

@@ -6,7 +6,7 @@
 // every rule's `expr` is a list of one-key statement objects. A document that is not this
 // is refused with the JSON path of the first offending value; what a statement means is
 // left to nft-json.ts, which keeps statements it does not model verbatim.
-import { InputError } from '../../common/errors.js';
+import { InputError, quoted } from '../../common/errors.js';
 import { describeValue } from '../../common/json-input.js';
 
 type J = Record<string, unknown>;
@@ -59,7 +59,7 @@ export function nftItems(doc: unknown, file: string): NftItem[] {
     if (keys.length !== 1) throw new InputError(file, `${at}: expected an object with exactly one key naming a ruleset object, got ${keys.length === 0 ? 'none' : `the keys ${keys.map((k) => JSON.stringify(k)).join(', ')}`}`);
     const kind = keys[0]!;
     const required = OBJECTS[kind];
-    if (!required) throw new InputError(file, `${at}: unknown ruleset object "${kind.slice(0, 40)}" (expected one of ${Object.keys(OBJECTS).join(', ')})`);
+    if (!required) throw new InputError(file, `${at}: unknown ruleset object ${quoted(kind)} (expected one of ${Object.keys(OBJECTS).join(', ')})`);
     const o = (item as J)[kind];
     if (!isObj(o)) fail(`${at}.${kind}`, `an object${required.length ? ` with ${required.join(', ')}` : ''}`, o);
     const obj = o as J;

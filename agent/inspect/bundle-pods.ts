@@ -4,6 +4,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { InputError } from '../../common/errors.js';
+import { jsonSyntaxError } from '../../common/json-input.js';
 import type { PodProcessFacts } from './pod-processes.js';
 
 export const PODS_BUNDLE_FILE = 'pods.json';
@@ -19,7 +20,8 @@ export function readPodsBundle(dir: string, readFile: (dir: string, name: string
   try {
     v = JSON.parse(text);
   } catch (err) {
-    throw new InputError(file, `invalid JSON: ${(err as Error).message}`);
+    const e = jsonSyntaxError(text, err);
+    throw new InputError(file, e.reason, e.line, e.column);
   }
   return { pods: validatePodFacts(v, file) };
 }

@@ -5,7 +5,7 @@
 // one-plugin list. Then, from the active config's plugin types: the plugin family, whether
 // pods sit on a Linux bridge (and which), hairpin, IPAM ranges, the binaries it needs.
 // Pure: works on CniFacts text.
-import { lineColumn } from '../../../common/cluster.js';
+import { jsonSyntaxError } from '../../../common/json-input.js';
 import { parseCidr, type Cidr } from '../../../common/cidr.js';
 import type { CniFacts, CniFileFacts } from '../../inspect/cni.js';
 
@@ -63,9 +63,8 @@ export function analyzeCniFile(f: CniFileFacts): CniFileAnalysis {
   try {
     v = JSON.parse(f.text);
   } catch (err) {
-    const m = /position (\d+)/.exec(String(err));
-    const pos = m ? lineColumn(f.text, Number(m[1])) : undefined;
-    return { file: f.name, kind: 'invalid', problem: `invalid JSON: ${(err as Error).message.replace(/ \(line \d+ column \d+\)$/, '')}`, ...(pos ? { line: pos.line, column: pos.column } : {}) };
+    const e = jsonSyntaxError(f.text, err);
+    return { file: f.name, kind: 'invalid', problem: e.reason, ...(e.line !== undefined ? { line: e.line, column: e.column! } : {}) };
   }
   if (!isObj(v)) return { file: f.name, kind: 'invalid', problem: 'not a JSON object' };
   const warnings: string[] = [];
