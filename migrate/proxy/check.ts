@@ -174,7 +174,7 @@ export function judgeProxyNode(fp: NodeFingerprint, target: ProxyModeTarget, pla
         : ['sh', 'mh', 'dh'].includes(s.scheduler) ? `the ${s.scheduler} hashing scheduler keeps a client on one endpoint; nftables picks at random per connection — use sessionAffinity: ClientIP where stickiness matters`
         : `the ${s.scheduler} scheduler (${s.scheduler.endsWith('lc') ? 'least connections' : 'weighted or other'}) balances by load; nftables picks at random per connection`;
       const named = s.virtualServers.map((vs) => { const a = /\s\[?([0-9a-f.:]+?)\]?:\d+$/.exec(vs)?.[1]; return a && cluster.serviceByAddress?.[a] ? `${vs} (${cluster.serviceByAddress[a]})` : vs; });
-      warnings.push({ id: 'ipvs-scheduler', subject: node, message: `${s.total} virtual servers use IPVS scheduler ${s.scheduler} (${list(named.slice(0, 5), s.total)}): ${what}`, evidence: { scheduler: s.scheduler, virtualServers: s.virtualServers, total: s.total } });
+      warnings.push({ id: 'ipvs-scheduler', subject: node, message: `${s.total} virtual server${s.total === 1 ? ' uses' : 's use'} IPVS scheduler ${s.scheduler} (${list(named.slice(0, 5), s.total)}): ${what}`, evidence: { scheduler: s.scheduler, virtualServers: s.virtualServers, total: s.total } });
     }
     const strict = config?.ipvsStrictArp === true || (p.ipvs.arpIgnore === '1' && p.ipvs.arpAnnounce === '2');
     if (strict) {
