@@ -1,5 +1,7 @@
 // What a kube-proxy mode switch depends on beyond the rules themselves, read on the node:
-//   conntrack     `conntrack -L` (-f ipv4 / -f ipv6)   → conntrack.txt, conntrack6.txt
+//   conntrack     `conntrack -L -f ipv4|ipv6 --dst-nat` → conntrack.txt, conntrack6.txt
+//                 (DNATed connections only: Service and NodePort traffic, localhost NodePorts
+//                 included; a busy node's full table would be hundreds of MB per read)
 //   connections   /proc/net/tcp, /proc/net/tcp6        → proc-net-tcp.txt, proc-net-tcp6.txt
 //                 (the node's own client sockets to loopback addresses: localhost NodePort users)
 //   nft version   `nft --version`                      → nft-version.txt
@@ -102,10 +104,13 @@ export function writeProxyHostBundle(dir: string, s: NodeSnapshot): string[] {
   return written;
 }
 
+/** One source for live reads and capture: both families, DNATed entries only. */
+const CONNTRACK_ARGS = { v4: ['-L', '-f', 'ipv4', '--dst-nat'], v6: ['-L', '-f', 'ipv6', '--dst-nat'] } as const;
+
 /** Tool runs whose stdout `capture` keeps verbatim as bundle files (the tools' own output). */
 export const PROXY_HOST_TOOL_FILES: readonly { readonly file: string; readonly cmd: string; readonly args: readonly string[] }[] = [
-  { file: PROXY_HOST_FILES.v4, cmd: 'conntrack', args: ['-L', '-f', 'ipv4'] },
-  { file: PROXY_HOST_FILES.v6, cmd: 'conntrack', args: ['-L', '-f', 'ipv6'] },
+  { file: PROXY_HOST_FILES.v4, cmd: 'conntrack', args: CONNTRACK_ARGS.v4 },
+  { file: PROXY_HOST_FILES.v6, cmd: 'conntrack', args: CONNTRACK_ARGS.v6 },
   { file: PROXY_HOST_FILES.tcp, cmd: 'cat', args: ['/proc/net/tcp'] },
   { file: PROXY_HOST_FILES.tcp6, cmd: 'cat', args: ['/proc/net/tcp6'] },
   { file: PROXY_HOST_FILES.nftVersion, cmd: 'nft', args: ['--version'] },
@@ -119,8 +124,8 @@ export async function readProxyHostLive(opts: { readonly kubeProxyMetricsUrl?: s
     return r.ok ? r.out : undefined;
   };
   const out: ProxyHostFacets = {};
-  const [ct4, ct6, nft] = await Promise.all([tool('conntrack', ['-L', '-f', 'ipv4']), tool('conntrack', ['-L', '-f', 'ipv6']), tool('nft', ['--version'])]);
-  const ct = mergeConntrack(ct4 !== undefined ? parseConntrackList(ct4, 'conntrack -L -f ipv4') : undefined, ct6 !== undefined ? parseConntrackList(ct6, 'conntrack -L -f ipv6') : undefined);
+  const [ct4, ct6, nft] = await Promise.all([tool('conntrack', CONNTRACK_ARGS.v4), tool('conntrack', CONNTRACK_ARGS.v6), tool('nft', ['--version'])]);
+  const ct = mergeConntrack(ct4 !== undefined ? parseConntrackList(ct4, `conntrack ${CONNTRACK_ARGS.v4.join(' ')}`) : undefined, ct6 !== undefined ? parseConntrackList(ct6, `conntrack ${CONNTRACK_ARGS.v6.join(' ')}`) : undefined);
   if (ct) out.conntrack = ct;
   if (nft !== undefined) out.nftVersion = parseNftVersion(nft, 'nft --version');
   const conns: ConnectedSocket[] = [];

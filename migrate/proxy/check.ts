@@ -13,6 +13,8 @@ import { containsIp, parseCidr, parseIp } from '../../common/cidr.js';
 import type { ClusterInventory } from '../inventory.js';
 import type { MigrationChange, MigrationItem, MigrationReport, ProxyFleet } from '../check.js';
 import type { ProxyModeTarget } from './profiles.js';
+import { proxyModeCheck } from '../../agent/checks/service-routing/mode.js';
+import { clusterIPCheck } from '../../agent/checks/service-routing/clusterip.js';
 
 /** What the operator plans, beyond the target mode. */
 export interface ProxyMigrationPlan {
@@ -122,7 +124,7 @@ export function judgeProxyNode(fp: NodeFingerprint, target: ProxyModeTarget, pla
       id: 'localhost-nodeport', subject: node,
       message: `localhost NodePorts work on this node today (${[p.localhostNodePortRule ? 'iptables NodePort rule accepts 127.0.0.0/8' : '', p.routeLocalnet.length ? `route_localnet=1 on ${p.routeLocalnet.join(', ')}` : ''].filter(Boolean).join('; ')}) and stop in nftables mode; ${unseen ? 'no conntrack table or sockets were read, so clients could not be looked for' : 'no client was seen in conntrack or sockets at capture time — a client that connects rarely would still break'}`,
       evidence: { routeLocalnet: p.routeLocalnet, nodePorts: p.nodePorts },
-      fix: unseen ? 'capture conntrack.txt (conntrack -L) and proc-net-tcp.txt and re-run' : 'look for 127.0.0.1:<nodePort> in node-level configuration (registries, health checks) before switching',
+      fix: unseen ? 'capture conntrack.txt (conntrack -L --dst-nat) and proc-net-tcp.txt and re-run' : 'look for 127.0.0.1:<nodePort> in node-level configuration (registries, health checks) before switching',
     });
   }
 
@@ -141,7 +143,7 @@ export function judgeProxyNode(fp: NodeFingerprint, target: ProxyModeTarget, pla
       fix: `set nodePortAddresses in the KubeProxyConfiguration to CIDRs covering ${addrs.map((a) => a.split(' ')[0]).join(', ')} (0.0.0.0/0 keeps every address, as iptables mode does) before switching, or move the clients to ${primary.join(', ') || 'the primary address'}`,
     });
   } else if (!p.read.conntrack && p.nodePorts > 0) {
-    warnings.push({ id: 'facts-missing', subject: node, message: `${p.nodePorts} NodePorts are served here but no conntrack table was read: which node addresses NodePort traffic arrives on is unknown (nftables mode serves only the primary ones by default)`, evidence: {}, fix: 'capture conntrack.txt (conntrack -L) and re-run' });
+    warnings.push({ id: 'facts-missing', subject: node, message: `${p.nodePorts} NodePorts are served here but no conntrack table was read: which node addresses NodePort traffic arrives on is unknown (nftables mode serves only the primary ones by default)`, evidence: {}, fix: 'capture conntrack.txt (conntrack -L --dst-nat) and re-run' });
   }
 
   // Other software's rules leaning on kube-proxy's iptables chains or marks.
@@ -207,10 +209,10 @@ export function proxyFleet(nodes: readonly NodeFingerprint[]): ProxyFleet {
 function proxyChanges(nodes: readonly NodeFingerprint[]): MigrationChange[] {
   const out: MigrationChange[] = [];
   if (nodes.some((n) => n.proxyMode === 'iptables' || n.proxyMode === 'ipvs')) {
-    out.push({ check: 'service-routing.mode', message: 'the mode becomes nftables; iptables KUBE-* chains still present afterwards are reported as leftovers of the switch' });
-    out.push({ check: 'service-routing.clusterip', message: 'Services are traced through table ip/ip6 kube-proxy (verdict maps) instead of KUBE-SERVICES chains or IPVS; compare per-Service verdicts with netconform diff --cluster' });
+    out.push({ check: proxyModeCheck.id, message: 'the mode becomes nftables; iptables KUBE-* chains still present afterwards are reported as leftovers of the switch' });
+    out.push({ check: clusterIPCheck.id, message: 'Services are traced through table ip/ip6 kube-proxy (verdict maps) instead of KUBE-SERVICES chains or IPVS; compare per-Service verdicts with netconform diff --cluster' });
   }
-  if (nodes.some((n) => n.proxyMode === 'ipvs')) out.push({ check: 'pod-network.node-network', message: 'kube-ipvs0 and its addresses disappear' });
+  if (nodes.some((n) => n.proxyMode === 'ipvs')) out.push({ check: 'dataplane', message: 'kube-ipvs0 and its addresses disappear; Services are read from table ip kube-proxy instead of IPVS virtual servers' });
   return out;
 }
 
