@@ -13,6 +13,7 @@ import { dataplaneOf, tablesFor, type Dataplane } from './dataplane/load.js';
 import { formatPrefix } from './dataplane/addr.js';
 import { canonicalCidr } from '../common/cidr.js';
 import type { Chain } from './dataplane/model.js';
+import { proxyFacts, type ProxyFacts } from './proxy-facts.js';
 
 export type DataPathKind = 'bridge' | 'routed' | 'overlay' | 'ebpf' | 'unknown';
 
@@ -46,6 +47,8 @@ export interface NodeFingerprint {
   readonly ipFamilies: readonly (4 | 6)[];
   readonly kernel: string;
   readonly modules: readonly string[];
+  /** What a kube-proxy mode switch depends on (agent/proxy-facts.ts); absent from agents older than it. */
+  readonly proxy?: ProxyFacts;
 }
 
 const TUNNEL_KINDS = new Set(['vxlan', 'geneve', 'ipip', 'gre', 'wireguard', 'ip6tnl', 'sit']);
@@ -136,6 +139,7 @@ export function fingerprintNode(s: NodeSnapshot, known: KnownScanFacts = {}): No
     ipFamilies,
     kernel: s.sysctls?.['kernel.osrelease'] ?? '',
     modules: s.kernelModules ?? [],
+    proxy: proxyFacts(s),
   };
 }
 

@@ -7,6 +7,9 @@ import type { DataplaneFacts } from './dataplane/facts.js';
 import type { BpfFacts } from './inspect/bpf.js';
 import type { PodProcessFacts } from './inspect/pod-processes.js';
 import type { KubeProxyFacts } from './inspect/kube-proxy.js';
+import type { ConntrackFacts } from './inspect/conntrack.js';
+import type { ConnectedSocket } from './inspect/proc-net-sockets.js';
+import type { KubeProxyConfigFacts } from './inspect/kube-proxy-config.js';
 
 export interface NodeSnapshot {
   readonly node: string;
@@ -27,9 +30,17 @@ export interface NodeSnapshot {
   readonly pods?: PodProcessFacts;
   /** kube-proxy's own /metrics (sync progress) and the judgement windows; live: always set. */
   readonly kubeProxy?: KubeProxyFacts;
+  /** Tracked connections to loopback addresses or DNATed (conntrack -L): who uses which NodePort how. */
+  readonly conntrack?: ConntrackFacts;
+  /** The node's own TCP client sockets to loopback addresses (/proc/net/tcp[6]). */
+  readonly hostConnections?: readonly ConnectedSocket[];
+  /** The host's `nft` version (nft --version), e.g. `1.0.9`. */
+  readonly nftVersion?: string;
+  /** kube-proxy's configuration as it reports it (/configz). */
+  readonly kubeProxyConfig?: KubeProxyConfigFacts;
 }
 
-export type Facet = 'sysctls' | 'links' | 'routes' | 'cni' | 'dataplane' | 'kernelModules' | 'bpf' | 'pods' | 'kubeProxy';
+export type Facet = 'sysctls' | 'links' | 'routes' | 'cni' | 'dataplane' | 'kernelModules' | 'bpf' | 'pods' | 'kubeProxy' | 'conntrack' | 'hostConnections' | 'nftVersion' | 'kubeProxyConfig';
 
 /** Where each facet comes from in a bundle, for skip reasons people can act on. */
 export const FACET_SOURCES: Record<Facet, string> = {
@@ -42,4 +53,8 @@ export const FACET_SOURCES: Record<Facet, string> = {
   bpf: 'bpf/ (bpftool -j map dump pinned of <bpffs>/tc/globals/cilium_lb*)',
   pods: 'pods.json (processes by pod from --proc-root: cgroups, ns/net, net/tcp|udp)',
   kubeProxy: 'kube-proxy-metrics.txt (a scrape of kube-proxy\'s /metrics)',
+  conntrack: 'conntrack.txt / conntrack6.txt (conntrack -L -f ipv4 / -f ipv6)',
+  hostConnections: 'proc-net-tcp.txt / proc-net-tcp6.txt (the node\'s /proc/net/tcp, /proc/net/tcp6)',
+  nftVersion: 'nft-version.txt (nft --version)',
+  kubeProxyConfig: 'kube-proxy-configz.json (kube-proxy\'s /configz on its metrics port)',
 };

@@ -3,7 +3,7 @@
 import { writeFileSync } from 'node:fs';
 import { parseFlags, str, bool, choice, strList } from '../common/cli.js';
 import { EXIT_FINDINGS, EXIT_OK, UsageError } from '../common/errors.js';
-import { readKubeObjectsFile, type KubeObject } from '../common/cluster.js';
+import { readClusterFile, readKubeObjectsFile, type KubeObject } from '../common/cluster.js';
 import { parseCidr } from '../common/cidr.js';
 import { readBundle } from '../agent/inspect/bundle.js';
 import { scanSnapshot } from '../agent/scan.js';
@@ -14,12 +14,16 @@ import { clusterInventory, type ClusterInventory } from '../migrate/inventory.js
 import { migrationCheck } from '../migrate/check.js';
 import { PROFILES, profileById } from '../migrate/profiles/index.js';
 import { formatMigrationMarkdown, formatMigrationTable } from '../migrate/render.js';
-import { formatMigrationHtml } from '../migrate/html.js';
+import { formatMigrationHtml, formatProxyMigrationHtml } from '../migrate/html.js';
+import { PROXY_TARGETS, proxyTargetById } from '../migrate/proxy/profiles.js';
+import { proxyMigrationCheck } from '../migrate/proxy/check.js';
 import { diffSnapshots, formatDiffText } from '../migrate/diff.js';
 import type { Command } from './command.js';
 import { CONNECTION_FLAGS, CONNECTION_HELP, connectionFromFlags } from './collector-client.js';
 import { migrationInputsFromCollector } from './migrate-collector.js';
 import type { NodeFingerprint } from '../agent/fingerprint.js';
+
+const ALL_TARGETS = (): string[] => [...PROFILES.map((p) => p.id), ...PROXY_TARGETS.map((p) => p.id)];
 
 const MIGRATE_HELP = `Usage: netconform migrate check --to PROFILE [--target-pod-cidr CIDR] [--target-mtu N] [--declared-cidr CIDR …]
                                 [--cluster FILE | --kubeconfig FILE] [--from BUNDLE_DIR …] [--format table|json|markdown|html] [--out FILE]
@@ -27,7 +31,11 @@ const MIGRATE_HELP = `Usage: netconform migrate check --to PROFILE [--target-pod
 
 What a move to PROFILE would break, before it happens. Exit 0 when ready, 1 with blockers, 2 on bad input.
 
-  --to PROFILE           one of: ${PROFILES.map((p) => p.id).join(', ')}
+  --to PROFILE           a CNI: ${PROFILES.map((p) => p.id).join(', ')}
+                         or a kube-proxy mode: ${PROXY_TARGETS.map((p) => p.id).join(', ')} (docs/proxy-mode-migration.md)
+  --kube-proxy-version V the kube-proxy release that will run the new mode (e.g. 1.36); default: each node's current one
+  --localhost-nodeport-proxy
+                         the plan enables KEP-6032's userspace proxy for localhost NodePorts (kube-proxy 1.37+, alpha, TCP)
   --target-pod-cidr CIDR the pod CIDR the new CNI will use (checked against nodes, Services, pods, --declared-cidr)
   --target-mtu N         the pod MTU you plan (checked against each node's underlay MTU minus the overlay's overhead)
   --declared-cidr CIDR   another range pods must not overlap: the VNet/VPC, on-prem, peered networks (repeatable)
@@ -65,15 +73,20 @@ async function migrateCheck(argv: string[]): Promise<number> {
     'declared-cidr': { type: 'string', multiple: true }, cluster: { type: 'string' }, kubeconfig: { type: 'string' },
     from: { type: 'string', multiple: true }, format: { type: 'string' }, out: { type: 'string' }, help: { type: 'boolean', short: 'h' },
     collector: { type: 'string' }, ...CONNECTION_FLAGS,
+    'kube-proxy-version': { type: 'string' }, 'localhost-nodeport-proxy': { type: 'boolean' },
   });
   if (bool(p, 'help')) {
     process.stdout.write(MIGRATE_HELP);
     return EXIT_OK;
   }
   const to = str(p, 'to');
-  if (!to) throw new UsageError(`is required: one of ${PROFILES.map((x) => x.id).join(', ')}`, '--to');
+  if (!to) throw new UsageError(`is required: one of ${ALL_TARGETS().join(', ')}`, '--to');
   const target = profileById(to);
-  if (!target) throw new UsageError(`"${to}" is not a known target; one of ${PROFILES.map((x) => x.id).join(', ')}`, '--to');
+  const proxyTarget = proxyTargetById(to);
+  if (!target && !proxyTarget) throw new UsageError(`"${to}" is not a known target; one of ${ALL_TARGETS().join(', ')}`, '--to');
+  const kubeProxyVersion = str(p, 'kube-proxy-version');
+  if (kubeProxyVersion !== undefined && !/^v?\d+\.\d+(\.\d+)?$/.test(kubeProxyVersion)) throw new UsageError(`"${kubeProxyVersion}" is not a Kubernetes version like 1.36 or 1.36.2`, '--kube-proxy-version');
+  if (!proxyTarget && (kubeProxyVersion !== undefined || bool(p, 'localhost-nodeport-proxy'))) throw new UsageError('--kube-proxy-version and --localhost-nodeport-proxy apply to a kube-proxy mode target', '--to');
   const format = choice(str(p, 'format'), ['table', 'json', 'markdown', 'html'] as const, '--format', 'table');
   const podCidr = str(p, 'target-pod-cidr');
   if (podCidr !== undefined && !parseCidr(podCidr)) throw new UsageError(`"${podCidr}" is not a CIDR`, '--target-pod-cidr');
@@ -98,6 +111,20 @@ async function migrateCheck(argv: string[]): Promise<number> {
     inv = objects ? clusterInventory(objects) : undefined;
     nodes = bundles.map((dir) => fingerprintNode(readBundle(dir)));
   }
+  if (proxyTarget) {
+    const report = proxyMigrationCheck(proxyTarget, nodes, inv, {
+      ...(kubeProxyVersion !== undefined ? { targetVersion: kubeProxyVersion.replace(/^v/, '') } : {}), localhostNodePortProxy: bool(p, 'localhost-nodeport-proxy'),
+    });
+    const text = format === 'json' ? JSON.stringify(report, null, 2) + '\n'
+      : format === 'markdown' ? formatMigrationMarkdown(report)
+      : format === 'html' ? formatProxyMigrationHtml(report)
+      : formatMigrationTable(report);
+    const out = str(p, 'out');
+    if (out) writeFileSync(out, text);
+    else process.stdout.write(text);
+    return report.ready ? EXIT_OK : EXIT_FINDINGS;
+  }
+  if (!target) throw new UsageError(`"${to}" is not a known target`, '--to');
   const report = migrationCheck(target, nodes, inv, {
     ...(podCidr ? { targetPodCidr: podCidr } : {}), ...(mtu !== undefined ? { targetMtu: mtu } : {}), declaredCidrs: strList(p, 'declared-cidr'),
   });
@@ -112,7 +139,7 @@ async function migrateCheck(argv: string[]): Promise<number> {
 }
 
 export const migrateCommand: Command = {
-  summary: 'CNI migration readiness: migrate check --to PROFILE',
+  summary: 'CNI and kube-proxy mode migration readiness: migrate check --to PROFILE',
   async run(argv) {
     const [name, ...rest] = argv;
     if (name === 'check') return migrateCheck(rest);
@@ -124,17 +151,20 @@ export const migrateCommand: Command = {
   },
 };
 
-const DIFF_HELP = `Usage: netconform diff BEFORE_DIR AFTER_DIR [--format text|json]
+const DIFF_HELP = `Usage: netconform diff BEFORE_DIR AFTER_DIR [--cluster FILE] [--format text|json]
 
 Two bundles of one node (netconform-agent capture): what changed in its data path (links,
 routes, CNI config, masquerade rules, proxy mode, rule counts) and which check results flipped.
+With --cluster (kubectl get nodes,services,endpointslices -A -o yaml) every Service port is
+judged in both bundles: the output says how many got the same verdict and names each that did
+not — after a kube-proxy mode switch, the proof that every Service still routes.
 Exit 0 when nothing changed, 1 when something did, 2 on bad input.
 `;
 
 export const diffCommand: Command = {
   summary: 'what changed between two bundles of one node',
   async run(argv) {
-    const p = parseFlags(argv, { format: { type: 'string' }, help: { type: 'boolean', short: 'h' } }, true);
+    const p = parseFlags(argv, { format: { type: 'string' }, cluster: { type: 'string' }, help: { type: 'boolean', short: 'h' } }, true);
     if (bool(p, 'help')) {
       process.stdout.write(DIFF_HELP);
       return EXIT_OK;
@@ -143,10 +173,12 @@ export const diffCommand: Command = {
     const format = choice(str(p, 'format'), ['text', 'json'] as const, '--format', 'text');
     const [beforeDir, afterDir] = p.positionals as [string, string];
     const before = readBundle(beforeDir), after = readBundle(afterDir);
-    const d = diffSnapshots(before, after, { before: scanSnapshot(before, undefined), after: scanSnapshot(after, undefined) });
+    const clusterFile = str(p, 'cluster');
+    const cluster = clusterFile !== undefined ? readClusterFile(clusterFile) : undefined;
+    const d = diffSnapshots(before, after, { before: scanSnapshot(before, cluster), after: scanSnapshot(after, cluster) });
     process.stdout.write(format === 'json' ? JSON.stringify(d, null, 2) + '\n' : formatDiffText(d));
     const same = !d.links.added.length && !d.links.removed.length && !d.links.changed.length && !d.routes.added.length && !d.routes.removed.length
-      && !d.cni && !d.dataPath && !d.masquerade && !d.proxyMode && !d.ruleCounts.length && !d.checks.length;
+      && !d.cni && !d.dataPath && !d.masquerade && !d.proxyMode && !d.ruleCounts.length && !d.checks.length && !d.services.changed.length;
     return same ? EXIT_OK : EXIT_FINDINGS;
   },
 };

@@ -11,6 +11,9 @@ import { POLICY_FEATURES, isCheck, type Fact, type TargetProfile } from './profi
 export const MIGRATION_ITEM_IDS = [
   'networkpolicy-unsupported', 'cidr-overlap', 'ip-exhaustion', 'mtu-headroom', 'hostport-unsupported',
   'kernel-too-old', 'module-missing', 'dual-stack-unsupported', 'tool-incompatible', 'cloud-unsupported',
+  // kube-proxy mode migration (migrate/proxy/check.ts)
+  'proxy-version', 'nft-too-old', 'localhost-nodeport', 'nodeport-address', 'kube-chain-dependency', 'conntrack-invalid',
+  'ipvs-address-binding', 'ipvs-scheduler', 'ipvs-strict-arp', 'ipvs-deprecated', 'mixed-proxy-modes', 'facts-missing',
 ] as const;
 export type MigrationItemId = (typeof MIGRATION_ITEM_IDS)[number];
 
@@ -19,6 +22,8 @@ export interface MigrationItem {
   readonly subject: string;
   readonly message: string;
   readonly evidence: Readonly<Record<string, unknown>>;
+  /** What to do about it, when there is one thing to do. */
+  readonly fix?: string;
 }
 
 export interface MigrationChange {
@@ -34,6 +39,15 @@ export interface MigrationReport {
   readonly blockers: readonly MigrationItem[];
   readonly warnings: readonly MigrationItem[];
   readonly changes: readonly MigrationChange[];
+  /** The fleet during a kube-proxy mode move: nodes per mode and nodes caught between two. */
+  readonly fleet?: ProxyFleet;
+}
+
+export interface ProxyFleet {
+  /** Nodes per proxy mode as netconform detects it (iptables, ipvs, nftables, none, unknown, …). */
+  readonly proxyModes: Readonly<Record<string, number>>;
+  /** Nodes with rules of two modes catching Service traffic, or iptables-mode chains left after the switch. */
+  readonly mixed: readonly { readonly node: string; readonly modes: readonly string[]; readonly leftoverIptablesChains: number }[];
 }
 
 export interface MigrationOptions {
@@ -48,7 +62,7 @@ const FEATURE_WORDS: Record<(typeof POLICY_FEATURES)[number], string> = {
   namespaceAndPodSelector: 'namespaceSelector combined with podSelector',
 };
 
-function kernelOlder(kernel: string, min: string): boolean {
+export function kernelOlder(kernel: string, min: string): boolean {
   const v = /^(\d+)\.(\d+)/.exec(kernel);
   const m = /^(\d+)\.(\d+)/.exec(min);
   if (!v || !m) return false;

@@ -4,6 +4,21 @@
 import type { NodeSnapshot } from '../agent/snapshot.js';
 import type { ScanResult } from '../agent/scan.js';
 import { fingerprintNode } from '../agent/fingerprint.js';
+import { clusterIPCheck } from '../agent/checks/service-routing/clusterip.js';
+import { nodePortCheck } from '../agent/checks/service-routing/nodeport.js';
+
+/** The checks that judge one Service port each: their verdicts are compared Service by Service. */
+export const SERVICE_VERDICT_CHECKS: readonly string[] = [clusterIPCheck.id, nodePortCheck.id];
+
+export interface ServiceVerdictChange {
+  readonly check: string;
+  /** `namespace/name:port/PROTO` (the checks' subject). */
+  readonly service: string;
+  readonly before: string;
+  readonly after: string;
+  /** The after-message (or the before one when the Service is gone), so the change says why. */
+  readonly message: string;
+}
 
 export interface SnapshotDiff {
   readonly node: string;
@@ -15,6 +30,38 @@ export interface SnapshotDiff {
   readonly proxyMode: { readonly before: string; readonly after: string } | undefined;
   readonly ruleCounts: readonly { readonly ruleset: string; readonly before: number; readonly after: number }[];
   readonly checks: readonly { readonly check: string; readonly before: string; readonly after: string }[];
+  /**
+   * Every Service port judged before or after (skips excluded): how many got the same verdict
+   * and which did not — the proof that a kube-proxy mode switch kept every Service working.
+   */
+  readonly services: { readonly judged: number; readonly same: number; readonly changed: readonly ServiceVerdictChange[] };
+}
+
+/** Worst status per (check, Service): a Service port with a pass and a fail is failing. */
+const RANK: Readonly<Record<string, number>> = { pass: 0, skip: 0, warn: 1, fail: 2, error: 3 };
+
+function serviceVerdicts(r: ScanResult): Map<string, { status: string; message: string }> {
+  const out = new Map<string, { status: string; message: string }>();
+  for (const f of r.findings) {
+    if (!SERVICE_VERDICT_CHECKS.includes(f.check) || f.status === 'skip' || f.subject === r.node) continue;
+    const key = `${f.check}\t${f.subject}`;
+    const had = out.get(key);
+    if (!had || (RANK[f.status] ?? 0) > (RANK[had.status] ?? 0)) out.set(key, { status: f.status, message: f.message });
+  }
+  return out;
+}
+
+export function diffServiceVerdicts(before: ScanResult, after: ScanResult): SnapshotDiff['services'] {
+  const b = serviceVerdicts(before), a = serviceVerdicts(after);
+  const keys = [...new Set([...b.keys(), ...a.keys()])].sort();
+  const changed: ServiceVerdictChange[] = [];
+  for (const k of keys) {
+    const x = b.get(k), y = a.get(k);
+    if (x?.status === y?.status) continue;
+    const [check, service] = k.split('\t') as [string, string];
+    changed.push({ check, service, before: x?.status ?? 'absent', after: y?.status ?? 'absent', message: (y ?? x)!.message });
+  }
+  return { judged: keys.length, same: keys.length - changed.length, changed };
 }
 
 const linkText = (l: NonNullable<NodeSnapshot['links']>[number]): string =>
@@ -50,6 +97,7 @@ export function diffSnapshots(before: NodeSnapshot, after: NodeSnapshot, scans: 
     proxyMode: changed(fb.proxyMode, fa.proxyMode),
     ruleCounts: [...counts].sort().map((k) => ({ ruleset: k, before: fb.ruleCounts[k] ?? 0, after: fa.ruleCounts[k] ?? 0 })).filter((c) => c.before !== c.after),
     checks,
+    services: diffServiceVerdicts(scans.before, scans.after),
   };
 }
 
@@ -68,6 +116,9 @@ export function formatDiffText(d: SnapshotDiff): string {
   }
   for (const c of d.ruleCounts) out.push(`  ~ rules ${c.ruleset}: ${c.before} → ${c.after}\n`);
   for (const c of d.checks) out.push(`  ! ${c.check}: ${c.before} → ${c.after}\n`);
-  if (out.length === 1) out.push('  no difference\n');
+  for (const s of d.services.changed) out.push(`  ! service ${s.service} (${s.check}): ${s.before} → ${s.after}: ${s.message}\n`);
+  const identical = out.length === 1;
+  if (d.services.judged > 0) out.push(`  = ${d.services.same} of ${d.services.judged} Service ports judged the same before and after${d.services.changed.length ? `; ${d.services.changed.length} changed (listed above)` : ''}\n`);
+  if (identical && d.services.changed.length === 0) out.push('  no difference\n');
   return out.join('');
 }

@@ -2,7 +2,7 @@
 // a picture of the data path before and after as inline SVG — pod → veth → bridge, tunnel or
 // eBPF → node → other node, with addresses and MTUs — then blockers, warnings and changes.
 import type { MigrationItem, MigrationReport } from './check.js';
-import { counted } from './render.js';
+import { counted, fleetModesText } from './render.js';
 import type { NodeFingerprint } from '../agent/fingerprint.js';
 import type { TargetProfile } from './profile.js';
 import { isCheck } from './profile.js';
@@ -69,8 +69,28 @@ export function dataPathSvg(title: string, hops: readonly Hop[]): string {
 
 function itemsTable(title: string, items: readonly MigrationItem[], cls: string): string {
   if (items.length === 0) return '';
-  const rows = items.map((i) => `<tr><td><code>${esc(i.id)}</code></td><td>${esc(i.subject)}</td><td>${esc(i.message)}</td></tr>`).join('');
-  return `<h2 class="${cls}">${esc(title)} (${items.length})</h2><table><thead><tr><th>id</th><th>subject</th><th>message</th></tr></thead><tbody>${rows}</tbody></table>`;
+  const rows = items.map((i) => `<tr><td><code>${esc(i.id)}</code></td><td>${esc(i.subject)}</td><td>${esc(i.message)}</td><td>${esc(i.fix ?? '')}</td></tr>`).join('');
+  return `<h2 class="${cls}">${esc(title)} (${items.length})</h2><table><thead><tr><th>id</th><th>subject</th><th>message</th><th>fix</th></tr></thead><tbody>${rows}</tbody></table>`;
+}
+
+const STYLE = 'body{font-family:sans-serif;margin:2em;color:#222}table{border-collapse:collapse;width:100%;margin-bottom:1.5em}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top}h2.blockers{color:#a00}h2.warnings{color:#a60}.verdict{font-size:1.3em;font-weight:bold}.ready{color:#070}.notready{color:#a00}section.node{margin:1em 0}';
+
+/** A kube-proxy mode move: the fleet by mode (nodes caught between two listed), then the items. */
+export function formatProxyMigrationHtml(r: MigrationReport): string {
+  const fleet = r.fleet;
+  const modes = fleet ? Object.entries(fleet.proxyModes).sort(([a, x], [b, y]) => y - x || a.localeCompare(b)) : [];
+  const fleetHtml = fleet ? `<h2>Fleet</h2><p id="fleet-modes">Nodes per kube-proxy mode: ${esc(fleetModesText(fleet) || 'none')}</p><table class="fleet"><thead><tr><th>mode</th><th>nodes</th></tr></thead><tbody>${modes.map(([m, n]) => `<tr><td>${esc(m)}</td><td>${n}</td></tr>`).join('')}</tbody></table>`
+    + (fleet.mixed.length ? `<h3>Between two modes (${fleet.mixed.length})</h3><table class="mixed"><thead><tr><th>node</th><th>modes</th><th>leftover iptables chains</th></tr></thead><tbody>${fleet.mixed.map((m) => `<tr><td>${esc(m.node)}</td><td>${esc(m.modes.join('+'))}</td><td>${m.leftoverIptablesChains}</td></tr>`).join('')}</tbody></table>` : '') : '';
+  const changes = r.changes.length ? `<h2>What changes in netconform (${r.changes.length})</h2><ul>${r.changes.map((c) => `<li><code>${esc(c.check)}</code>: ${esc(c.message)}</li>`).join('')}</ul>` : '';
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>netconform: migration to ${esc(r.target.title)}</title>
+<style>${STYLE}</style>
+</head><body>
+<h1>Migration to ${esc(r.target.title)}</h1>
+<p class="verdict ${r.ready ? 'ready' : 'notready'}">${r.ready ? 'Ready: no blockers' : `Not ready: ${counted(r.blockers.length, 'blocker')}`}</p>
+${fleetHtml}${itemsTable('Blockers', r.blockers, 'blockers')}${itemsTable('Warnings', r.warnings, 'warnings')}${changes}
+</body></html>
+`;
 }
 
 export function formatMigrationHtml(r: MigrationReport, target: TargetProfile, opts: { targetPodCidr?: string; targetMtu?: number } = {}): string {

@@ -4,6 +4,7 @@
 // data path. Pure, from raw API objects (a `kubectl get … -o yaml` file or the API).
 import type { KubeObject } from '../common/cluster.js';
 import type { PolicyFeature } from './profile.js';
+import { parseKubeProxyConfigYaml, type KubeProxyConfigFacts } from '../agent/inspect/kube-proxy-config.js';
 
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -28,6 +29,10 @@ export interface ClusterInventory {
   readonly localTrafficServices: readonly string[];
   /** DaemonSets whose name or images suggest they hook into the data path. */
   readonly dataPathDaemonSets: readonly { readonly name: string; readonly what: string; readonly images: readonly string[] }[];
+  /** ClusterIP, external and load-balancer addresses → `namespace/name` (absent from older collectors). */
+  readonly serviceByAddress?: Readonly<Record<string, string>>;
+  /** The kube-proxy ConfigMap's KubeProxyConfiguration (kube-system/kube-proxy, config.conf). */
+  readonly kubeProxyConfig?: KubeProxyConfigFacts;
 }
 
 /** DaemonSets known to hook into the pod data path, recognised by name or image fragment. */
@@ -39,6 +44,7 @@ const DATA_PATH_AGENTS: readonly { readonly match: RegExp; readonly what: string
   { match: /weave-scope|scope-agent/, what: 'Weave Scope (conntrack and /proc probes)' },
   { match: /oneagent|dynatrace/, what: 'Dynatrace OneAgent (host and network monitoring)' },
   { match: /kube-proxy/, what: 'kube-proxy (Service rules)' },
+  { match: /metallb/, what: 'MetalLB (load-balancer IPs announced by ARP/NDP or BGP)' },
   { match: /ip-masq-agent/, what: 'ip-masq-agent (masquerade rules)' },
   { match: /node-local-dns|nodelocaldns/, what: 'NodeLocal DNSCache (link-local listener and iptables NOTRACK rules)' },
   { match: /calico-node/, what: 'Calico (CNI)' },
@@ -81,6 +87,8 @@ export function clusterInventory(objects: readonly KubeObject[]): ClusterInvento
   const hostNetworkPods: string[] = [];
   const local: string[] = [];
   const daemonSets: ClusterInventory['dataPathDaemonSets'][number][] = [];
+  const serviceByAddress: Record<string, string> = {};
+  let kubeProxyConfig: KubeProxyConfigFacts | undefined;
   for (const o of objects) {
     const spec = isObj(o['spec']) ? o['spec'] : {};
     const status = isObj(o['status']) ? o['status'] : {};
@@ -105,8 +113,18 @@ export function clusterInventory(objects: readonly KubeObject[]): ClusterInvento
       case 'Service': {
         const ips = arr(spec['clusterIPs']).map(str).filter((ip) => ip && ip !== 'None');
         clusterIPs.push(...ips);
+        const lbIPs = isObj(status['loadBalancer']) ? objs(status['loadBalancer']['ingress']).map((i) => str(i['ip'])) : [];
+        for (const ip of [...ips, ...arr(spec['externalIPs']).map(str), ...lbIPs]) if (ip) serviceByAddress[ip] = id(o);
         if (arr(spec['ipFamilies']).length > 1) dualStack = true;
         if (spec['externalTrafficPolicy'] === 'Local') local.push(id(o));
+        break;
+      }
+      case 'ConfigMap': {
+        // kubeadm's kube-proxy ConfigMap: the configuration every kube-proxy of the cluster reads.
+        const data = isObj(o['data']) ? o['data'] : {};
+        if (o.metadata?.namespace === 'kube-system' && o.metadata.name === 'kube-proxy' && typeof data['config.conf'] === 'string') {
+          kubeProxyConfig = parseKubeProxyConfigYaml(data['config.conf'], 'ConfigMap kube-system/kube-proxy config.conf');
+        }
         break;
       }
       case 'NetworkPolicy':
@@ -126,5 +144,6 @@ export function clusterInventory(objects: readonly KubeObject[]): ClusterInvento
     nodes, podsPerNode, maxPodsOnANode: Math.max(0, ...Object.values(podsPerNode)),
     serviceClusterIPs: clusterIPs, dualStack, networkPolicies: policies,
     hostPortPods, hostNetworkPods, localTrafficServices: local, dataPathDaemonSets: daemonSets,
+    serviceByAddress, ...(kubeProxyConfig ? { kubeProxyConfig } : {}),
   };
 }

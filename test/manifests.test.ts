@@ -477,6 +477,7 @@ test('alerts and dashboard use only exported metrics and real check ids, and cov
   for (const want of ['Nodes conformant', 'Nodes × checks (current status)', 'Non-passing results by node and status', 'Agents connected', 'Report age',
     'PSA violations by namespace and level', 'PSA violations by control', 'Namespace readiness per level', 'Audit events ingested', 'Audit lag (since the last event)',
     'Migration', 'Nodes per CNI family', 'Nodes per kube-proxy mode', 'Failing checks by CNI family',
+    'kube-proxy mode by CNI family', 'Nodes between two kube-proxy modes (service-routing.mode)',
     'Pod source rewritten, by node (no-nat.observed)', 'Source mismatches by path and kind', 'Probe RTT (answered probes)', 'Probe connection breaks by node',
     'Probes between CNI families', 'Connection breaks by CNI family (cutover)']) {
     t.true(titles.includes(want), `dashboard panel "${want}"`);

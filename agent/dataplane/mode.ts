@@ -62,6 +62,23 @@ export function modeFacts(dp: Dataplane): ModeFacts {
   return { present, catching, detail };
 }
 
+/**
+ * Chains only kube-proxy's iptables mode makes (IPVS mode and kubelet make others): once
+ * nftables mode routes the Services, any of them still present is a leftover of the switch
+ * (kube-proxy cleans other modes' rules at start-up; a failed or skipped cleanup leaves them).
+ */
+const IPTABLES_MODE_CHAIN = /^KUBE-(SERVICES|NODEPORTS|EXTERNAL-SERVICES|FORWARD|PROXY-FIREWALL|PROXY-CANARY|POSTROUTING|MARK-MASQ|SVC-.*|SVL-.*|SEP-.*|EXT-.*|FW-.*)$/;
+
+/** iptables-mode chains per `table/chain` name on a node whose Services nftables routes; [] otherwise. */
+export function leftoverIptablesChains(dp: Dataplane, f: ModeFacts = modeFacts(dp)): string[] {
+  if (!(f.catching.length === 1 && f.catching[0] === 'nftables')) return [];
+  const out: string[] = [];
+  for (const rs of [dp.iptables, dp.ip6tables]) {
+    for (const t of rs?.tables ?? []) for (const c of t.chains.keys()) if (IPTABLES_MODE_CHAIN.test(c)) out.push(`${rs!.backend}${rs === dp.ip6tables ? ' (IPv6)' : ''} ${t.name} ${c}`);
+  }
+  return out;
+}
+
 export function detectProxyMode(snapshot: NodeSnapshot): ProxyMode {
   let dp: Dataplane | undefined;
   try {

@@ -11,6 +11,7 @@ import { readDataplaneBundle, writeDataplaneBundle } from './dataplane.js';
 import { MODULES_FILE, formatModulesText, parseModulesText } from './kernel-modules.js';
 import { readBpfBundle, writeBpfBundle } from './bpf.js';
 import { readPodsBundle, writePodsBundle } from './bundle-pods.js';
+import { readProxyHostBundle, writeProxyHostBundle } from './proxy-host.js';
 import { DEFAULT_SETTLE_MS, DEFAULT_STALL_MS, readKubeProxyBundle, writeKubeProxyBundle } from './kube-proxy.js';
 
 export const BUNDLE_FILES = {
@@ -55,6 +56,7 @@ export function readBundle(
     ...readBpfBundle(dir, readBundleFile),
     ...readPodsBundle(dir, readBundleFile),
     ...readKubeProxyBundle(dir, readBundleFile, capturedAt, windows),
+    ...readProxyHostBundle(dir, readBundleFile),
   };
 }
 
@@ -75,5 +77,6 @@ export function writeBundle(dir: string, snapshot: NodeSnapshot): string[] {
   written.push(...writeBpfBundle(dir, snapshot.bpf));
   written.push(...writePodsBundle(dir, snapshot.pods));
   written.push(...writeKubeProxyBundle(dir, snapshot.kubeProxy));
+  written.push(...writeProxyHostBundle(dir, snapshot));
   return written;
 }

@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import type { NodeSnapshot } from '../snapshot.js';
 import { BUNDLE_FILES, writeBundle } from './bundle.js';
 import { NETWORK_BUNDLE_FILES } from './bundle-network.js';
-import { DEFAULT_TOOL_TIMEOUT_MS, runToolWithDeadline, type ToolFailure } from './tool.js';
+import { PROXY_HOST_TOOL_FILES } from './proxy-host.js';
+import { DEFAULT_TOOL_TIMEOUT_MS, runToolWithDeadline, systemTool, type ToolFailure } from './tool.js';
 
 /** Tool runs whose stdout becomes a bundle file verbatim. */
 export const NETWORK_TOOL_FILES: readonly { readonly file: string; readonly cmd: string; readonly args: readonly string[] }[] = [
@@ -15,10 +16,14 @@ export const NETWORK_TOOL_FILES: readonly { readonly file: string; readonly cmd:
   { file: NETWORK_BUNDLE_FILES.addrs, cmd: 'ip', args: ['-j', 'addr', 'show'] },
   { file: NETWORK_BUNDLE_FILES.routes, cmd: 'ip', args: ['-j', 'route', 'show', 'table', 'all'] },
   { file: BUNDLE_FILES.sysctl, cmd: 'sysctl', args: ['-a'] },
+  ...PROXY_HOST_TOOL_FILES,
 ];
 
 async function runTool(cmd: string, args: readonly string[], netns: string | undefined, timeoutMs: number): Promise<{ out?: string; failure?: ToolFailure }> {
-  const [file, argv] = netns ? ['ip', ['netns', 'exec', netns, cmd, ...args]] : [cmd, [...args]];
+  // The system's tool by its path: a PATH lookup can find another program of the same name
+  // first (node_modules/.bin/nft is @vercel/nft's file tracer when run through npm).
+  const tool = systemTool(cmd);
+  const [file, argv] = netns ? ['ip', ['netns', 'exec', netns, tool, ...args]] : [tool, [...args]];
   const r = await runToolWithDeadline(file, argv, { timeoutMs, maxBytes: 256 * 1024 * 1024 });
   if (!r.ok && r.timedOut) return { failure: { tool: [cmd, ...args].join(' '), reason: r.err } };
   // sysctl -a exits non-zero when a few keys are unreadable; its output is still good.

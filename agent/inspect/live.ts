@@ -9,6 +9,7 @@ import { readKernelModulesLive } from './kernel-modules.js';
 import { readBpfLive } from './bpf.js';
 import { readPodProcesses } from './pod-processes.js';
 import { scrapeKubeProxy, type KubeProxyOptions } from './kube-proxy.js';
+import { readProxyHostLive } from './proxy-host.js';
 
 export interface LiveOptions {
   readonly node: string;
@@ -28,11 +29,12 @@ export interface LiveOptions {
 export const DEFAULT_BPF_ROOT = '/sys/fs/bpf';
 
 export async function inspectLive(opts: LiveOptions, now = new Date()): Promise<NodeSnapshot> {
-  const [{ links, routes }, dataplane, bpf, kubeProxy] = await Promise.all([
+  const [{ links, routes }, dataplane, bpf, kubeProxy, proxyHost] = await Promise.all([
     readNetworkLive(),
     readDataplaneLive(opts.toolTimeoutMs !== undefined ? { toolTimeoutMs: opts.toolTimeoutMs } : {}),
     readBpfLive(opts.bpfRoot ?? DEFAULT_BPF_ROOT),
     opts.kubeProxy ? scrapeKubeProxy(opts.kubeProxy) : undefined,
+    readProxyHostLive({ ...(opts.kubeProxy ? { kubeProxyMetricsUrl: opts.kubeProxy.url } : {}), ...(opts.toolTimeoutMs !== undefined ? { toolTimeoutMs: opts.toolTimeoutMs } : {}) }),
   ]);
   return {
     node: opts.node,
@@ -47,5 +49,6 @@ export async function inspectLive(opts: LiveOptions, now = new Date()): Promise<
     ...(bpf ? { bpf } : {}),
     pods: readPodProcesses(opts.procRoot ?? '/proc'),
     ...(kubeProxy ? { kubeProxy } : {}),
+    ...proxyHost,
   };
 }

@@ -70,3 +70,40 @@ function compressIpv6(groups: string[]): string {
   if (best < 0) return groups.join(':');
   return `${groups.slice(0, best).join(':')}::${groups.slice(best + bestLen).join(':')}`;
 }
+
+/** A connected TCP socket of the node's own network namespace (a client, not a listener). */
+export interface ConnectedSocket {
+  readonly family: 4 | 6;
+  readonly local: string;
+  readonly localPort: number;
+  readonly remote: string;
+  readonly remotePort: number;
+  /** ESTABLISHED, SYN_SENT, … (kernel TCP state names). */
+  readonly state: string;
+}
+
+/** /proc/net/tcp state codes (include/net/tcp_states.h) a client socket can be in. */
+const TCP_CLIENT_STATES: Readonly<Record<string, string>> = {
+  '01': 'ESTABLISHED', '02': 'SYN_SENT', '04': 'FIN_WAIT1', '05': 'FIN_WAIT2', '06': 'TIME_WAIT', '08': 'CLOSE_WAIT', '09': 'LAST_ACK', '0B': 'CLOSING',
+};
+
+/** Connected TCP sockets of one /proc/net/tcp[6] file for which `keep(remote)` holds. */
+export function parseProcNetConnections(text: string, family: 4 | 6, file: string, keep: (remote: string) => boolean): ConnectedSocket[] {
+  const out: ConnectedSocket[] = [];
+  const lines = text.split('\n');
+  for (let i = 1; i < lines.length; i++) {
+    const line = lines[i]!.trim();
+    if (line === '') continue;
+    const f = line.split(/\s+/);
+    const local = f[1], remote = f[2], state = f[3];
+    if (!local || !remote || !state) throw new InputError(file, 'expected "sl local_address rem_address st …"', i + 1);
+    const stateName = TCP_CLIENT_STATES[state.toUpperCase()];
+    if (!stateName) continue;
+    const [lh, lp] = local.split(':'), [rh, rp] = remote.split(':');
+    if (!lh || !lp || !rh || !rp || !/^[0-9A-Fa-f]+$/.test(lp) || !/^[0-9A-Fa-f]+$/.test(rp)) throw new InputError(file, `bad address pair "${local} ${remote}"`, i + 1);
+    const remoteAddr = hexAddress(rh, family, file, i + 1);
+    if (!keep(remoteAddr)) continue;
+    out.push({ family, local: hexAddress(lh, family, file, i + 1), localPort: parseInt(lp, 16), remote: remoteAddr, remotePort: parseInt(rp, 16), state: stateName });
+  }
+  return out;
+}

@@ -13,6 +13,11 @@ export const SYSCTL_KEYS: readonly string[] = [
   'net.ipv4.conf.*.route_localnet',
   'net.ipv4.vs.conntrack',
   'net.netfilter.nf_conntrack_max',
+  // The kube-proxy mode migration: conntrack liberal mode (what iptables mode's INVALID drop
+  // works around) and the ARP settings IPVS strictARP sets.
+  'net.netfilter.nf_conntrack_tcp_be_liberal',
+  'net.ipv4.conf.all.arp_ignore',
+  'net.ipv4.conf.all.arp_announce',
   // The kernel release, for the migration fingerprint (a target CNI's minimum kernel).
   'kernel.osrelease',
 ];

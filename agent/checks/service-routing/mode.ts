@@ -5,7 +5,7 @@
 import type { CheckDefinition, CheckResult } from '../types.js';
 import { dataplaneOf } from '../../dataplane/load.js';
 import { otherDataplaneResults } from '../../dataplane/ebpf-routing.js';
-import { modeFacts } from '../../dataplane/mode.js';
+import { leftoverIptablesChains, modeFacts } from '../../dataplane/mode.js';
 
 export const proxyModeCheck: CheckDefinition = {
   id: 'service-routing.mode',
@@ -38,6 +38,14 @@ export const proxyModeCheck: CheckDefinition = {
         status: 'pass', severity: 'info', subject: snapshot.node,
         message: mode === 'none' ? 'no kube-proxy rules (and no Services that need them)' : `kube-proxy mode: ${mode}${f.present.length > 1 ? ` (leftover ${f.present.filter((m) => m !== mode).join(', ')} rules catch no Service traffic)` : ''}`,
         evidence,
+      });
+    }
+    const leftover = leftoverIptablesChains(dp, f);
+    if (leftover.length > 0) {
+      results.push({
+        status: 'warn', severity: 'medium', subject: `${snapshot.node} iptables leftovers`,
+        message: `nftables mode routes the Services but ${leftover.length} iptables-mode KUBE-* chains are left from before the switch (${leftover.slice(0, 3).join(', ')}${leftover.length > 3 ? ' …' : ''}): rules of other software may still jump into them — remove them with kube-proxy --cleanup once nothing depends on them`,
+        evidence: { leftover: leftover.slice(0, 50), total: leftover.length },
       });
     }
     if (dp.bothIptablesBackends) {
