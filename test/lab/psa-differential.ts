@@ -364,7 +364,7 @@ export async function prepareNamespaces(cp: ControlPlane): Promise<Map<string, O
   return hosts;
 }
 
-export type Outcome = { readonly status: 'allowed' } | { readonly status: 'denied'; readonly message: string } | { readonly status: 'invalid'; readonly message: string };
+export type Outcome = { readonly status: 'allowed' } | { readonly status: 'denied'; readonly message: string; readonly controls?: readonly string[] } | { readonly status: 'invalid'; readonly message: string };
 
 export interface Comparison {
   readonly index: number;
@@ -384,13 +384,14 @@ export function ourOutcome(object: Obj, level: DiffLevel, version: DiffVersion, 
   if (!s) throw new Error('not a pod');
   const e = evaluate(s.pod, level, version === 'latest' ? 'latest' : Number(version.slice(3)), { kubernetesMinor });
   const m = violationMessage(e);
-  return m === undefined ? { status: 'allowed' } : { status: 'denied', message: `pods "${s.name}" is forbidden: ${m}` };
+  return m === undefined ? { status: 'allowed' } : { status: 'denied', message: `pods "${s.name}" is forbidden: ${m}`, controls: e.violations.map((v) => v.control) };
 }
 
 function serverOutcome(r: { status: number; body: unknown }): Outcome {
   const message = typeof r.body === 'object' && r.body !== null && typeof (r.body as Obj).message === 'string' ? (r.body as { message: string }).message : JSON.stringify(r.body);
   if (r.status === 201 || r.status === 200) return { status: 'allowed' };
-  if (r.status === 403) return { status: 'denied', message };
+  // The controls as the collector reads them from a denial (collector/audit/violations.ts).
+  if (r.status === 403) return { status: 'denied', message, controls: parseEnforceDenial(message)?.controls.map((c) => c.control) ?? [] };
   if (r.status === 422 || r.status === 400) return { status: 'invalid', message };
   throw new Error(`unexpected HTTP ${r.status}: ${message}`);
 }
@@ -411,7 +412,10 @@ export async function runCase(cp: ControlPlane, hosts: ReadonlyMap<string, Obj[]
   }
   const server = serverOutcome(r);
   const ours = ourOutcome(object, level, c.version, kubernetesMinor);
-  const agree = server.status === 'invalid' || (server.status === ours.status && (server.status !== 'denied' || server.message === (ours as { message: string }).message));
+  // Agreement: the same decision; for a denial the same sentence, and the same control ids
+  // from the collector's parser of the server's sentence as from the evaluator.
+  const agree = server.status === 'invalid' || (server.status === ours.status && (server.status !== 'denied' || ours.status !== 'denied' ||
+    (server.message === ours.message && JSON.stringify(server.controls) === JSON.stringify(ours.controls))));
   return { index, case: c, level, object, server, ours, agree };
 }
 
