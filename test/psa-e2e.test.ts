@@ -332,6 +332,12 @@ test.serial('the collector killed while batches are in flight: the API server re
   // Give late retries time to arrive: they must be recognised as duplicates.
   await new Promise((r) => setTimeout(r, 5000));
   t.is(crashEvents(), created);
+  // The kill split the stream: the first collector stored some, and events the API server
+  // produced before the kill reached only the second one (retried or still buffered).
+  const [split] = storedRows(`SELECT sum(received_ms < ?) AS before, sum(event_ms < ? AND received_ms >= ?) AS resent
+    FROM audit_events WHERE namespace = 'e2e-crash' AND resource = 'pods'`, killedAt, killedAt, killedAt);
+  t.log(`stored before the kill: ${String(split!['before'])}; produced before it, stored after the restart: ${String(split!['resent'])}`);
+  t.true((split!['before'] as number) > 0 && (split!['resent'] as number) > 0, JSON.stringify(split));
   const perPod = storedRows(`SELECT name, count(*) AS n FROM audit_events WHERE namespace = 'e2e-crash' AND resource = 'pods' GROUP BY name HAVING n != 1`);
   t.deepEqual(perPod, []);
   const after = storedRows(`SELECT count(*) AS n FROM audit_events`)[0]!['n'] as number;
