@@ -13,6 +13,8 @@ import { stringify } from 'yaml';
 import { ControlPlane } from './lab/control-plane.js';
 import { generateCases, ourOutcome, prepareNamespaces, namespaceFor, runDifferential, type DiffLevel, type DiffVersion, type Obj } from './lab/psa-differential.js';
 import { runProgram } from './support/processes.js';
+import { whatIf } from '../psa/whatif.js';
+import { DIFFERENTIAL_LEVELS, DIFFERENTIAL_VERSIONS } from './lab/psa-differential.js';
 
 const SEED = 20_37_2;
 const COUNT = Number(process.env.NETCONFORM_PSA_DIFF_COUNT ?? 1000);
@@ -28,7 +30,7 @@ test.after.always(async () => { await cp?.stop(); });
 test.serial(`${COUNT} generated pods (seed ${SEED}) at two levels and eight versions: the evaluator agrees with the API server on every decision and message`, async (t) => {
   t.timeout(600_000);
   const cases = generateCases(COUNT, SEED);
-  const r = await runDifferential(cp, cases, { kubernetesMinor: KUBERNETES_MINOR, concurrency: 4 });
+  const r = await runDifferential(cp, cases, { kubernetesMinor: KUBERNETES_MINOR, concurrency: 4, keepAll: true });
   t.log(`${r.requests} dry-run requests in ${r.seconds.toFixed(1)} s: ${r.compared} compared (${r.allowed} allowed, ${r.denied} denied), ${r.invalid} refused as invalid before admission`);
   t.log(`denials by reason: ${JSON.stringify(r.reasons)}`);
   for (const d of r.disagreements.slice(0, 5)) t.log(JSON.stringify({ level: d.level, version: d.case.version, object: d.object, server: d.server, ours: d.ours }));
@@ -38,6 +40,22 @@ test.serial(`${COUNT} generated pods (seed ${SEED}) at two levels and eight vers
   t.true(r.compared >= 1000, `${r.compared} compared`);
   t.true(r.denied > r.compared / 5 && r.allowed > r.compared / 10, `${r.allowed} allowed, ${r.denied} denied`);
   t.true(r.invalid < r.requests / 4, `${r.invalid} invalid of ${r.requests}: ${r.invalidSamples.slice(0, 5).join(' | ')}`);
+  // The what-if over the same pods, namespace by namespace, at each namespace's own level and
+  // version: it rejects exactly the pods the API server denied, with the same sentences.
+  for (const level of DIFFERENTIAL_LEVELS) {
+    for (const version of DIFFERENTIAL_VERSIONS) {
+      const ns = namespaceFor(level, version);
+      const mine = r.all!.filter((x) => x.level === level && x.case.version === version && x.server.status !== 'invalid' && x.case.kind === 'pod');
+      const report = whatIf({ namespaces: [{ name: ns, labels: {} }], objects: mine.map((x) => ({ ...x.object, metadata: { ...(x.object['metadata'] as Obj), namespace: ns } })) },
+        { level, version: version === 'latest' ? 'latest' : Number(version.slice(3)), namespace: ns, kubernetesMinor: KUBERNETES_MINOR });
+      const denied = mine.filter((x) => x.server.status === 'denied');
+      const n = report.namespaces[0]!;
+      t.is(n.pods, mine.length, ns);
+      t.is(n.rejectedPods, denied.length, ns);
+      const serverSentences = [...new Set(denied.map((x) => (x.server as { message: string }).message.replace(/^pods "[^"]*" is forbidden: /, '')))].sort();
+      t.deepEqual([...new Set(n.rejected.flatMap((w) => w.rejections.map((g) => g.message)))].sort(), serverSentences, ns);
+    }
+  }
   for (const reason of ['privileged', 'host namespaces', 'hostPath volumes', 'hostPort', 'forbidden AppArmor profile', 'non-default capabilities', 'seLinuxOptions',
     'seccompProfile', 'forbidden sysctls', 'procMount', 'probe or lifecycle host', 'allowPrivilegeEscalation != false', 'unrestricted capabilities',
     'restricted volume types', 'runAsNonRoot != true', 'runAsUser=0']) {

@@ -427,6 +427,8 @@ export interface DifferentialResult {
   readonly allowed: number;
   readonly denied: number;
   readonly disagreements: readonly Comparison[];
+  /** Every comparison, when asked for (keepAll). */
+  readonly all?: readonly Comparison[];
   /** A sample of the API server's reasons for refusing generated specs as invalid. */
   readonly invalidSamples: readonly string[];
   /** Denials per control reason, as counted from the API server's messages. */
@@ -435,12 +437,13 @@ export interface DifferentialResult {
 }
 
 /** Runs every case at both levels with `concurrency` requests in flight. */
-export async function runDifferential(cp: ControlPlane, cases: readonly DiffCase[], opts: { kubernetesMinor: number; concurrency?: number; onProgress?: (done: number) => void }): Promise<DifferentialResult> {
+export async function runDifferential(cp: ControlPlane, cases: readonly DiffCase[], opts: { kubernetesMinor: number; concurrency?: number; keepAll?: boolean; onProgress?: (done: number) => void }): Promise<DifferentialResult> {
   const t0 = Date.now();
   const hosts = await prepareNamespaces(cp);
   const jobs: { c: DiffCase; index: number; level: DiffLevel }[] = [];
   cases.forEach((c, index) => { for (const level of DIFFERENTIAL_LEVELS) jobs.push({ c, index, level }); });
   const disagreements: Comparison[] = [];
+  const all: Comparison[] = [];
   const invalidSamples: string[] = [];
   const reasons: Record<string, number> = {};
   let next = 0;
@@ -465,11 +468,12 @@ export async function runDifferential(cp: ControlPlane, cases: readonly DiffCase
         }
       }
       if (!r.agree) disagreements.push(r);
+      if (opts.keepAll) all.push(r);
       if (++done % 1000 === 0) opts.onProgress?.(done);
     }
   };
   await Promise.all(Array.from({ length: opts.concurrency ?? 4 }, worker));
-  return { cases: cases.length, requests: jobs.length, compared, invalid, allowed, denied, disagreements, invalidSamples, reasons, seconds: (Date.now() - t0) / 1000 };
+  return { cases: cases.length, requests: jobs.length, compared, invalid, allowed, denied, disagreements, invalidSamples, reasons, seconds: (Date.now() - t0) / 1000, ...(opts.keepAll ? { all } : {}) };
 }
 
 /** A disagreement as a regression case: the object, where it was sent, and what the API server said. */
