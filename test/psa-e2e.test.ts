@@ -295,6 +295,17 @@ test.serial('what the API server decided is what the collector counts, serves an
   t.deepEqual(evidence('e2e-base/privileged', 'enforce'), { result: 'fail', mode: 'enforce', level: 'baseline', control: 'privileged', count: 1 });
   t.deepEqual(evidence('e2e-base/hostPathVolumes', 'enforce'), { result: 'fail', mode: 'enforce', level: 'baseline', control: 'hostPathVolumes', count: 1 });
   t.is(report.length, 8);
+  // The label lint in the same reports, from the collector's watch of the real namespaces:
+  // e2e-base is pinned and consistent; e2e-strict says latest twice (enforce-version=latest, audit unpinned).
+  const lint = async (ns: string): Promise<{ result: string; message: string }> => eventually(async () => {
+    const r = await cp.request<{ results?: { policy: string; result: string; message: string }[] }>('GET', `/apis/wgpolicyk8s.io/v1alpha2/namespaces/${ns}/policyreports/netconform-pod-security`);
+    return r.status === 200 ? r.body.results?.find((x) => x.policy === 'psa.namespace-labels') : undefined;
+  }, 30_000, `the ${ns} label lint`);
+  t.like(await lint('e2e-base'), { result: 'pass', message: 'enforce baseline:v1.30, audit restricted:v1.30, warn restricted:v1.30: pinned and consistent' });
+  const strict = await lint('e2e-strict');
+  t.is(strict.result, 'warn');
+  t.true(strict.message.includes('enforce-version=latest: a cluster upgrade changes the enforce policy silently'), strict.message);
+  t.true(strict.message.includes('audit=restricted has no audit-version label'), strict.message);
 });
 
 test.serial('the collector killed while batches are in flight: the API server retries, every event is stored once', async (t) => {
