@@ -96,7 +96,10 @@ export class ControlPlane {
     /** Seconds from spawning etcd to kube-apiserver's /readyz answering ok. */
     readonly startupSeconds: number,
     private readonly procs: ChildProcess[],
-  ) {}
+  ) {
+    // Read now: a request after stop() must fail to connect, not to read a removed file.
+    for (const f of [caFile, admin.cert, admin.key]) this.read(f);
+  }
 
   /** Keep-alive connections and credentials read once: thousands of requests (the PSA differential) need no handshake each. */
   private readonly agent = new Agent({ keepAlive: true, maxSockets: 16 });
