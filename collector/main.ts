@@ -38,6 +38,8 @@ Usage: netconform-collector [flags]
   --policy-reports FLAVOUR  keep results in the cluster as PolicyReports: wgpolicyk8s (wgpolicyk8s.io/v1alpha2,
                             what Kyverno's policy-reporter reads), openreports (openreports.io/v1alpha1) or off
                             (default); needs the API (--kubeconfig or in-cluster) and the RBAC component
+  --policy-report-interval DURATION
+                            how often namespace PolicyReports are refreshed from recorded admission results (default 60s)
   --metrics-detail          netconform_findings per node, check, status and severity (default: per node and status;
                             one series per check, status and severity present on each node)
   --log-level LEVEL         debug, info, warn, error (default info)
@@ -59,6 +61,7 @@ async function main(argv: string[]): Promise<number> {
     'cluster-cidr': { type: 'string' },
     'node-retention': { type: 'string' },
     'policy-reports': { type: 'string' },
+    'policy-report-interval': { type: 'string' },
     'metrics-detail': { type: 'boolean' },
     'log-level': { type: 'string' },
     help: { type: 'boolean', short: 'h' },
@@ -149,8 +152,11 @@ function policyReportWriterFromFlags(p: Parsed, kubeConfig: KubeConfig | undefin
   const flavour = choice(str(p, 'policy-reports'), ['wgpolicyk8s', 'openreports', 'off'] as const, '--policy-reports', 'off');
   if (flavour === 'off') return undefined;
   if (!kubeConfig) throw new UsageError('needs the Kubernetes API to write to (--kubeconfig, or in-cluster); --cluster and --no-kube have none', '--policy-reports');
+  const interval = str(p, 'policy-report-interval');
+  const refreshMs = interval === undefined ? 60_000 : parseDuration(interval, '--policy-report-interval');
+  if (refreshMs < 1000) throw new UsageError(`"${interval}" is below 1s`, '--policy-report-interval');
   return new PolicyReportWriter({
-    kubeConfig, flavour, log, metricsRegistry: psa.collectorOptions.metricsRegistry!,
+    kubeConfig, flavour, log, metricsRegistry: psa.collectorOptions.metricsRegistry!, refreshMs,
     namespaceFindings: () => namespaceFindings(
       psa.labels.lint().namespaces,
       psa.events.summary({ sinceMs: Date.now() - POLICY_REPORT_PSA_WINDOW_MS }).controls,

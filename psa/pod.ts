@@ -1,14 +1,21 @@
 // The part of a Pod that Pod Security reads — annotations and spec — read from an untyped
-// API object into typed, readonly data, with the API server's defaulting that changes a
-// result applied first (PSA sees objects after defaulting):
+// API object into typed, readonly data, with what the API server does to a pod before Pod
+// Security sees it applied first (defaulting at decode, then the pod strategy's
+// PrepareForCreate, both before validating admission):
 //   - a volume with no source is an emptyDir;
 //   - in a Pod (not a template, since Kubernetes 1.28) with hostNetwork, a container port
-//     without hostPort gets hostPort = containerPort.
+//     without hostPort gets hostPort = containerPort;
+//   - in a Pod (not a template; not os windows) a container with a deprecated AppArmor
+//     annotation (container.apparmor.security.beta.kubernetes.io/<name>) and no
+//     appArmorProfile field gets the field the annotation stands for, unless it equals the
+//     pod's profile (Kubernetes 1.30+, applyAppArmorVersionSkew). So an `unconfined`
+//     annotation fails as the annotation AND as the container's field: "forbidden AppArmor
+//     profiles (container "c" and annotation must not set …)", as kube-apiserver 1.37 says.
 // A field of the wrong type is an error naming the field (the API server would refuse the
 // object); JSON null means unset, as Go's decoder reads it.
 
 export interface SeccompProfile { readonly type: string }
-export interface AppArmorProfile { readonly type: string }
+export interface AppArmorProfile { readonly type: string; readonly localhostProfile?: string }
 export interface SELinuxOptions { readonly type: string; readonly user: string; readonly role: string }
 export interface Capabilities { readonly add: readonly string[]; readonly drop: readonly string[] }
 
@@ -129,6 +136,13 @@ function profile(v: unknown, path: string): { type: string } | undefined {
   return o ? { type: string(o['type'], `${path}.type`) ?? '' } : undefined;
 }
 
+function appArmor(v: unknown, path: string): AppArmorProfile | undefined {
+  const o = obj(v, path);
+  if (!o) return undefined;
+  const localhostProfile = string(o['localhostProfile'], `${path}.localhostProfile`);
+  return { type: string(o['type'], `${path}.type`) ?? '', ...(localhostProfile !== undefined ? { localhostProfile } : {}) };
+}
+
 function seLinux(v: unknown, path: string): SELinuxOptions | undefined {
   const o = obj(v, path);
   if (!o) return undefined;
@@ -158,7 +172,7 @@ function securityContext(v: unknown, path: string): SecurityContext | undefined 
       ? { add: strings(caps['add'], `${path}.capabilities.add`), drop: strings(caps['drop'], `${path}.capabilities.drop`) }
       : undefined,
     seccompProfile: profile(o['seccompProfile'], `${path}.seccompProfile`),
-    appArmorProfile: profile(o['appArmorProfile'], `${path}.appArmorProfile`),
+    appArmorProfile: appArmor(o['appArmorProfile'], `${path}.appArmorProfile`),
     seLinuxOptions: seLinux(o['seLinuxOptions'], `${path}.seLinuxOptions`),
     windowsHostProcess: hostProcess(o['windowsOptions'], `${path}.windowsOptions`),
   };
@@ -171,7 +185,7 @@ function podSecurityContext(v: unknown, path: string): PodSecurityContext | unde
     runAsNonRoot: bool(o['runAsNonRoot'], `${path}.runAsNonRoot`),
     runAsUser: int(o['runAsUser'], `${path}.runAsUser`),
     seccompProfile: profile(o['seccompProfile'], `${path}.seccompProfile`),
-    appArmorProfile: profile(o['appArmorProfile'], `${path}.appArmorProfile`),
+    appArmorProfile: appArmor(o['appArmorProfile'], `${path}.appArmorProfile`),
     seLinuxOptions: seLinux(o['seLinuxOptions'], `${path}.seLinuxOptions`),
     windowsHostProcess: hostProcess(o['windowsOptions'], `${path}.windowsOptions`),
     sysctls: list(o['sysctls'], `${path}.sysctls`).map((s, i) => {
@@ -251,6 +265,17 @@ export function readPod(metadata: unknown, spec: unknown, opts: ReadPodOptions =
   const hostNetwork = bool(s['hostNetwork'], `${sp}.hostNetwork`) ?? false;
   const defaultHostPorts = hostNetwork && !opts.isTemplate;
   const os = obj(s['os'], `${sp}.os`);
+  const osName = os ? string(os['name'], `${sp}.os.name`) : undefined;
+  const securityContext = podSecurityContext(s['securityContext'], `${sp}.securityContext`);
+  let initContainers = list(s['initContainers'], `${sp}.initContainers`).map((c, i) => container(c, `${sp}.initContainers[${i}]`, defaultHostPorts));
+  let containers = list(s['containers'], `${sp}.containers`).map((c, i) => container(c, `${sp}.containers[${i}]`, defaultHostPorts));
+  let ephemeralContainers = list(s['ephemeralContainers'], `${sp}.ephemeralContainers`).map((c, i) => container(c, `${sp}.ephemeralContainers[${i}]`, false));
+  if (!opts.isTemplate && osName !== 'windows') {
+    const sync = (cs: Container[]): Container[] => cs.map((c) => appArmorFromAnnotation(c, annotations, securityContext?.appArmorProfile));
+    initContainers = sync(initContainers);
+    containers = sync(containers);
+    ephemeralContainers = sync(ephemeralContainers);
+  }
   return {
     annotations,
     spec: {
@@ -258,14 +283,37 @@ export function readPod(metadata: unknown, spec: unknown, opts: ReadPodOptions =
       hostPID: bool(s['hostPID'], `${sp}.hostPID`) ?? false,
       hostIPC: bool(s['hostIPC'], `${sp}.hostIPC`) ?? false,
       hostUsers: bool(s['hostUsers'], `${sp}.hostUsers`),
-      osName: os ? string(os['name'], `${sp}.os.name`) : undefined,
-      securityContext: podSecurityContext(s['securityContext'], `${sp}.securityContext`),
+      osName,
+      securityContext,
       volumes: list(s['volumes'], `${sp}.volumes`).map((v, i) => volume(v, `${sp}.volumes[${i}]`)),
-      initContainers: list(s['initContainers'], `${sp}.initContainers`).map((c, i) => container(c, `${sp}.initContainers[${i}]`, defaultHostPorts)),
-      containers: list(s['containers'], `${sp}.containers`).map((c, i) => container(c, `${sp}.containers[${i}]`, defaultHostPorts)),
-      ephemeralContainers: list(s['ephemeralContainers'], `${sp}.ephemeralContainers`).map((c, i) => container(c, `${sp}.ephemeralContainers[${i}]`, false)),
+      initContainers,
+      containers,
+      ephemeralContainers,
     },
   };
+}
+
+const APPARMOR_ANNOTATION_PREFIX = 'container.apparmor.security.beta.kubernetes.io/';
+
+/** The appArmorProfile field a deprecated annotation value stands for; undefined when none (or invalid). */
+export function appArmorFieldForAnnotation(value: string): AppArmorProfile | undefined {
+  if (value === 'unconfined') return { type: 'Unconfined' };
+  if (value === 'runtime/default') return { type: 'RuntimeDefault' };
+  if (value.startsWith('localhost/')) {
+    const localhostProfile = value.slice('localhost/'.length);
+    // The API server copies only a valid field: a profile name, unpadded, within PATH_MAX.
+    if (localhostProfile !== '' && localhostProfile.trim() === localhostProfile && localhostProfile.length <= 4095) return { type: 'Localhost', localhostProfile };
+  }
+  return undefined;
+}
+
+/** The pod strategy's annotation → field sync for one container (see the header). */
+function appArmorFromAnnotation(c: Container, annotations: Readonly<Record<string, string>>, podProfile: AppArmorProfile | undefined): Container {
+  const value = annotations[APPARMOR_ANNOTATION_PREFIX + c.name];
+  if (value === undefined || c.securityContext?.appArmorProfile !== undefined) return c;
+  const field = appArmorFieldForAnnotation(value);
+  if (!field || (podProfile && podProfile.type === field.type && podProfile.localhostProfile === field.localhostProfile)) return c;
+  return { ...c, securityContext: { ...c.securityContext, appArmorProfile: field } };
 }
 
 /** Init containers, then containers, then ephemeral containers: the library's visit order. */

@@ -1,6 +1,7 @@
 // The Pod Security Standards evaluator, control by control, at the policy versions where
 // each control's behaviour changes, asserting the API server's exact words.
 import test from 'ava';
+import { readFileSync } from 'node:fs';
 import { evaluate, resolveVersion, violationMessage, MAX_POLICY_VERSION, checksFor } from '../psa/evaluate.js';
 import { podSubject } from '../psa/workload.js';
 import { PodReadError } from '../psa/pod.js';
@@ -130,8 +131,18 @@ test('appArmorProfile: fields and annotations, values sorted, setters ordered', 
     },
   });
   t.is(run(o, 'baseline', 0), b(0, 'forbidden AppArmor profiles (pod and container "b" and annotation must not set AppArmor profile type to "Unconfined", "unconfined", "container.apparmor.security.beta.kubernetes.io/b="unconfined"")'));
-  t.is(run(pod({}, { annotations: { 'container.apparmor.security.beta.kubernetes.io/app': 'unconfined' } }), 'baseline', 0),
+  // In a Pod the API server copies the annotation into the container's field before admission
+  // (kube-apiserver 1.37, found by the differential run): both are reported. A template is
+  // evaluated as written.
+  const annotated = pod({}, { annotations: { 'container.apparmor.security.beta.kubernetes.io/app': 'unconfined' } });
+  t.is(run(annotated, 'baseline', 0),
+    b(0, 'forbidden AppArmor profiles (container "app" and annotation must not set AppArmor profile type to "Unconfined", "container.apparmor.security.beta.kubernetes.io/app="unconfined"")'));
+  t.is(run({ kind: 'Deployment', metadata: { name: 'd' }, spec: { template: { metadata: annotated['metadata'], spec: annotated['spec'] } } }, 'baseline', 0),
     b(0, 'forbidden AppArmor profile (annotation must not set AppArmor profile type to "container.apparmor.security.beta.kubernetes.io/app="unconfined"")'));
+  // Not copied when the pod's own profile says the same, nor for Windows pods.
+  const samePod = pod({ securityContext: { runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' }, appArmorProfile: { type: 'Unconfined' } } }, annotated['metadata'] as Obj);
+  t.is(run(samePod, 'baseline', 0),
+    b(0, 'forbidden AppArmor profiles (pod and annotation must not set AppArmor profile type to "Unconfined", "container.apparmor.security.beta.kubernetes.io/app="unconfined"")'));
 });
 
 test('seLinuxOptions: container_engine_t allowed from v1.31; user and role', (t) => {
@@ -296,4 +307,19 @@ test('unreadable fields name their path', (t) => {
   t.true(err instanceof PodReadError);
   t.is(err?.message, 'spec.template.spec.containers[0].securityContext.runAsUser: must be an integer');
   t.is(t.throws(() => podSubject({ kind: 'CronJob', metadata: { name: 'c' }, spec: {} }))?.message, 'spec.jobTemplate.spec.template: missing pod template');
+});
+
+// Every disagreement the differential run (test/psa-differential.test.ts) ever found between
+// this evaluator and the real kube-apiserver, with the API server's answer, offline.
+test('differential regressions: the evaluator says what kube-apiserver 1.37 said', (t) => {
+  interface Regression { name: string; level: Level; version: string; object: Obj; server: string }
+  const cases = JSON.parse(readFileSync(new URL('./fixtures/psa/differential-regressions.json', import.meta.url), 'utf8')) as Regression[];
+  t.true(cases.length > 0);
+  for (const c of cases) {
+    const version: PolicyVersion = c.version === 'latest' ? 'latest' : Number(c.version.slice(3));
+    const e = evaluate(podSubject(c.object)!.pod, c.level, version, { kubernetesMinor: 37 });
+    const m = violationMessage(e);
+    const name = (c.object['metadata'] as { name: string }).name;
+    t.is(m === undefined ? 'allowed' : `pods "${name}" is forbidden: ${m}`, c.server, c.name);
+  }
 });

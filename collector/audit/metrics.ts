@@ -29,7 +29,7 @@ export class PsaMetrics {
   constructor(registry: Registry) {
     const registers = [registry];
     this.violations = new Counter({ name: 'netconform_psa_violations_total', help: 'Pod Security violations seen in audit events: audit-violations annotations (mode audit) and enforce denials (mode enforce).', labelNames: ['namespace', 'level', 'version', 'mode'], registers });
-    this.controlViolations = new Counter({ name: 'netconform_psa_control_violations_total', help: 'Violated Pod Security controls, once per event and control (audit violations and enforce denials).', labelNames: ['namespace', 'level', 'control'], registers });
+    this.controlViolations = new Counter({ name: 'netconform_psa_control_violations_total', help: 'Violated Pod Security controls, once per event and control (audit violations and enforce denials; a denied pod audited at the same level counts once).', labelNames: ['namespace', 'level', 'control'], registers });
     this.exemptions = new Counter({ name: 'netconform_psa_exemptions_total', help: 'Pod requests exempted from Pod Security (exempt annotation).', labelNames: ['namespace'], registers });
     this.namespaceMode = new Gauge({ name: 'netconform_psa_namespace_mode', help: 'Constant 1: the level and version each namespace applies in each mode, as the API server reads its labels.', labelNames: ['namespace', 'mode', 'level', 'version'], registers });
     this.received = new Counter({ name: 'netconform_audit_events_received_total', help: 'Audit events newly stored, by input (duplicates and rejected events excluded).', labelNames: ['source'], registers });
@@ -46,21 +46,35 @@ export class PsaMetrics {
     // memoised (event.ts), so events with the same annotation share one controls array: the
     // array stands for level, version and controls, and each group costs one Map lookup per
     // event instead of building and splitting label keys.
-    const groups = new Map<string, { audit: Map<Controls, Group>; enforce: Map<Controls, Group>; exempt: number }>();
+    const groups = new Map<string, { audit: Map<Controls, Group>; enforce: Map<Controls, Group>; exempt: number; overlap: Map<string, number> }>();
     for (const r of records) {
       if (r.timeMs > newest) newest = r.timeMs;
       const p = r.psa;
       if (!p) continue;
       let g = groups.get(r.namespace);
-      if (!g) groups.set(r.namespace, (g = { audit: new Map(), enforce: new Map(), exempt: 0 }));
+      if (!g) groups.set(r.namespace, (g = { audit: new Map(), enforce: new Map(), exempt: 0, overlap: new Map() }));
       if (p.exempt) g.exempt++;
       if (p.auditViolations) tally(g.audit, p.auditViolations);
       if (p.denial) tally(g.enforce, p.denial);
+      // The API server evaluates audit also for a pod that enforce denies: at the same level
+      // both name the same controls, which still count once for the event.
+      if (p.auditViolations && p.denial && p.auditViolations.level === p.denial.level) {
+        const audited = new Set(p.auditViolations.controls.map((c) => c.control));
+        for (const control of new Set(p.denial.controls.map((c) => c.control))) {
+          if (!audited.has(control)) continue;
+          const k = `${p.denial.level}\u0000${control}`;
+          g.overlap.set(k, (g.overlap.get(k) ?? 0) + 1);
+        }
+      }
     }
     const violations = new Map<string, { labels: { namespace: string; level: string; version: string; mode: string }; n: number }>();
     const controls = new Map<string, { labels: { namespace: string; level: string; control: string }; n: number }>();
     for (const [namespace, g] of groups) {
       if (g.exempt) this.exemptions.inc({ namespace }, g.exempt);
+      for (const [k, n] of g.overlap) {
+        const [level, control] = k.split('\u0000') as [string, string];
+        controls.set(`${namespace}\u0000${k}`, { labels: { namespace, level, control }, n: -n });
+      }
       for (const [mode, byControls] of [['audit', g.audit], ['enforce', g.enforce]] as const) {
         for (const { v, n } of byControls.values()) {
           const vk = `${namespace}\u0000${v.level}\u0000${v.version}\u0000${mode}`;
@@ -81,7 +95,7 @@ export class PsaMetrics {
       }
     }
     for (const { labels, n } of violations.values()) this.violations.inc(labels, n);
-    for (const { labels, n } of controls.values()) this.controlViolations.inc(labels, n);
+    for (const { labels, n } of controls.values()) if (n > 0) this.controlViolations.inc(labels, n);
     if (newest > this.lastEventMs) {
       this.lastEventMs = newest;
       this.lastEvent.set(newest / 1000);

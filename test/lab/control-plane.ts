@@ -10,7 +10,7 @@
 // (no token controller runs: createNamespace makes the `default` one) and EndpointSlices.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { request } from 'node:https';
+import { Agent, request } from 'node:https';
 import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -40,6 +40,8 @@ export interface ControlPlaneOptions {
   readonly auditPolicy?: KubeObject;
   /** PodSecurity defaults for unlabelled namespaces; default privileged everywhere (as the API server). */
   readonly podSecurityDefaults?: Readonly<Record<string, string>>;
+  /** PodSecurity exemptions (usernames, runtimeClasses, namespaces); default none. */
+  readonly podSecurityExemptions?: { readonly usernames?: readonly string[]; readonly runtimeClasses?: readonly string[]; readonly namespaces?: readonly string[] };
   /** More kube-apiserver flags ("--name=value"), appended after the defaults. */
   readonly apiServerFlags?: readonly string[];
 }
@@ -52,6 +54,8 @@ export interface ClientCredentials {
 export interface KubeResponse<T = KubeObject> {
   readonly status: number;
   readonly body: T;
+  /** The API server's `Warning` headers' texts (e.g. Pod Security's `would violate PodSecurity …`), in order. */
+  readonly warnings: readonly string[];
 }
 
 const DEFAULT_AUDIT_POLICY: KubeObject = {
@@ -92,7 +96,19 @@ export class ControlPlane {
     /** Seconds from spawning etcd to kube-apiserver's /readyz answering ok. */
     readonly startupSeconds: number,
     private readonly procs: ChildProcess[],
-  ) {}
+  ) {
+    // Read now: a request after stop() must fail to connect, not to read a removed file.
+    for (const f of [caFile, admin.cert, admin.key]) this.read(f);
+  }
+
+  /** Keep-alive connections and credentials read once: thousands of requests (the PSA differential) need no handshake each. */
+  private readonly agent = new Agent({ keepAlive: true, maxSockets: 16 });
+  private readonly pem = new Map<string, Buffer>();
+  private read(file: string): Buffer {
+    let b = this.pem.get(file);
+    if (!b) this.pem.set(file, (b = readFileSync(file)));
+    return b;
+  }
 
   /** Starts etcd and kube-apiserver in a new private directory; resolves when /readyz is ok. */
   static async start(opts: ControlPlaneOptions = {}): Promise<ControlPlane> {
@@ -128,7 +144,7 @@ export class ControlPlane {
         plugins: [{ name: 'PodSecurity', configuration: {
           apiVersion: 'pod-security.admission.config.k8s.io/v1', kind: 'PodSecurityConfiguration',
           defaults: opts.podSecurityDefaults ?? { enforce: 'privileged', 'enforce-version': 'latest', audit: 'privileged', 'audit-version': 'latest', warn: 'privileged', 'warn-version': 'latest' },
-          exemptions: { usernames: [], runtimeClasses: [], namespaces: [] },
+          exemptions: { usernames: [], runtimeClasses: [], namespaces: [], ...opts.podSecurityExemptions },
         } }],
       }));
       writeFileSync(join(dir, 'audit-policy.yaml'), stringify(opts.auditPolicy ?? DEFAULT_AUDIT_POLICY));
@@ -155,7 +171,7 @@ export class ControlPlane {
       procs.push(launch(dir, 'kube-apiserver', k8sBin('kube-apiserver'), flags));
       const url = `https://127.0.0.1:${port}`;
       await waitFor(`kube-apiserver at ${url}`, dir, 'kube-apiserver', 240_000, async () => {
-        const r = await rawRequest(url, 'GET', '/readyz', admin, ca);
+        const r = await rawRequest(url, 'GET', '/readyz', admin, { ca: readFileSync(ca), cert: readFileSync(admin.cert), key: readFileSync(admin.key) });
         return r.status === 200;
       });
       const adminKubeconfig = join(dir, 'admin.kubeconfig');
@@ -170,6 +186,7 @@ export class ControlPlane {
 
   /** Stops kube-apiserver and etcd (SIGTERM, then SIGKILL after 5 s) and removes the directory. */
   async stop(): Promise<void> {
+    this.agent.destroy();
     await stopAll([...this.procs].reverse());
     rmSync(this.dir, { recursive: true, force: true });
   }
@@ -190,10 +207,12 @@ export class ControlPlane {
 
   /** One API request as `as` (default: the admin). JSON in and out; `contentType` for patches. */
   async request<T = KubeObject>(method: string, path: string, body?: unknown, opts: { as?: ClientCredentials | { token: string }; contentType?: string } = {}): Promise<KubeResponse<T>> {
-    const r = await rawRequest(this.url, method, path, opts.as ?? this.admin, this.caFile, body, opts.contentType);
+    const auth = opts.as ?? this.admin;
+    const tls = { ca: this.read(this.caFile), ...('token' in auth ? {} : { cert: this.read(auth.cert), key: this.read(auth.key) }), agent: this.agent };
+    const r = await rawRequest(this.url, method, path, auth, tls, body, opts.contentType);
     let parsed: unknown = r.body;
     try { parsed = JSON.parse(r.body); } catch { /* not JSON: kept as text */ }
-    return { status: r.status, body: parsed as T };
+    return { status: r.status, body: parsed as T, warnings: r.warnings };
   }
 
   /** Like request, but throws (with the API's message) unless the status is 2xx. */
@@ -322,7 +341,18 @@ async function waitFor(what: string, dir: string, log: string, timeoutMs: number
   }
 }
 
-function rawRequest(base: string, method: string, path: string, auth: ClientCredentials | { token: string }, caFile: string, body?: unknown, contentType?: string): Promise<{ status: number; body: string }> {
+/** Parses `Warning: 299 - "text"` header values (RFC 7234 warn-text, as the API server writes them). */
+export function warningTexts(values: readonly string[]): string[] {
+  const out: string[] = [];
+  for (const v of values) {
+    for (const m of v.matchAll(/\d{3} [^ ]+ "((?:[^"\\]|\\.)*)"/g)) out.push(m[1]!.replace(/\\(.)/g, '$1'));
+  }
+  return out;
+}
+
+interface TlsMaterial { readonly ca: Buffer; readonly cert?: Buffer; readonly key?: Buffer; readonly agent?: Agent }
+
+function rawRequest(base: string, method: string, path: string, auth: ClientCredentials | { token: string }, tls: TlsMaterial, body?: unknown, contentType?: string): Promise<{ status: number; body: string; warnings: string[] }> {
   return new Promise((resolve, reject) => {
     const u = new URL(path, base);
     const data = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
@@ -330,12 +360,13 @@ function rawRequest(base: string, method: string, path: string, auth: ClientCred
     if (data !== undefined) headers['content-type'] = contentType ?? 'application/json';
     if ('token' in auth) headers.authorization = `Bearer ${auth.token}`;
     const req = request({
-      host: u.hostname, port: u.port, path: u.pathname + u.search, method, headers, ca: readFileSync(caFile),
-      ...('token' in auth ? {} : { cert: readFileSync(auth.cert), key: readFileSync(auth.key) }),
+      host: u.hostname, port: u.port, path: u.pathname + u.search, method, headers, ...tls,
     }, (res) => {
       const chunks: Buffer[] = [];
+      const w = res.headers.warning;
+      const warnings = warningTexts(w === undefined ? [] : Array.isArray(w) ? w : [w]);
       res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8'), warnings }));
     });
     req.on('error', reject);
     req.setTimeout(60_000, () => req.destroy(new Error(`${method} ${path}: no answer in 60 s`)));
