@@ -181,10 +181,13 @@ export class ControlPlane {
     return issue(this.dir, this.caFile, this.caKey, name, subject, 'clientAuth');
   }
 
-  /** A kubeconfig file for a client certificate or a bearer token. */
-  kubeconfig(name: string, auth: ClientCredentials | { readonly token: string }): string {
+  /**
+   * A kubeconfig file for a client certificate or a bearer token; `server` when the client
+   * reaches the API server another way (a relay on loopback a test can cut).
+   */
+  kubeconfig(name: string, auth: ClientCredentials | { readonly token: string }, server = this.url): string {
     const path = join(this.dir, `${name}.kubeconfig`);
-    writeFileSync(path, kubeconfigYaml({ server: this.url, caFile: this.caFile, ...('token' in auth ? { token: auth.token } : { cert: auth.cert, key: auth.key }) }));
+    writeFileSync(path, kubeconfigYaml({ server, caFile: this.caFile, ...('token' in auth ? { token: auth.token } : { cert: auth.cert, key: auth.key }) }));
     return path;
   }
 
@@ -212,6 +215,16 @@ export class ControlPlane {
   async apply<T = KubeObject>(obj: KubeObject, fieldManager = 'netconform-tests'): Promise<T> {
     const name = (obj.metadata as { name: string }).name;
     return this.must<T>('PATCH', `${collectionPath(obj)}/${name}?fieldManager=${fieldManager}&force=true`, obj, { contentType: 'application/apply-patch+yaml' });
+  }
+
+  /**
+   * Server-side apply of an object's status (the status subresource), as a kubelet or a
+   * controller writes it: the main resource ignores status on update (Pods, Services and
+   * Nodes) and Pods are created Pending whatever their body says.
+   */
+  async applyStatus<T = KubeObject>(obj: KubeObject, fieldManager = 'netconform-tests'): Promise<T> {
+    const name = (obj.metadata as { name: string }).name;
+    return this.must<T>('PATCH', `${collectionPath(obj)}/${name}/status?fieldManager=${fieldManager}&force=true`, obj, { contentType: 'application/apply-patch+yaml' });
   }
 
   /** A namespace with labels, and its `default` ServiceAccount (no controller makes it here). */
