@@ -3,7 +3,9 @@
 // Role and binding applied from the manifests as shipped (never restated here), and what the
 // kubelet would otherwise provide — a Pod bound to a node, and a token the TokenRequest API
 // binds to that Pod (its ServiceAccount, node and Pod claims are the real server's).
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { parseAllDocuments } from 'yaml';
 import { ROOT } from '../support/processes.js';
 import type { ControlPlane, KubeObject } from './control-plane.js';
 
@@ -16,12 +18,21 @@ export const COLLECTOR_AUDIENCE = 'netconform-collector';
 
 /**
  * Applies the namespace, ServiceAccounts and RBAC of manifests/base (and the policy-reports
- * component's RBAC when asked) with `kubectl apply --server-side`, as an operator would.
+ * component's RBAC when asked) by server-side apply of every document of those files, in
+ * the namespace kustomize gives them — what `kubectl apply -k` sends for these objects.
  */
-export function installNetconformRbac(cp: ControlPlane, opts: { readonly policyReports?: boolean } = {}): void {
+export async function installNetconformRbac(cp: ControlPlane, opts: { readonly policyReports?: boolean } = {}): Promise<void> {
   const files = ['namespace.yaml', 'serviceaccounts.yaml', 'rbac.yaml', 'rbac-probe.yaml'].map((f) => join(ROOT, 'manifests', 'base', f));
   if (opts.policyReports) files.push(join(ROOT, 'manifests', 'components', 'policy-reports', 'rbac.yaml'));
-  cp.kubectl(['apply', '--server-side', '--field-manager=netconform-tests', '-n', NETCONFORM_NS, ...files.flatMap((f) => ['-f', f])]);
+  for (const file of files) {
+    for (const doc of parseAllDocuments(readFileSync(file, 'utf8'))) {
+      const o = doc.toJSON() as KubeObject | null;
+      if (!o) continue;
+      const metadata = o['metadata'] as KubeObject;
+      const namespaced = ['ServiceAccount', 'Role', 'RoleBinding'].includes(String(o['kind']));
+      await cp.apply({ ...o, metadata: { ...metadata, ...(namespaced ? { namespace: NETCONFORM_NS } : {}) } });
+    }
+  }
 }
 
 export interface LabNode {
