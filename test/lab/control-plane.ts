@@ -40,6 +40,11 @@ export interface ControlPlaneOptions {
   readonly auditPolicy?: KubeObject;
   /** PodSecurity defaults for unlabelled namespaces; default privileged everywhere (as the API server). */
   readonly podSecurityDefaults?: Readonly<Record<string, string>>;
+  /**
+   * Also write audit events (as the audit policy selects them) to `auditLogPath`, one JSON
+   * event a line, written before each request returns (--audit-log-mode=blocking).
+   */
+  readonly auditLog?: boolean;
   /** More kube-apiserver flags ("--name=value"), appended after the defaults. */
   readonly apiServerFlags?: readonly string[];
 }
@@ -151,6 +156,7 @@ export class ControlPlane {
           `--audit-webhook-initial-backoff=${w.initialBackoff ?? '1s'}`);
         if (w.mode === 'batch') flags.push(`--audit-webhook-batch-max-wait=${w.batchMaxWait ?? '1s'}`);
       }
+      if (opts.auditLog) flags.push(`--audit-log-path=${join(dir, 'audit.log')}`, '--audit-log-mode=blocking', '--audit-log-format=json');
       flags.push(...(opts.apiServerFlags ?? []));
       procs.push(launch(dir, 'kube-apiserver', k8sBin('kube-apiserver'), flags));
       const url = `https://127.0.0.1:${port}`;
@@ -166,6 +172,11 @@ export class ControlPlane {
       rmSync(dir, { recursive: true, force: true });
       throw err;
     }
+  }
+
+  /** Where audit events go with the `auditLog` option. */
+  get auditLogPath(): string {
+    return join(this.dir, 'audit.log');
   }
 
   /** Stops kube-apiserver and etcd (SIGTERM, then SIGKILL after 5 s) and removes the directory. */

@@ -63,17 +63,20 @@ export interface BoundPod {
  * A Pod of `serviceAccount` scheduled to `node` (created first when missing), with its
  * status.podIPs set through the status subresource as a kubelet would, when given.
  */
-export async function createPod(cp: ControlPlane, p: { namespace: string; name: string; node: string; serviceAccount: string; podIPs?: readonly string[]; labels?: Record<string, string> }): Promise<BoundPod> {
+export async function createPod(cp: ControlPlane, p: {
+  namespace: string; name: string; node: string; serviceAccount: string; podIPs?: readonly string[]; hostIP?: string;
+  labels?: Record<string, string>; ports?: readonly KubeObject[];
+}): Promise<BoundPod> {
   await ensureNode(cp, { name: p.node });
   const created = await cp.create<{ metadata: { uid: string } }>({
     apiVersion: 'v1', kind: 'Pod',
     metadata: { name: p.name, namespace: p.namespace, labels: p.labels ?? {} },
-    spec: { nodeName: p.node, serviceAccountName: p.serviceAccount, automountServiceAccountToken: false, containers: [{ name: 'main', image: 'registry.example/netconform:0.1.0' }] },
+    spec: { nodeName: p.node, serviceAccountName: p.serviceAccount, automountServiceAccountToken: false, containers: [{ name: 'main', image: 'registry.example/netconform:0.1.0', ...(p.ports ? { ports: p.ports } : {}) }] },
   });
   if (p.podIPs && p.podIPs.length > 0) {
     await cp.applyStatus({
       apiVersion: 'v1', kind: 'Pod', metadata: { name: p.name, namespace: p.namespace },
-      status: { phase: 'Running', podIP: p.podIPs[0], podIPs: p.podIPs.map((ip) => ({ ip })) },
+      status: { phase: 'Running', podIP: p.podIPs[0], podIPs: p.podIPs.map((ip) => ({ ip })), ...(p.hostIP ? { hostIP: p.hostIP, hostIPs: [{ ip: p.hostIP }] } : {}) },
     }, 'lab-kubelet');
   }
   return { name: p.name, namespace: p.namespace, uid: created.metadata.uid };
