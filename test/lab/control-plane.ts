@@ -75,8 +75,11 @@ function openssl(args: readonly string[]): void {
 
 /** Processes of control planes not stopped yet: killed when the test process exits anyway. */
 const live = new Set<ChildProcess>();
+/** Their directories: removed then too (ava's timeout ends a file with process.exit, skipping stop()). */
+const liveDirs = new Set<string>();
 process.on('exit', () => {
   for (const p of live) { try { p.kill('SIGKILL'); } catch { /* gone */ } }
+  for (const d of liveDirs) rmSync(d, { recursive: true, force: true });
 });
 
 export class ControlPlane {
@@ -103,6 +106,7 @@ export class ControlPlane {
   static async start(opts: ControlPlaneOptions = {}): Promise<ControlPlane> {
     const t0 = Date.now();
     const dir = mkdtempSync(join(tmpdir(), 'netconform-cp-'));
+    liveDirs.add(dir);
     const procs: ChildProcess[] = [];
     try {
       const ca = join(dir, 'ca.crt');
@@ -170,6 +174,7 @@ export class ControlPlane {
     } catch (err) {
       await stopAll(procs);
       rmSync(dir, { recursive: true, force: true });
+      liveDirs.delete(dir);
       throw err;
     }
   }
@@ -183,6 +188,7 @@ export class ControlPlane {
   async stop(): Promise<void> {
     await stopAll([...this.procs].reverse());
     rmSync(this.dir, { recursive: true, force: true });
+    liveDirs.delete(this.dir);
   }
 
   /** A client certificate for `user` in `groups`, signed by the cluster CA (x509 authentication). */
