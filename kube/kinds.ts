@@ -45,9 +45,6 @@ export const RESOURCE_KINDS: readonly ResourceKind[] = [
   kind('NetworkPolicy', 'networking.k8s.io/v1', 'networkpolicies'),
 ];
 
-/** The kinds a network-only consumer (an agent's `scan --kubeconfig`) needs. */
-export const NETWORK_KINDS: readonly string[] = ['Node', 'Service', 'EndpointSlice', 'Namespace', 'ServiceCIDR'];
-
 /** The cluster-wide collection path: `/api/v1/nodes`, `/apis/apps/v1/deployments`. */
 export function collectionPath(k: ResourceKind): string {
   return `${k.apiVersion.includes('/') ? '/apis' : '/api'}/${k.apiVersion}/${k.resource}`;

@@ -1,12 +1,18 @@
 // One list of each kind, parsed once: the cluster context for a single `scan --kubeconfig`.
 // It is the watcher's first step without the watch, through the same parser.
 import { parseClusterObjects, type ClusterContext, type ClusterOptions } from '../common/cluster.js';
-import { NETWORK_KINDS, collectionPath, resourceKindsNamed, trimObject } from './kinds.js';
+import { collectionPath, resourceKindsNamed, trimObject } from './kinds.js';
+import { AGENT_WATCHES } from './agent-watch.js';
 import { loadKubeConfig } from './config.js';
 import { listAll, statusCodeOf } from './rest.js';
 
-/** What `agent scan` reads: the network kinds plus Pods. */
-export const AGENT_KINDS: readonly string[] = [...NETWORK_KINDS, 'Pod'];
+/**
+ * What `agent scan` reads: what the agent watches, plus Pods — exactly what the agent's
+ * ClusterRole grants, so a scan with the agent's own ServiceAccount works. (Namespaces were
+ * listed too once, which no agent check reads and the role does not grant: the real API
+ * server refused the whole scan with 403.)
+ */
+export const AGENT_KINDS: readonly string[] = [...AGENT_WATCHES.map((w) => w.kind), 'Pod'];
 
 export interface LoadClusterOptions extends ClusterOptions {
   /** Kinds to list (default AGENT_KINDS). */

@@ -26,6 +26,8 @@ export interface ReflectorStats {
   readonly watches: number;
   /** Times the server said 410 Gone. */
   readonly expired: number;
+  /** BOOKMARK events received (the server's progress marks: the resourceVersion advances, no object changes). */
+  readonly bookmarks: number;
   readonly errors: number;
   /** Objects skipped because they could not be keyed. */
   readonly skipped: number;
@@ -80,7 +82,7 @@ export class Reflector {
   private abortWatch: (() => void) | undefined;
   private wake: (() => void) | undefined;
   private loop: Promise<void> | undefined;
-  private counts = { lists: 0, watches: 0, expired: 0, errors: 0, skipped: 0 };
+  private counts = { lists: 0, watches: 0, expired: 0, bookmarks: 0, errors: 0, skipped: 0 };
   private lastError = '';
   private readonly watch: Watch;
   private readonly path: string;
@@ -321,6 +323,7 @@ export class Reflector {
         return;
       }
       case 'BOOKMARK':
+        this.counts.bookmarks++;
         this.advance(obj);
         return;
       case 'ERROR': {

@@ -1,9 +1,10 @@
 // `migrate check --collector` end to end: a real agent on a lab node reports its fingerprint
 // to a real collector over loopback gRPC, and the CLI's report from the collector equals the
 // offline one (bundle of the same node, same cluster file), also after the collector
-// restarted on its file store. And the collector's own Kubernetes watch (the fake API
-// server, the real client) supplies the cluster view: its NetworkPolicies block a target
-// that enforces none, and deleting them clears the blocker. What the CLI reads from the
+// restarted on its file store. And the collector's own Kubernetes watch (the real
+// kube-apiserver, as the collector's ServiceAccount with the shipped ClusterRole) supplies
+// the cluster view: its NetworkPolicies block a target that enforces none, and deleting them
+// clears the blocker; a role without NetworkPolicies keeps the view incomplete, and says so. What the CLI reads from the
 // collector is checked before it is trusted.
 import test from 'ava';
 import * as grpc from '@grpc/grpc-js';
@@ -13,7 +14,9 @@ import { join } from 'node:path';
 import { createLabNode } from './lab/lab.js';
 import { eventually, runProgram, startCollectorProcess, startProgram } from './support/processes.js';
 import { CNI_FIX, DENY_EGRESS_POLICY, KUBE_PROXY_DAEMONSET, UPLINK, base, fp, node } from './support/migration.js';
-import { FakeApiServer } from './kube/fake-apiserver.js';
+import { ControlPlane, type KubeObject } from './lab/control-plane.js';
+import { applyFixture, deleteFixture } from './lab/apply-fixture.js';
+import { COLLECTOR_SA, NETCONFORM_NS, createPod, installNetconformRbac, podToken } from './lab/netconform-identity.js';
 import { loadContract } from '../common/proto.js';
 import { reportToWire } from '../common/wire.js';
 import type { MigrationReport } from '../migrate/check.js';
@@ -28,6 +31,35 @@ function tempDir(t: { teardown(fn: () => void): void }): string {
 }
 
 const items = (r: MigrationReport) => ({ blockers: r.blockers, warnings: r.warnings, changes: r.changes });
+
+/**
+ * The migration fixtures as the real API server admits them: a Service needs ports and a
+ * ClusterIP from the service range, a DaemonSet a selector matching its template's labels.
+ */
+function admissible(o: KubeObject): KubeObject {
+  if (o['kind'] === 'Service') return { ...o, spec: { ...(o['spec'] as KubeObject), clusterIP: '10.96.0.10', clusterIPs: ['10.96.0.10'], ports: [{ name: 'http', port: 80 }] } };
+  if (o['kind'] === 'DaemonSet') {
+    const spec = o['spec'] as { template: { spec: KubeObject } };
+    const labels = { 'k8s-app': String((o['metadata'] as { name: string }).name) };
+    return { ...o, spec: { ...spec, selector: { matchLabels: labels }, template: { ...spec.template, metadata: { labels } } } };
+  }
+  return o;
+}
+
+/** A control plane holding `objects` and a kubeconfig of the collector's ServiceAccount (its ClusterRole replaced by `role` when given). */
+async function clusterFor(t: { teardown(fn: () => Promise<void> | void): void }, objects: readonly KubeObject[], role?: (rules: KubeObject[]) => KubeObject[]): Promise<{ cp: ControlPlane; kubeconfig: string }> {
+  const cp = await ControlPlane.start();
+  t.teardown(() => cp.stop());
+  await installNetconformRbac(cp);
+  if (role) {
+    const current = await cp.must<{ rules: KubeObject[] }>('GET', '/apis/rbac.authorization.k8s.io/v1/clusterroles/netconform-collector');
+    await cp.must('PUT', '/apis/rbac.authorization.k8s.io/v1/clusterroles/netconform-collector', { ...current, rules: role(current.rules) });
+  }
+  await applyFixture(cp, { kind: 'Namespace', metadata: { name: 'shop' } });
+  for (const o of objects) await applyFixture(cp, admissible(o));
+  const pod = await createPod(cp, { namespace: NETCONFORM_NS, name: 'netconform-collector-0', node: 'n1', serviceAccount: COLLECTOR_SA });
+  return { cp, kubeconfig: cp.kubeconfig('collector', { token: await podToken(cp, pod, COLLECTOR_SA) }) };
+}
 
 test('an agent\'s fingerprint through the collector gives the offline report, also after a collector restart on its file store', async (t) => {
   t.timeout(180_000);
@@ -95,12 +127,9 @@ test('an agent\'s fingerprint through the collector gives the offline report, al
 });
 
 test('the collector\'s watch supplies the cluster view: NetworkPolicies block a target without policy support until they are deleted', async (t) => {
-  t.timeout(120_000);
-  const dir = tempDir(t);
-  const api = await FakeApiServer.start();
-  t.teardown(() => api.close());
-  for (const o of [...base(), DENY_EGRESS_POLICY, KUBE_PROXY_DAEMONSET]) api.upsert(o as Record<string, unknown>);
-  const collector = await startCollectorProcess(['--kubeconfig', api.writeKubeconfig(join(dir, 'kubeconfig'))]);
+  t.timeout(240_000);
+  const { cp, kubeconfig } = await clusterFor(t, [...base(), DENY_EGRESS_POLICY, KUBE_PROXY_DAEMONSET]);
+  const collector = await startCollectorProcess(['--kubeconfig', kubeconfig]);
   t.teardown(() => collector.stop('SIGKILL'));
   await collector.waitForLog((l) => l.msg === 'all kinds listed', 30_000, 'the watch to list every kind');
 
@@ -134,7 +163,7 @@ test('the collector\'s watch supplies the cluster view: NetworkPolicies block a 
   const cilium = JSON.parse((await check('cilium-kpr')).stdout) as MigrationReport;
   t.deepEqual(cilium.blockers.map((b) => `${b.id} ${b.subject}`), ['tool-incompatible kube-system/kube-proxy']);
 
-  api.remove('NetworkPolicy', 'shop', 'deny-egress');
+  await deleteFixture(cp, 'NetworkPolicy', 'shop', 'deny-egress');
   const ready = await eventually(async () => {
     const again = await check('flannel-vxlan');
     return again.code === 0 ? again : undefined;
@@ -143,12 +172,12 @@ test('the collector\'s watch supplies the cluster view: NetworkPolicies block a 
 });
 
 test('until the collector\'s watch has listed every kind, migrate check --collector says so instead of judging a partial view', async (t) => {
-  const dir = tempDir(t);
-  const api = await FakeApiServer.start();
-  t.teardown(() => api.close());
-  for (const o of base()) api.upsert(o as Record<string, unknown>);
-  api.failNext('NetworkPolicy', 500, 1_000_000);
-  const collector = await startCollectorProcess(['--kubeconfig', api.writeKubeconfig(join(dir, 'kubeconfig'))]);
+  t.timeout(240_000);
+  // The collector's ClusterRole as it was before NetworkPolicies were watched: the real RBAC
+  // refuses that one kind, so the watch never lists every kind.
+  const { kubeconfig } = await clusterFor(t, base(), (rules) => rules.map((r) => ({ ...r, resources: (r['resources'] as string[]).filter((x) => x !== 'networkpolicies') })));
+  const collector = await startCollectorProcess(['--kubeconfig', kubeconfig]);
+  await collector.waitForLog((l) => l.msg === 'list/watch failed; retrying' && String(l['error']).includes('networkpolicies.networking.k8s.io is forbidden'), 60_000, 'the refusal');
   t.teardown(() => collector.stop('SIGKILL'));
   const r = await runProgram('cli', ['migrate', 'check', '--to', 'flannel-vxlan', '--collector', collector.address, '--insecure']);
   t.is(r.code, 2);

@@ -1,8 +1,8 @@
-// Probes reporting to a real collector over TLS with projected tokens reviewed by the fake
-// API server's TokenReview: probe streams are bound to their node like agents' and admitted
-// only for the probe ServiceAccount; cumulative counters add only their differences; real
-// probe processes find their peers (by label, in their namespace) from the fake API server,
-// and their no-nat.observed results become the node's next to the agent's own report.
+// Probes reporting to a real collector over TLS with tokens the real kube-apiserver's
+// TokenRequest API bound to their Pods, reviewed by its TokenReview: probe streams are bound
+// to their node like agents' and admitted only for the probe ServiceAccount, and only for
+// their Pod's IPs; cumulative counters add only their differences. The third test (real
+// probe processes peering on loopback) keeps the fake server: see its comment.
 // Everything on loopback.
 import test from 'ava';
 import * as grpc from '@grpc/grpc-js';
@@ -19,17 +19,19 @@ import { FakeApiServer } from './kube/fake-apiserver.js';
 import { makePki } from './support/pki.js';
 import { eventually, runProgram, sample, startCollectorProcess, startProgram } from './support/processes.js';
 import { freePort, httpsGet } from './support/net.js';
+import { ControlPlane } from './lab/control-plane.js';
+import { AGENT_SA as AGENT_SA_NAME, COLLECTOR_AUDIENCE, COLLECTOR_SA, NETCONFORM_NS, PROBE_SA as PROBE_SA_NAME, createPod, installNetconformRbac, podToken, type BoundPod } from './lab/netconform-identity.js';
 
 const AGENT_SA = 'system:serviceaccount:netconform:netconform-agent';
 const PROBE_SA = 'system:serviceaccount:netconform:netconform-probe';
-const AUD = ['netconform-collector'];
+const AUD = [COLLECTOR_AUDIENCE];
 const nodeClaim = (node: string) => ({ 'authentication.kubernetes.io/node-name': [node] });
 /** A probe's projected token (Kubernetes ≥ 1.30): its node and its Pod. */
 const probeClaims = (node: string, pod: { metadata: { name: string; uid: string } }) => ({
   ...nodeClaim(node), 'authentication.kubernetes.io/pod-name': [pod.metadata.name], 'authentication.kubernetes.io/pod-uid': [pod.metadata.uid],
 });
-/** A probe Pod as the API server stores it (the fake assigns the uid). */
-function probePod(api: FakeApiServer, name: string, node: string, podIps: readonly string[], port = 7070) {
+/** A probe Pod as the fake API server stores it (the fake assigns the uid). */
+function fakeProbePod(api: FakeApiServer, name: string, node: string, podIps: readonly string[], port = 7070) {
   return api.upsert({
     kind: 'Pod', metadata: { name, namespace: 'netconform', labels: { 'app.kubernetes.io/name': 'netconform-probe' } },
     spec: { nodeName: node, containers: [{ name: 'probe', ports: [{ name: 'echo', containerPort: port }] }] },
@@ -37,9 +39,61 @@ function probePod(api: FakeApiServer, name: string, node: string, podIps: readon
   }) as { metadata: { name: string; uid: string } };
 }
 
+let cp: ControlPlane;
+let collectorKubeconfig: string;
+let prometheus: string;
 
+test.before(async () => {
+  cp = await ControlPlane.start({
+    // Which requests the collector makes for Pods, as the API server records them.
+    auditPolicy: { apiVersion: 'audit.k8s.io/v1', kind: 'Policy', omitStages: ['RequestReceived'], rules: [
+      { level: 'Metadata', users: [`system:serviceaccount:${NETCONFORM_NS}:${COLLECTOR_SA}`], resources: [{ group: '', resources: ['pods'] }] },
+      { level: 'None' },
+    ] },
+    auditLog: true,
+  });
+  await installNetconformRbac(cp);
+  await cp.createNamespace('monitoring');
+  await cp.create({ apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'prometheus', namespace: 'monitoring' } });
+  await cp.create({ apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name: 'prometheus' }, rules: [{ nonResourceURLs: ['/metrics'], verbs: ['get'] }] });
+  await cp.create({ apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', metadata: { name: 'prometheus' },
+    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'prometheus' }, subjects: [{ kind: 'ServiceAccount', name: 'prometheus', namespace: 'monitoring' }] });
+  prometheus = await cp.token('monitoring', 'prometheus');
+  const pod = await createPod(cp, { namespace: NETCONFORM_NS, name: 'netconform-collector-0', node: 'node-cp', serviceAccount: COLLECTOR_SA });
+  collectorKubeconfig = cp.kubeconfig('collector', { token: await podToken(cp, pod, COLLECTOR_SA) });
+});
+test.after.always(async () => { await cp?.stop(); });
+
+/** A probe Pod (the probe ServiceAccount) on `node` with its IPs, and a token bound to it for the collector. */
+async function probePod(name: string, node: string, podIPs: readonly string[]): Promise<{ pod: BoundPod; token: string }> {
+  const pod = await createPod(cp, { namespace: NETCONFORM_NS, name, node, serviceAccount: PROBE_SA_NAME, podIPs, hostIP: '127.0.0.1', labels: { 'app.kubernetes.io/name': 'netconform-probe' } });
+  return { pod, token: await podToken(cp, pod, PROBE_SA_NAME, { audiences: AUD }) };
+}
+
+/** GETs of one Pod by the collector, from the API server's audit log. */
+function podReads(name: string): number {
+  let text = '';
+  try { text = readFileSync(cp.auditLogPath, 'utf8'); } catch { return 0; }
+  return text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { verb: string; stage: string; objectRef?: { name?: string } })
+    .filter((e) => e.verb === 'get' && e.stage === 'ResponseComplete' && e.objectRef?.name === name).length;
+}
 
 async function setup(t: import('ava').ExecutionContext) {
+  const dir = mkdtempSync(join(tmpdir(), 'nc-probe-coll-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const pki = makePki(dir, 'probe');
+  const collector = await startCollectorProcess(['--tls-cert', pki.cert, '--tls-key', pki.key, '--kubeconfig', collectorKubeconfig, '--no-kube', '--log-level', 'debug']);
+  t.teardown(() => collector.stop('SIGKILL'));
+  const metrics = async (): Promise<string> => (await httpsGet(collector.httpPort, '/metrics', pki.ca, prometheus)).body;
+  const client = new (loadContract().AgentService)(collector.address, grpc.credentials.createSsl(readFileSync(pki.ca))) as AgentServiceClient;
+  t.teardown(() => client.close());
+  // A stream on a channel still connecting fails fast: on a loaded machine the first one could.
+  await new Promise<void>((resolve, reject) => client.waitForReady(Date.now() + 30_000, (err) => (err ? reject(err) : resolve())));
+  return { dir, collector, ca: pki.ca, metrics, client };
+}
+
+/** The fake server's setup, for the one test that keeps it. */
+async function fakeSetup(t: import('ava').ExecutionContext) {
   const dir = mkdtempSync(join(tmpdir(), 'nc-probe-coll-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const pki = makePki(dir, 'probe');
@@ -58,7 +112,6 @@ async function setup(t: import('ava').ExecutionContext) {
   const metrics = async (): Promise<string> => (await httpsGet(collector.httpPort, '/metrics', pki.ca, 'prometheus')).body;
   const client = new (loadContract().AgentService)(collector.address, grpc.credentials.createSsl(readFileSync(pki.ca))) as AgentServiceClient;
   t.teardown(() => client.close());
-  // A stream on a channel still connecting fails fast: on a loaded machine the first one could.
   await new Promise<void>((resolve, reject) => client.waitForReady(Date.now() + 30_000, (err) => (err ? reject(err) : resolve())));
   return { dir, api, kubeconfig, collector, ca: pki.ca, tokenFile, metrics, client };
 }
@@ -101,19 +154,20 @@ const cumulative = (sequence: number, ok: number, bootId = 'boot-1'): ProbeRepor
 });
 
 test('probe streams: bound to the token\'s node and to the probe ServiceAccount; cumulative counters add only differences', async (t) => {
-  const { api, client, metrics } = await setup(t);
-  api.addToken('probe-d', { username: PROBE_SA, audiences: AUD, extra: probeClaims('node-d', probePod(api, 'netconform-probe-d', 'node-d', ['10.244.9.9'])) });
-  api.addToken('agent-d', { username: AGENT_SA, audiences: AUD, extra: nodeClaim('node-d') });
+  const { client, metrics } = await setup(t);
+  const probeD = (await probePod('netconform-probe-d', 'node-d', ['10.244.9.9'])).token;
+  const agentPod = await createPod(cp, { namespace: NETCONFORM_NS, name: 'netconform-agent-d', node: 'node-d', serviceAccount: AGENT_SA_NAME });
+  const agentD = await podToken(cp, agentPod, AGENT_SA_NAME, { audiences: AUD });
 
-  const forged = await probeStream(client, 'probe-d', 'node-c', [cumulative(1, 1)]);
+  const forged = await probeStream(client, probeD, 'node-c', [cumulative(1, 1)]);
   t.is(forged.status.code, grpc.status.PERMISSION_DENIED);
   t.is(forged.status.details, "this stream's token is for node node-d, not node-c");
-  const agentAsProbe = await probeStream(client, 'agent-d', 'node-d', [cumulative(1, 1)]);
+  const agentAsProbe = await probeStream(client, agentD, 'node-d', [cumulative(1, 1)]);
   t.is(agentAsProbe.status.code, grpc.status.PERMISSION_DENIED);
   t.is(agentAsProbe.status.details, "this stream's token is the agent's ServiceAccount; it may not speak as a probe for node-d");
 
   // 5 attempts, the same report again, then 7 in total, then a restarted probe (new boot) with 2: 9.
-  const own = await probeStream(client, 'probe-d', 'node-d', [cumulative(1, 5), cumulative(1, 5), cumulative(2, 7), cumulative(1, 2, 'boot-2')]);
+  const own = await probeStream(client, probeD, 'node-d', [cumulative(1, 5), cumulative(1, 5), cumulative(2, 7), cumulative(1, 2, 'boot-2')]);
   t.deepEqual(own.acks, [1, 1, 2, 1]);
   const m = await metrics();
   t.is(sample(m, 'netconform_probe_attempts_total', { path: 'pod', result: 'ok' }), 9);
@@ -128,46 +182,60 @@ test('probe streams: bound to the token\'s node and to the probe ServiceAccount;
 });
 
 test('a probe\'s Hello may claim only its Pod\'s IPs; the Pod is read once per uid; a token without a Pod claim is refused', async (t) => {
-  const { api, client, metrics } = await setup(t);
-  const podE = probePod(api, 'netconform-probe-e', 'node-e', ['10.244.5.7', 'fd00:10:244:5::7']);
-  api.addToken('probe-e', { username: PROBE_SA, audiences: AUD, extra: probeClaims('node-e', podE) });
-  api.addToken('probe-no-pod', { username: PROBE_SA, audiences: AUD, extra: nodeClaim('node-e') });
-  api.addToken('probe-stale', { username: PROBE_SA, audiences: AUD, extra: probeClaims('node-e', { metadata: { name: 'netconform-probe-e', uid: 'uid-of-a-deleted-pod' } }) });
-  const podReads = (): number => api.requests.filter((r) => r.path === '/api/v1/namespaces/netconform/pods/netconform-probe-e').length;
+  const { client, metrics } = await setup(t);
+  const { pod: podE, token: probeE } = await probePod('netconform-probe-e', 'node-e', ['10.244.5.7', 'fd00:10:244:5::7']);
+  // A token bound to the probe's node alone (TokenRequest can bind to a Node): no Pod claim.
+  const nodeE = await cp.must<{ metadata: { uid: string } }>('GET', '/api/v1/nodes/node-e');
+  const probeNoPod = (await cp.must<{ status: { token: string } }>('POST', `/api/v1/namespaces/${NETCONFORM_NS}/serviceaccounts/${PROBE_SA_NAME}/token`, {
+    apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { audiences: AUD, expirationSeconds: 3600, boundObjectRef: { apiVersion: 'v1', kind: 'Node', name: 'node-e', uid: nodeE.metadata.uid } },
+  })).status.token;
+  // A token of a Pod deleted and created again under the same name (another uid).
+  const { pod: old, token: probeStale } = await probePod('netconform-probe-old', 'node-e', ['10.244.5.8']);
+  await cp.must('DELETE', `/api/v1/namespaces/${NETCONFORM_NS}/pods/${old.name}?gracePeriodSeconds=0`);
+  const { pod: renewed } = await probePod('netconform-probe-old', 'node-e', ['10.244.5.8']);
+  t.is(podE.name, 'netconform-probe-e');
 
-  const v4 = await probeStream(client, 'probe-e', 'node-e', [cumulative(1, 1)], '10.244.5.7');
+  const v4 = await probeStream(client, probeE, 'node-e', [cumulative(1, 1)], '10.244.5.7');
   t.deepEqual(v4.acks, [1], `status ${v4.status.code}: ${v4.status.details}`);
   t.is(v4.status.code, grpc.status.OK);
-  const readsForFirst = podReads(); // 1, or more when a transient failure made the first stream retry
-  const v6 = await probeStream(client, 'probe-e', 'node-e', [cumulative(2, 2)], 'fd00:10:244:5::7');
+  const readsForFirst = podReads('netconform-probe-e'); // 1, or more when a transient failure made the first stream retry
+  t.true(readsForFirst >= 1);
+  const v6 = await probeStream(client, probeE, 'node-e', [cumulative(2, 2)], 'fd00:10:244:5::7');
   t.deepEqual(v6.acks, [2], `status ${v6.status.code}: ${v6.status.details}`);
-  const forged = await probeStream(client, 'probe-e', 'node-e', [cumulative(3, 3)], '10.244.6.1');
+  const forged = await probeStream(client, probeE, 'node-e', [cumulative(3, 3)], '10.244.6.1');
   t.is(forged.status.code, grpc.status.PERMISSION_DENIED);
   t.is(forged.status.details, "this probe's Pod has IPs 10.244.5.7, fd00:10:244:5::7; it may not speak for pod IP 10.244.6.1 on node-e");
   t.deepEqual(forged.acks, []);
-  t.is(podReads(), readsForFirst, 'the next streams of one Pod uid read nothing: the Pod is cached');
+  t.is(podReads('netconform-probe-e'), readsForFirst, 'the next streams of one Pod uid read nothing: the Pod is cached');
 
-  const noPod = await probeStream(client, 'probe-no-pod', 'node-e', [cumulative(1, 1)], '10.244.5.7');
+  const noPod = await probeStream(client, probeNoPod, 'node-e', [cumulative(1, 1)], '10.244.5.7');
   t.is(noPod.status.code, grpc.status.PERMISSION_DENIED);
   t.is(noPod.status.details, "a probe's token must be bound to its Pod (a projected ServiceAccount token): its pod IP is checked against the Pod");
-  const stale = await probeStream(client, 'probe-stale', 'node-e', [cumulative(1, 1)], '10.244.5.7');
-  t.is(stale.status.code, grpc.status.PERMISSION_DENIED);
-  t.is(stale.status.details, 'Pod netconform/netconform-probe-e is not the one the token was issued for');
-  t.is(podReads(), readsForFirst + 1, 'the stale uid is not in the cache: read once more');
+  // The real TokenReview already refuses a token whose Pod uid is gone, before the
+  // collector's own uid check (which stays for API servers that do not).
+  const stale = await probeStream(client, probeStale, 'node-e', [cumulative(1, 1)], '10.244.5.8');
+  t.is(stale.status.code, grpc.status.UNAUTHENTICATED);
+  t.is(stale.status.details, `token refused: [invalid bearer token, pod UID (${renewed.uid}) does not match service account pod ref claim (${old.uid})]`);
+  t.is(podReads('netconform-probe-old'), 0, 'refused before any Pod read');
 
   const m = await metrics();
   t.is(sample(m, 'netconform_collector_rejected_streams_total', { reason: 'wrong_pod_ip' }), 1);
-  t.is(sample(m, 'netconform_collector_rejected_streams_total', { reason: 'no_pod' }), 2);
+  t.is(sample(m, 'netconform_collector_rejected_streams_total', { reason: 'no_pod' }), 1);
+  t.is(sample(m, 'netconform_collector_rejected_streams_total', { reason: 'invalid_token' }), 1);
   t.is(sample(m, 'netconform_probe_attempts_total', { path: 'pod', result: 'ok' }), 2, 'only the admitted streams\' reports count');
 });
 
+// Fake server: these probes reach each other and the probe Service on the host's loopback,
+// so the Service's clusterIP must be 127.0.0.1; the real API server allocates ClusterIPs
+// from its service range only, and nothing routes those here without kube-proxy.
+// (test/probe-mesh.test.ts runs probes against the real API server in a two-node lab.)
 test('real probes find their peers in the API server, report over TLS, and their no-nat.observed joins the agent\'s report for the node', async (t) => {
-  const { api, kubeconfig, collector, ca, tokenFile, metrics, client } = await setup(t);
+  const { api, kubeconfig, collector, ca, tokenFile, metrics, client } = await fakeSetup(t);
   const [portA, portB] = [await freePort(), await freePort()];
-  const podA = probePod(api, 'netconform-probe-a', 'node-a', ['127.0.0.1'], portA);
+  const podA = fakeProbePod(api, 'netconform-probe-a', 'node-a', ['127.0.0.1'], portA);
   // node-b's probe pod has a second address no peer will ever see as a source (its peers
   // reach it at 127.0.0.1, and its own probes leave from 127.0.0.1, node-b's hostIP).
-  const podB = probePod(api, 'netconform-probe-b', 'node-b', ['127.0.0.1', '192.0.2.10'], portB);
+  const podB = fakeProbePod(api, 'netconform-probe-b', 'node-b', ['127.0.0.1', '192.0.2.10'], portB);
   // Same namespace, not a probe: never a peer.
   api.upsert({ kind: 'Pod', metadata: { name: 'netconform-agent-x', namespace: 'netconform', labels: { 'app.kubernetes.io/name': 'netconform-agent' } }, spec: { nodeName: 'node-a' }, status: { phase: 'Running', podIP: '127.0.0.1' } });
   api.upsert({ kind: 'Service', metadata: { name: 'netconform-probe', namespace: 'netconform' }, spec: { clusterIP: '127.0.0.1', ports: [{ port: portB, protocol: 'TCP' }] } });

@@ -1,7 +1,8 @@
 // The probe mesh end to end in a two-node lab (node namespaces joined by a veth underlay,
 // one pod each, kube-proxy-shaped DNAT for the probe Service on both nodes): real probes in
-// the pods find each other through the fake API server, report over TLS with their tokens to
-// a real collector, and what they see becomes each node's no-nat.observed. A MASQUERADE on
+// the pods find each other through the real kube-apiserver (their Pods and the Service
+// created there; each probe reads it as the probe ServiceAccount, with the shipped Role),
+// report over TLS to a real collector with tokens the TokenRequest API bound to their Pods, and what they see becomes each node's no-nat.observed. A MASQUERADE on
 // node A is reported as node A's address at the collector and recovers when removed; an
 // SNAT only on the Service path fails only that path; node A's underlay down for 4 s breaks
 // the disruption mode's connections and the gap is measured. The probe Service is of type
@@ -15,14 +16,14 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createTwoNodeLab } from './lab/two-nodes.js';
-import { FakeApiServer } from './kube/fake-apiserver.js';
+import { ControlPlane } from './lab/control-plane.js';
+import { COLLECTOR_AUDIENCE, COLLECTOR_SA, NETCONFORM_NS, PROBE_SA, createPod, installNetconformRbac, podToken } from './lab/netconform-identity.js';
 import { makePki } from './support/pki.js';
 import { relayIntoNetns } from './support/netns-relay.js';
 import { ROOT, eventually, runProgram, sample, startCollectorProcess } from './support/processes.js';
 import { httpsGet } from './support/net.js';
 
-const PROBE_SA = 'system:serviceaccount:netconform:netconform-probe';
-const AUD = ['netconform-collector'];
+const AUD = [COLLECTOR_AUDIENCE];
 const SVC = '10.96.0.50';
 const NODE_PORT = 30777;
 
@@ -30,6 +31,7 @@ const NODE_PORT = 30777;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 test('probe mesh in a two-node lab: healthy, masquerade on node A, Service-only SNAT and an underlay outage, as the collector sees them', async (t) => {
+  t.timeout(480_000);
   const { a, b, underlayA: ua } = await createTwoNodeLab(t, 'm');
   const podA = a.pods[0]!, podB = b.pods[0]!;
   // The probe Service, kube-proxy style on each node: from A it lands on B's probe, from B on A's.
@@ -48,29 +50,34 @@ test('probe mesh in a two-node lab: healthy, masquerade on node A, Service-only 
   const dir = mkdtempSync(join(tmpdir(), 'nc-probe-mesh-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const pki = makePki(dir, 'mesh');
-  const api = await FakeApiServer.start();
-  t.teardown(() => api.close());
-  const kubeconfig = api.writeKubeconfig(join(dir, 'kubeconfig'));
-  const collector = await startCollectorProcess(['--tls-cert', pki.cert, '--tls-key', pki.key, '--kubeconfig', kubeconfig, '--no-kube']);
+  const cp = await ControlPlane.start();
+  t.teardown(() => cp.stop());
+  await installNetconformRbac(cp);
+  const collectorPod = await createPod(cp, { namespace: NETCONFORM_NS, name: 'netconform-collector-0', node: 'node-cp', serviceAccount: COLLECTOR_SA });
+  const collector = await startCollectorProcess(['--tls-cert', pki.cert, '--tls-key', pki.key, '--kubeconfig', cp.kubeconfig('collector', { token: await podToken(cp, collectorPod, COLLECTOR_SA) }), '--no-kube']);
   t.teardown(() => collector.stop('SIGKILL'));
-  api.addToken('prometheus', { username: 'prom' });
-  api.grant({ subject: 'prom', verb: 'get', path: '/metrics' });
-  api.addToken('reader', { username: 'alice' });
-  api.grant({ subject: 'alice', verb: 'get', group: 'netconform.io', resource: 'findings' });
-  const readerToken = join(dir, 'reader.token');
-  writeFileSync(readerToken, 'reader\n');
-  const apiPort = Number(new URL(api.url).port);
-
-  for (const [name, node, pod, host] of [['netconform-probe-a', 'node-a', podA, '10.250.7.1'], ['netconform-probe-b', 'node-b', podB, '10.250.7.2']] as const) {
-    const stored = api.upsert({ kind: 'Pod', metadata: { name, namespace: 'netconform', labels: { 'app.kubernetes.io/name': 'netconform-probe' } },
-      spec: { nodeName: node, containers: [{ name: 'probe', ports: [{ name: 'echo', containerPort: 7777 }] }] },
-      status: { phase: 'Running', podIP: pod.ip, podIPs: [{ ip: pod.ip }], hostIP: host } }) as { metadata: { uid: string } };
-    // A projected token's claims: the node and the Pod (whose podIPs the collector checks the Hello's pod IP against).
-    api.addToken(name, { username: PROBE_SA, audiences: AUD, extra: {
-      'authentication.kubernetes.io/node-name': [node], 'authentication.kubernetes.io/pod-name': [name], 'authentication.kubernetes.io/pod-uid': [stored.metadata.uid] } });
+  // Prometheus may get /metrics; alice holds the shipped netconform-reader role.
+  await cp.createNamespace('people');
+  for (const [name, role] of [['prometheus', 'netconform-test-metrics'], ['alice', 'netconform-reader']] as const) {
+    await cp.create({ apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name, namespace: 'people' } });
+    await cp.create({ apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', metadata: { name: `people-${name}` },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: role }, subjects: [{ kind: 'ServiceAccount', name, namespace: 'people' }] });
   }
-  api.upsert({ kind: 'Service', metadata: { name: 'netconform-probe', namespace: 'netconform' },
-    spec: { type: 'NodePort', externalTrafficPolicy: 'Cluster', clusterIP: SVC, ports: [{ port: 7777, protocol: 'TCP', nodePort: NODE_PORT }] } });
+  await cp.create({ apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name: 'netconform-test-metrics' }, rules: [{ nonResourceURLs: ['/metrics'], verbs: ['get'] }] });
+  const prometheus = await cp.token('people', 'prometheus');
+  const readerToken = join(dir, 'reader.token');
+  writeFileSync(readerToken, `${await cp.token('people', 'alice')}\n`);
+
+  const probeTokens = new Map<string, { collector: string; api: string }>();
+  for (const [name, node, pod, host] of [['netconform-probe-a', 'node-a', podA, '10.250.7.1'], ['netconform-probe-b', 'node-b', podB, '10.250.7.2']] as const) {
+    const bound = await createPod(cp, { namespace: NETCONFORM_NS, name, node, serviceAccount: PROBE_SA, podIPs: [pod.ip], hostIP: host,
+      labels: { 'app.kubernetes.io/name': 'netconform-probe' }, ports: [{ name: 'echo', containerPort: 7777 }] });
+    // The probe's two projected tokens: one for the collector, one for the API server.
+    probeTokens.set(name, { collector: await podToken(cp, bound, PROBE_SA, { audiences: AUD }), api: await podToken(cp, bound, PROBE_SA) });
+  }
+  await cp.create({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'netconform-probe', namespace: NETCONFORM_NS },
+    spec: { type: 'NodePort', externalTrafficPolicy: 'Cluster', clusterIP: SVC, selector: { 'app.kubernetes.io/name': 'netconform-probe' }, ports: [{ port: 7777, protocol: 'TCP', nodePort: NODE_PORT }] } });
+  const apiPort = cp.port;
 
   const probes: ChildProcess[] = [];
   t.teardown(() => { for (const p of probes) p.kill('SIGKILL'); });
@@ -78,14 +85,15 @@ test('probe mesh in a two-node lab: healthy, masquerade on node A, Service-only 
     const relay = await relayIntoNetns(pod.netns, [apiPort, collector.grpcPort], dir);
     t.teardown(() => relay.stop());
     const token = join(dir, `${name}.token`);
-    writeFileSync(token, `${name}\n`);
+    writeFileSync(token, `${probeTokens.get(name)!.collector}\n`);
+    const kubeconfig = cp.kubeconfig(name, { token: probeTokens.get(name)!.api });
     probes.push(spawn('ip', ['netns', 'exec', pod.netns, process.execPath, '--import', 'tsx', join(ROOT, 'agent/main.ts'), 'probe',
       '--pod-ip', pod.ip, '--node', node, '--pod-name', name, '--listen', '0.0.0.0:7777', '--kubeconfig', kubeconfig, '--namespace', 'netconform',
       '--interval', '1s', '--timeout', '1s', '--collector', collector.address, '--collector-ca', pki.ca, '--token-file', token,
       '--connections', '1', '--heartbeat', '200ms', '--break-after', '1s', '--gateway', a.gateway, '--gateway', b.gateway], { cwd: ROOT, stdio: ['ignore', 'ignore', 'ignore'] }));
   }
 
-  const metrics = async (): Promise<string> => (await httpsGet(collector.httpPort, '/metrics', pki.ca, 'prometheus')).body;
+  const metrics = async (): Promise<string> => (await httpsGet(collector.httpPort, '/metrics', pki.ca, prometheus)).body;
   const status = async (node: string): Promise<number | undefined> => sample(await metrics(), 'netconform_check_status', { node, check: 'no-nat.observed' });
   const findingsOf = async (node: string): Promise<string[]> => {
     const r = await runProgram('cli', ['findings', '--collector', collector.address, '--ca', pki.ca, '--token-file', readerToken, '--node', node, '--output', 'json'], { KUBECONFIG: join(dir, 'none') });

@@ -1,6 +1,10 @@
 // A small, real HTTP(S) server on 127.0.0.1 that answers list and watch requests the way
-// kube-apiserver does, for the paths a reflector uses. It stands in for the one thing that
-// cannot run here; the client talking to it is the real @kubernetes/client-node.
+// kube-apiserver does, for the paths a reflector uses; the client talking to it is the real
+// @kubernetes/client-node. Tests run against the real kube-apiserver (test/lab/control-plane.ts);
+// this one stays only where the real server cannot do what a test needs, each use saying why:
+// an HTTP 410 answer to a watch, malformed objects and junk lines in a stream, injected 5xx
+// answers (kube-watcher), a Service ClusterIP of 127.0.0.1 (probe-collector's loopback
+// peering), and 10,000 Services written in moments (agent-watch's scale test).
 //
 // - GET <collection>                     → a `<Kind>List` with metadata.resourceVersion,
 //                                          paged by `limit` / `continue` like the real server

@@ -42,6 +42,11 @@ export interface ControlPlaneOptions {
   readonly podSecurityDefaults?: Readonly<Record<string, string>>;
   /** PodSecurity exemptions (usernames, runtimeClasses, namespaces); default none. */
   readonly podSecurityExemptions?: { readonly usernames?: readonly string[]; readonly runtimeClasses?: readonly string[]; readonly namespaces?: readonly string[] };
+  /**
+   * Also write audit events (as the audit policy selects them) to `auditLogPath`, one JSON
+   * event a line, written before each request returns (--audit-log-mode=blocking).
+   */
+  readonly auditLog?: boolean;
   /** More kube-apiserver flags ("--name=value"), appended after the defaults. */
   readonly apiServerFlags?: readonly string[];
 }
@@ -74,8 +79,11 @@ function openssl(args: readonly string[]): void {
 
 /** Processes of control planes not stopped yet: killed when the test process exits anyway. */
 const live = new Set<ChildProcess>();
+/** Their directories: removed then too (ava's timeout ends a file with process.exit, skipping stop()). */
+const liveDirs = new Set<string>();
 process.on('exit', () => {
   for (const p of live) { try { p.kill('SIGKILL'); } catch { /* gone */ } }
+  for (const d of liveDirs) rmSync(d, { recursive: true, force: true });
 });
 
 export class ControlPlane {
@@ -114,6 +122,7 @@ export class ControlPlane {
   static async start(opts: ControlPlaneOptions = {}): Promise<ControlPlane> {
     const t0 = Date.now();
     const dir = mkdtempSync(join(tmpdir(), 'netconform-cp-'));
+    liveDirs.add(dir);
     const procs: ChildProcess[] = [];
     try {
       const ca = join(dir, 'ca.crt');
@@ -167,6 +176,7 @@ export class ControlPlane {
           `--audit-webhook-initial-backoff=${w.initialBackoff ?? '1s'}`);
         if (w.mode === 'batch') flags.push(`--audit-webhook-batch-max-wait=${w.batchMaxWait ?? '1s'}`);
       }
+      if (opts.auditLog) flags.push(`--audit-log-path=${join(dir, 'audit.log')}`, '--audit-log-mode=blocking', '--audit-log-format=json');
       flags.push(...(opts.apiServerFlags ?? []));
       procs.push(launch(dir, 'kube-apiserver', k8sBin('kube-apiserver'), flags));
       const url = `https://127.0.0.1:${port}`;
@@ -180,8 +190,14 @@ export class ControlPlane {
     } catch (err) {
       await stopAll(procs);
       rmSync(dir, { recursive: true, force: true });
+      liveDirs.delete(dir);
       throw err;
     }
+  }
+
+  /** Where audit events go with the `auditLog` option. */
+  get auditLogPath(): string {
+    return join(this.dir, 'audit.log');
   }
 
   /** Stops kube-apiserver and etcd (SIGTERM, then SIGKILL after 5 s) and removes the directory. */
@@ -189,6 +205,7 @@ export class ControlPlane {
     this.agent.destroy();
     await stopAll([...this.procs].reverse());
     rmSync(this.dir, { recursive: true, force: true });
+    liveDirs.delete(this.dir);
   }
 
   /** A client certificate for `user` in `groups`, signed by the cluster CA (x509 authentication). */
@@ -198,10 +215,13 @@ export class ControlPlane {
     return issue(this.dir, this.caFile, this.caKey, name, subject, 'clientAuth');
   }
 
-  /** A kubeconfig file for a client certificate or a bearer token. */
-  kubeconfig(name: string, auth: ClientCredentials | { readonly token: string }): string {
+  /**
+   * A kubeconfig file for a client certificate or a bearer token; `server` when the client
+   * reaches the API server another way (a relay on loopback a test can cut).
+   */
+  kubeconfig(name: string, auth: ClientCredentials | { readonly token: string }, server = this.url): string {
     const path = join(this.dir, `${name}.kubeconfig`);
-    writeFileSync(path, kubeconfigYaml({ server: this.url, caFile: this.caFile, ...('token' in auth ? { token: auth.token } : { cert: auth.cert, key: auth.key }) }));
+    writeFileSync(path, kubeconfigYaml({ server, caFile: this.caFile, ...('token' in auth ? { token: auth.token } : { cert: auth.cert, key: auth.key }) }));
     return path;
   }
 
@@ -231,6 +251,16 @@ export class ControlPlane {
   async apply<T = KubeObject>(obj: KubeObject, fieldManager = 'netconform-tests'): Promise<T> {
     const name = (obj.metadata as { name: string }).name;
     return this.must<T>('PATCH', `${collectionPath(obj)}/${name}?fieldManager=${fieldManager}&force=true`, obj, { contentType: 'application/apply-patch+yaml' });
+  }
+
+  /**
+   * Server-side apply of an object's status (the status subresource), as a kubelet or a
+   * controller writes it: the main resource ignores status on update (Pods, Services and
+   * Nodes) and Pods are created Pending whatever their body says.
+   */
+  async applyStatus<T = KubeObject>(obj: KubeObject, fieldManager = 'netconform-tests'): Promise<T> {
+    const name = (obj.metadata as { name: string }).name;
+    return this.must<T>('PATCH', `${collectionPath(obj)}/${name}/status?fieldManager=${fieldManager}&force=true`, obj, { contentType: 'application/apply-patch+yaml' });
   }
 
   /** A namespace with labels, and its `default` ServiceAccount (no controller makes it here). */
