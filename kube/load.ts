@@ -2,7 +2,7 @@
 // It is the watcher's first step without the watch, through the same parser.
 import { parseClusterObjects, type ClusterContext, type ClusterOptions } from '../common/cluster.js';
 import { NETWORK_KINDS, collectionPath, resourceKindsNamed, trimObject } from './kinds.js';
-import { loadKubeConfig } from './config.js';
+import { loadKubeAccess } from './access.js';
 import { listAll, statusCodeOf } from './rest.js';
 
 /** What `agent scan` reads: the network kinds plus Pods. */
@@ -19,7 +19,7 @@ export interface LoadClusterOptions extends ClusterOptions {
  * failure rejects with an error that names the resource path.
  */
 export async function loadClusterFromApi(kubeconfigPath: string | undefined, opts: LoadClusterOptions = {}): Promise<ClusterContext> {
-  const kc = loadKubeConfig(kubeconfigPath);
+  const kc = await loadKubeAccess(kubeconfigPath);
   const kinds = resourceKindsNamed(opts.kinds ?? AGENT_KINDS);
   const lists = await Promise.all(
     kinds.map(async (k) => {

@@ -11,7 +11,9 @@ import { join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { parseClusterObjects, serviceKey, type ClusterContext } from '../common/cluster.js';
 import { createLogger } from '../common/log.js';
-import { loadKubeConfig } from '../kube/config.js';
+import { KubeConfig } from '@kubernetes/client-node';
+import { inClusterAvailable, loadKubeAccess } from '../kube/access.js';
+import { UsageError } from '../common/errors.js';
 import { AgentClusterWatch, type AgentClusterWatchOptions, type ContextUpdate } from '../kube/agent-watch.js';
 import { RESOURCE_KINDS } from '../kube/kinds.js';
 import { Reflector } from '../kube/reflector.js';
@@ -60,7 +62,7 @@ async function rig(seed: readonly Obj[], opts: Partial<AgentClusterWatchOptions>
   const objects = new Objects(server);
   for (const o of seed) objects.put(o);
   const dir = mkdtempSync(join(tmpdir(), 'agent-watch-'));
-  const kubeConfig = loadKubeConfig(server.writeKubeconfig(join(dir, 'kubeconfig')));
+  const kubeConfig = await loadKubeAccess(server.writeKubeconfig(join(dir, 'kubeconfig')));
   const updates: Rig['updates'] = [];
   let seen = 0;
   let wake: (() => void) | undefined;
@@ -202,7 +204,7 @@ test('a field selector narrows a kind to this node\'s objects, in the list and i
   const keys: string[] = [];
   let synced = false;
   const reflector = new Reflector({
-    kubeConfig: loadKubeConfig(server.writeKubeconfig(join(dir, 'kubeconfig'))),
+    kubeConfig: await loadKubeAccess(server.writeKubeconfig(join(dir, 'kubeconfig'))),
     kind: RESOURCE_KINDS.find((k) => k.kind === 'Pod')!,
     fieldSelector: 'spec.nodeName=node-a',
     logger: createLogger({ component: 'test' }, 'error', () => undefined),
@@ -276,7 +278,6 @@ test('10,000 Services / 100,000 endpoints listed, then single events applied in 
 
 test('in-cluster: the Pod\'s projected token, CA and namespace files are all the agent needs', async (t) => {
   const { mkdirSync, writeFileSync } = await import('node:fs');
-  const { inClusterAvailable } = await import('../kube/config.js');
   const server = await FakeApiServer.start({ tls: true, token: 'projected-token-1' });
   const root = mkdtempSync(join(tmpdir(), 'agent-pod-'));
   const saved = { host: process.env['KUBERNETES_SERVICE_HOST'], port: process.env['KUBERNETES_SERVICE_PORT'] };
@@ -300,7 +301,8 @@ test('in-cluster: the Pod\'s projected token, CA and namespace files are all the
   writeFileSync(join(sa, 'ca.crt'), server.caPem!);
   writeFileSync(join(sa, 'namespace'), 'netconform');
   t.true(inClusterAvailable(root));
-  const kubeConfig = loadKubeConfig(undefined, '--kubeconfig', root);
+  const kubeConfig = await loadKubeAccess(undefined, '--kubeconfig', root);
+  t.false(kubeConfig instanceof KubeConfig, 'read without @kubernetes/client-node');
   t.is(kubeConfig.getCurrentCluster()?.server, server.url);
   let got: ClusterContext | undefined;
   watch = new AgentClusterWatch({
@@ -313,4 +315,31 @@ test('in-cluster: the Pod\'s projected token, CA and namespace files are all the
   while (!got && Date.now() < deadline) await new Promise((res) => setTimeout(res, 20));
   t.deepEqual(got?.services.map((s) => `${s.namespace}/${s.name}`), ['default/db', 'shop/api', 'shop/web']);
   t.true(server.requests.every((q) => q.status !== 401), 'every request carried the projected token');
+});
+
+test('a kubeconfig whose user runs an exec plugin is loaded by the Kubernetes client; a token user and a broken file are not', async (t) => {
+  const { writeFileSync } = await import('node:fs');
+  const dir = mkdtempSync(join(tmpdir(), 'agent-kubeconfig-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const config = (user: string): string => `apiVersion: v1
+kind: Config
+clusters: [{ name: c, cluster: { server: 'https://10.0.0.1:6443', insecure-skip-tls-verify: true } }]
+users: [{ name: u, user: ${user} }]
+contexts: [{ name: x, context: { cluster: c, user: u } }]
+current-context: x
+`;
+  writeFileSync(join(dir, 'exec'), config('{ exec: { apiVersion: client.authentication.k8s.io/v1, command: /bin/true } }'));
+  writeFileSync(join(dir, 'token'), config('{ tokenFile: tok }'));
+  writeFileSync(join(dir, 'tok'), 'abc\n');
+  const viaExec = await loadKubeAccess(join(dir, 'exec'));
+  t.true(viaExec instanceof KubeConfig);
+  const viaToken = await loadKubeAccess(join(dir, 'token'));
+  t.false(viaToken instanceof KubeConfig);
+  const opts: { headers?: Record<string, string>; rejectUnauthorized?: boolean } = {};
+  await viaToken.applyToHTTPSOptions(opts);
+  t.is(opts.headers?.['Authorization'], 'Bearer abc', 'tokenFile is read relative to the kubeconfig');
+  t.false(opts.rejectUnauthorized);
+  const err = await t.throwsAsync(loadKubeAccess(join(dir, 'missing')));
+  t.true(err instanceof UsageError);
+  t.regex(err!.message, /cannot load .*missing: ENOENT/);
 });

@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLogger } from '../common/log.js';
-import { loadKubeConfig } from '../kube/config.js';
+import { loadKubeAccess } from '../kube/access.js';
 import { NodePodWatch, listNodePods } from '../kube/node-pods.js';
 import { FakeApiServer, type Obj } from './kube/fake-apiserver.js';
 import { eventually } from './support/processes.js';
@@ -29,7 +29,7 @@ test('NodePodWatch lists and watches only its node, keeps container ids and star
   t.teardown(async () => { await server.close(); rmSync(dir, { recursive: true, force: true }); });
   server.upsert(pod('web', 'node-a', ID1));
   server.upsert(pod('other', 'node-b', ID1));
-  const kc = loadKubeConfig(server.writeKubeconfig(join(dir, 'kubeconfig')));
+  const kc = await loadKubeAccess(server.writeKubeconfig(join(dir, 'kubeconfig')));
   let changes = 0;
   const watch = new NodePodWatch({ kubeConfig: kc, node: 'node-a', logger: createLogger({ component: 'test' }, 'error'), onChange: () => changes++ });
   t.teardown(() => watch.stop());
