@@ -4,7 +4,7 @@
 //   scan     one scan, printed (live, from a bundle, or inside a network namespace)
 //   capture  write a bundle of the node's facts for later `scan --from`
 //   snapshot print the raw NodeSnapshot as JSON (used to inspect another netns)
-import '../common/heap-policy.js'; // first: the GC policy applies to everything loaded after it
+import './heap-policy.js'; // first: the GC policy applies to everything loaded after it
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { runMain, parseFlags, str, bool, choice, logLevelFlag, type Options, type Parsed } from '../common/cli.js';
