@@ -2,7 +2,7 @@
 // (in-cluster by default when running as a Pod, or `--kubeconfig FILE`), listed and
 // watched by the agent itself; a `--cluster FILE` (fixed, no watch: labs and offline);
 // or nothing (the Service and node checks then skip and say why).
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { KubeAccess } from '../kube/rest.js';
 import type { ClusterContext } from '../common/cluster.js';
 import type { Logger } from '../common/log.js';
 import { AgentClusterWatch, type AgentClusterWatchOptions, type ContextUpdate } from '../kube/agent-watch.js';
@@ -31,7 +31,7 @@ export function staticClusterSource(ctx: ClusterContext | undefined): ClusterSou
 }
 
 export interface ApiClusterSourceOptions extends Omit<AgentClusterWatchOptions, 'onChange' | 'kubeConfig' | 'logger'> {
-  readonly kubeConfig: KubeConfig;
+  readonly kubeConfig: KubeAccess;
   readonly logger: Logger;
 }
 

@@ -1,14 +1,15 @@
-// The agent's garbage-collection policy, set before anything else is loaded (main.ts imports
-// this first). After each full collection V8 lets the old generation grow to a multiple of
-// what survived (up to 4x) before collecting again. A scan allocates much that dies soon (the
-// cluster file's JSON, the rule dump's parse, one trace per Service port) on top of ~100 MB
-// that lives at 10k Services, so by default its RSS peaked at about three times its live
-// heap. Growing 10 % per collection keeps the peak near the live size: at 10k Services 12-15
-// full collections per scan instead of 2-4 (+0.3-0.7 s of main-thread marking, mostly hidden
-// by concurrent marking) for 70-80 MB less peak RSS (docs/performance.md).
+// The agent's garbage-collection policy: the shared one (common/heap-policy.ts), and a young
+// generation that stays at its initial size. V8 doubles the young generation's semi-spaces
+// (up to 16 MB each, 3 of them) while a scan allocates fast, and never gives them back: at 50
+// Services the agent then held ~12 MB between scans for a scan that lasts a second or two
+// (89 → 79 MB RSS, docs/memory.md). `--max-semi-space-size` works only on node's command
+// line; the growth factor is read at every growth, so setting it here keeps the semi-spaces
+// at their initial 1 MB.
+import '../common/heap-policy.js';
 import { setFlagsFromString } from 'node:v8';
 
-/** Old-generation growth allowed after a full collection, in percent of what survived it. */
-export const HEAP_GROWING_PERCENT = 10;
+/** How much the young generation may grow when it fills: 1, not at all. */
+export const SEMI_SPACE_GROWTH_FACTOR = 1;
 
-setFlagsFromString(`--heap-growing-percent=${HEAP_GROWING_PERCENT}`);
+setFlagsFromString(`--semi-space-growth-factor=${SEMI_SPACE_GROWTH_FACTOR}`);
+

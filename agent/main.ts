@@ -213,8 +213,8 @@ async function withNodePods(p: Parsed, ctx: ClusterContext | undefined, node: st
   if (!ctx) return undefined;
   const kubeconfig = str(p, 'kubeconfig');
   if (kubeconfig !== undefined) {
-    const [{ loadKubeConfig }, { listNodePods }] = await Promise.all([import('../kube/config.js'), import('../kube/node-pods.js')]);
-    return { ...ctx, nodePods: await listNodePods(loadKubeConfig(kubeconfig), node) };
+    const [{ loadKubeAccess }, { listNodePods }] = await Promise.all([import('../kube/access.js'), import('../kube/node-pods.js')]);
+    return { ...ctx, nodePods: await listNodePods(await loadKubeAccess(kubeconfig), node) };
   }
   return { ...ctx, nodePods: podsOnNode(ctx.workloads, node) };
 }
@@ -305,8 +305,8 @@ async function snapshotCommand(argv: string[]): Promise<number> {
  * API when running as a Pod (unless --no-kube), else none.
  */
 async function runClusterSource(p: Parsed): Promise<ClusterSource> {
-  // The Kubernetes client is loaded by the commands that use it, not at every start-up.
-  const [{ inClusterAvailable, loadKubeConfig }, { apiClusterSource, staticClusterSource }] = await Promise.all([import('../kube/config.js'), import('./cluster-source.js')]);
+  // The API is read without @kubernetes/client-node (kube/access.ts), loaded only by the commands that use it.
+  const [{ inClusterAvailable, loadKubeAccess }, { apiClusterSource, staticClusterSource }] = await Promise.all([import('../kube/access.js'), import('./cluster-source.js')]);
   const kubeconfig = str(p, 'kubeconfig');
   if (kubeconfig !== undefined && str(p, 'cluster') !== undefined) throw new UsageError('--cluster and --kubeconfig cannot be combined');
   if (kubeconfig !== undefined && bool(p, 'no-kube')) throw new UsageError('--kubeconfig and --no-kube cannot be combined');
@@ -317,7 +317,7 @@ async function runClusterSource(p: Parsed): Promise<ClusterSource> {
   const clusterCIDR = str(p, 'cluster-cidr');
   const node = nodeName(p);
   return apiClusterSource({
-    kubeConfig: loadKubeConfig(kubeconfig),
+    kubeConfig: await loadKubeAccess(kubeconfig),
     node,
     serviceCIDRs: (p.values['service-cidr'] as string[] | undefined) ?? [],
     ...(clusterCIDR ? { clusterCIDR } : {}),

@@ -14,12 +14,12 @@ import type { Logger } from '../common/log.js';
 import { NodeRegistry } from './nodes.js';
 import { NodeMetrics, createMetricsRegistry } from './metrics.js';
 import { createAgentService, type AgentStreams } from './agent-service.js';
-import { createQueryService } from './query-service.js';
+import { createQueryService, type FindingList } from './query-service.js';
 import { createHttpServer, type Route } from './http.js';
 import { HealthChecks, grpcListenerProbe } from './health.js';
 import type { FindingHistory } from './history.js';
 import { PsaReadiness, type PsaReadinessOptions } from './psa-readiness/readiness.js';
-import type { NodeReport, NodeSink } from './nodes.js';
+import type { FindingKeeper, NodeReport, NodeSink } from './nodes.js';
 import type { Server as HttpsServer } from 'node:https';
 import { isLoopbackHost, type ServingCertificate } from '../common/tls.js';
 import { OPEN_ACCESS, headerAuthorization, type CollectorAccess } from './auth/access.js';
@@ -59,6 +59,11 @@ export interface CollectorOptions {
   /** More sinks (the store), added after the restore and before anything listens. */
   readonly sinks?: readonly NodeSink[];
   readonly history?: FindingHistory;
+  /**
+   * Keeps the nodes' current findings and lists them (the store): the registry then holds
+   * each node's report without them, and ListFindings is answered from here.
+   */
+  readonly findings?: FindingKeeper & FindingList;
   readonly services?: readonly ExtraService[];
   /** Pod Security readiness: the version it is judged at and the cluster's minor version. */
   readonly psa?: PsaReadinessOptions;
@@ -101,7 +106,7 @@ export function splitHostPort(listen: string, flag: string): { host: string; por
 
 export async function startCollector(opts: CollectorOptions): Promise<Collector> {
   const { log } = opts;
-  const registry = new NodeRegistry();
+  const registry = new NodeRegistry(opts.findings);
   const metricsRegistry = opts.metricsRegistry ?? createMetricsRegistry();
   const metrics = new NodeMetrics(metricsRegistry, { detail: opts.metricsDetail ?? false });
   registry.addSink(metrics);
@@ -145,6 +150,7 @@ export async function startCollector(opts: CollectorOptions): Promise<Collector>
   const queries = createQueryService({
     registry,
     ...(opts.history ? { history: opts.history } : {}),
+    ...(opts.findings ? { findings: opts.findings } : {}),
     whatIf: (level, version, namespace) => readiness.whatIf(level, version, namespace),
     ...(opts.migration ? { migration: opts.migration } : {}),
   }) as unknown as grpc.UntypedServiceImplementation;

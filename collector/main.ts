@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 // netconform-collector: receives agent reports, serves queries and /metrics.
+import '../common/heap-policy.js'; // first: the GC policy applies to everything loaded after it
 import { runMain, parseFlags, str, bool, choice, logLevelFlag, onShutdown, strList, type Parsed } from '../common/cli.js';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from '../common/log.js';

@@ -1,7 +1,9 @@
-// QueryService: what the `netconform` CLI asks. Reads the node registry only.
+// QueryService: what the `netconform` CLI asks. Reads the node registry, and the store for
+// the findings when there is one (the registry then holds none: docs/memory.md).
 import type { QueryServiceHandlers } from '../gen/proto/netconform/v1/QueryService.js';
 import type { NodeFinding } from '../gen/proto/netconform/v1/NodeFinding.js';
-import { findingToWire, statusFromWire } from '../common/wire.js';
+import { findingToWire, severityToWire, statusFromWire, statusToWire } from '../common/wire.js';
+import type { FindingFilter, ListedFinding } from './store/reports.js';
 import type { NodeRegistry } from './nodes.js';
 import type { FindingHistory } from './history.js';
 import * as grpc from '@grpc/grpc-js';
@@ -12,8 +14,13 @@ import { InventoryNotReadyError, NO_CLUSTER, type MigrationInventorySource } fro
 
 export type WhatIfProvider = (level: Level, version: PolicyVersion | undefined, namespace: string | undefined) => WhatIfReport | undefined;
 
-export function createQueryService(deps: { registry: NodeRegistry; history?: FindingHistory; whatIf?: WhatIfProvider; migration?: MigrationInventorySource }): QueryServiceHandlers {
-  const { registry, history } = deps;
+/** The store's side of ListFindings: every node's current findings in one query. */
+export interface FindingList {
+  listFindings(filter: FindingFilter): readonly ListedFinding[];
+}
+
+export function createQueryService(deps: { registry: NodeRegistry; history?: FindingHistory; findings?: FindingList; whatIf?: WhatIfProvider; migration?: MigrationInventorySource }): QueryServiceHandlers {
+  const { registry, history, findings } = deps;
   const migration = deps.migration ?? NO_CLUSTER;
   return {
     MigrationInventory(_call, callback) {
@@ -70,6 +77,19 @@ export function createQueryService(deps: { registry: NodeRegistry; history?: Fin
     ListFindings(call, callback) {
       const { node, check, status } = call.request;
       const wantStatus = status && status !== 'STATUS_UNSPECIFIED' ? statusFromWire(status) : undefined;
+      if (findings) {
+        const stale = new Map(registry.list().map((n) => [n.node, n.stale]));
+        const listed = findings.listFindings({ ...(node ? { node } : {}), ...(check ? { check } : {}), ...(wantStatus ? { status: wantStatus } : {}) })
+          // Nodes in the registry's order (the store sorts bytewise); the sort is stable, so report order stays.
+          .filter((f) => stale.has(f.node)).sort((a, b) => a.node.localeCompare(b.node));
+        callback(null, {
+          findings: listed.map((f) => ({
+            node: f.node, stale: stale.get(f.node)!, since: f.since,
+            finding: { check: f.check, status: statusToWire(f.status), severity: severityToWire(f.severity), subject: f.subject, message: f.message, evidenceJson: f.evidenceJson },
+          })),
+        });
+        return;
+      }
       const out: NodeFinding[] = [];
       for (const n of registry.list()) {
         if (node && n.node !== node) continue;

@@ -9,12 +9,12 @@
 // node's objects are wanted: `{ kind: 'Pod', fieldSelector: (node) => \`spec.nodeName=${node}\` }`),
 // give IncrementalClusterContext.apply a case for it, and grant it in the agent's
 // ClusterRole (manifests/base/rbac.yaml; test/manifests.test.ts holds the two together).
-import type { KubeConfig } from '@kubernetes/client-node';
 import type { ClusterContext } from '../common/cluster.js';
 import { createLogger, type Logger } from '../common/log.js';
 import { resourceKindsNamed } from './kinds.js';
 import { Reflector, type ReflectorStats } from './reflector.js';
 import { IncrementalClusterContext, hasChanges, type ContextChanges } from './incremental-context.js';
+import type { KubeAccess } from './rest.js';
 
 export interface AgentWatch {
   readonly kind: string;
@@ -37,7 +37,7 @@ export interface ContextUpdate {
 }
 
 export interface AgentClusterWatchOptions {
-  readonly kubeConfig: KubeConfig;
+  readonly kubeConfig: KubeAccess;
   /** This node's name (for field selectors). */
   readonly node: string;
   readonly onChange: (ctx: ClusterContext, update: ContextUpdate) => void;

@@ -1,18 +1,11 @@
 // Where the API server is and how to authenticate: a kubeconfig file when given
 // (`--kubeconfig`), else the Pod's own ServiceAccount (in-cluster).
-import { existsSync } from 'node:fs';
+// (The agent uses kube/access.ts instead, which does not load the client.)
 import { KubeConfig } from '@kubernetes/client-node';
 import { UsageError } from '../common/errors.js';
+import { inClusterAvailable } from './access.js';
 
-const SERVICEACCOUNT_TOKEN = '/var/run/secrets/kubernetes.io/serviceaccount/token';
-
-/**
- * True inside a Pod that has an API server address and a mounted ServiceAccount token.
- * `root` prefixes the token path (tests build a Pod's filesystem under a temporary dir).
- */
-export function inClusterAvailable(root = ''): boolean {
-  return Boolean(process.env['KUBERNETES_SERVICE_HOST']) && existsSync(root + SERVICEACCOUNT_TOKEN);
-}
+export { inClusterAvailable };
 
 /**
  * Loads a kubeconfig file, or the in-cluster configuration when `path` is undefined.

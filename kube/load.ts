@@ -3,7 +3,7 @@
 import { parseClusterObjects, type ClusterContext, type ClusterOptions } from '../common/cluster.js';
 import { collectionPath, resourceKindsNamed, trimObject } from './kinds.js';
 import { AGENT_WATCHES } from './agent-watch.js';
-import { loadKubeConfig } from './config.js';
+import { loadKubeAccess } from './access.js';
 import { listAll, statusCodeOf } from './rest.js';
 
 /**
@@ -25,7 +25,7 @@ export interface LoadClusterOptions extends ClusterOptions {
  * failure rejects with an error that names the resource path.
  */
 export async function loadClusterFromApi(kubeconfigPath: string | undefined, opts: LoadClusterOptions = {}): Promise<ClusterContext> {
-  const kc = loadKubeConfig(kubeconfigPath);
+  const kc = await loadKubeAccess(kubeconfigPath);
   const kinds = resourceKindsNamed(opts.kinds ?? AGENT_KINDS);
   const lists = await Promise.all(
     kinds.map(async (k) => {

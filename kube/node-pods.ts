@@ -4,13 +4,12 @@
 // container ids and start times — and nothing that churns (conditions, restart counts,
 // IPs), so only a change that matters to those checks wakes the agent.
 // Built on the shared Reflector; this file adds no watch machinery of its own.
-import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from '../common/log.js';
 import { parsePodInfo, podsOnNode, type PodInfo } from '../common/node-pods.js';
 import type { KubeObject } from '../common/cluster.js';
 import { RESOURCE_KINDS, collectionPath, type ResourceKind } from './kinds.js';
 import { Reflector, type ReflectorOptions, type ReflectorStats } from './reflector.js';
-import { listAll } from './rest.js';
+import { listAll, type KubeAccess } from './rest.js';
 
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -62,14 +61,14 @@ export function trimPodForNode(o: Obj): Obj {
 }
 
 /** One node-scoped list (`scan --kubeconfig`): this node's Pods, with their status. */
-export async function listNodePods(kc: KubeConfig, node: string): Promise<PodInfo[]> {
+export async function listNodePods(kc: KubeAccess, node: string): Promise<PodInfo[]> {
   const list = await listAll(kc, collectionPath(POD_KIND), 500, { fieldSelector: nodePodsFieldSelector(node) });
   const kept = list.items.filter(isObj).map((o) => trimPodForNode(o) as KubeObject);
   return podsOnNode(kept, node);
 }
 
 export interface NodePodWatchOptions extends Pick<ReflectorOptions, 'backoffInitialMs' | 'backoffMaxMs' | 'watchTimeoutSeconds' | 'idleTimeoutMs'> {
-  readonly kubeConfig: KubeConfig;
+  readonly kubeConfig: KubeAccess;
   readonly node: string;
   readonly logger: Logger;
   /** The node's pods changed in something the checks read. */

@@ -6,10 +6,9 @@
 // keyed is logged and skipped; it never stops the loop. Consumers that apply changes
 // incrementally get each one as a delta (onDelta); a relist yields only the differences.
 import { isDeepStrictEqual } from 'node:util';
-import { Watch, type KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from '../common/log.js';
 import { collectionPath, trimObject, type ResourceKind } from './kinds.js';
-import { ApiError, listAll, statusCodeOf } from './rest.js';
+import { ApiError, listAll, statusCodeOf, watchEvents, type KubeAccess } from './rest.js';
 
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -40,7 +39,7 @@ export type ReflectorDelta =
   | { readonly type: 'delete'; readonly key: string; readonly old: Obj };
 
 export interface ReflectorOptions {
-  readonly kubeConfig: KubeConfig;
+  readonly kubeConfig: KubeAccess;
   readonly kind: ResourceKind;
   readonly logger: Logger;
   /** The store changed (an object added, changed in what is kept, or removed). */
@@ -84,12 +83,10 @@ export class Reflector {
   private loop: Promise<void> | undefined;
   private counts = { lists: 0, watches: 0, expired: 0, bookmarks: 0, errors: 0, skipped: 0 };
   private lastError = '';
-  private readonly watch: Watch;
   private readonly path: string;
   private readonly log: Logger;
 
   constructor(private readonly opts: ReflectorOptions) {
-    this.watch = new Watch(opts.kubeConfig);
     this.path = opts.namespace ? collectionPath(opts.kind).replace(/\/([^/]+)$/, `/namespaces/${opts.namespace}/$1`) : collectionPath(opts.kind);
     this.log = opts.logger.child({ kind: opts.kind.kind });
   }
@@ -280,13 +277,13 @@ export class Reflector {
         events++;
         this.handleEvent(phase, obj, finish);
       };
-      this.watch
-        .watch(
-          this.path,
-          { ...this.selectors(), resourceVersion: this.resourceVersion, allowWatchBookmarks: true, timeoutSeconds },
-          onEvent,
-          (err: unknown) => finish(err ?? undefined),
-        )
+      watchEvents(
+        this.opts.kubeConfig,
+        this.path,
+        { ...this.selectors(), resourceVersion: this.resourceVersion, allowWatchBookmarks: 'true', timeoutSeconds: String(timeoutSeconds) },
+        onEvent,
+        (err: unknown) => finish(err ?? undefined),
+      )
         .then(
           (c) => {
             controller = c;

@@ -6,9 +6,23 @@
 // field would vanish before the Pod Security evaluator sees it) and throws on one
 // odd-shaped object, failing the whole list. Here every object arrives as the server sent
 // it and is validated one by one by the shared parser.
+//
+// Watches are read the same way (newline-delimited JSON events), so the agent never loads
+// @kubernetes/client-node: importing it costs ~65 MB of RSS (its generated model classes),
+// half of what the agent holds between scans (docs/memory.md).
 import * as http from 'node:http';
 import * as https from 'node:https';
-import type { KubeConfig } from '@kubernetes/client-node';
+import { createInterface } from 'node:readline';
+
+/**
+ * What a list or a watch needs of a kubeconfig: the API server's address, and the TLS
+ * settings and credentials of a request. @kubernetes/client-node's KubeConfig has both (the
+ * collector's), and so has the agent's own light one (kube/access.ts).
+ */
+export interface KubeAccess {
+  getCurrentCluster(): { readonly server: string } | null;
+  applyToHTTPSOptions(opts: https.RequestOptions): Promise<void>;
+}
 
 /** A non-2xx answer (or a watch ERROR event) from the API server. */
 export class ApiError extends Error {
@@ -36,14 +50,8 @@ export interface RawList {
 const MAX_BODY_BYTES = 512 * 1024 * 1024;
 
 /** GET `path` with query parameters; resolves with the parsed JSON body of a 2xx answer. */
-export async function getJson(kc: KubeConfig, path: string, query: Record<string, string>, timeoutMs = 60_000): Promise<unknown> {
-  const cluster = kc.getCurrentCluster();
-  if (!cluster) throw new Error('kubeconfig has no current cluster');
-  const url = new URL(cluster.server.replace(/\/+$/, '') + path);
-  for (const [k, v] of Object.entries(query)) url.searchParams.set(k, v);
-  const opts: https.RequestOptions = { method: 'GET', headers: { Accept: 'application/json' } };
-  await kc.applyToHTTPSOptions(opts);
-  const lib = url.protocol === 'http:' ? http : https;
+export async function getJson(kc: KubeAccess, path: string, query: Record<string, string>, timeoutMs = 60_000): Promise<unknown> {
+  const { url, opts, lib } = await prepare(kc, path, query);
   return new Promise((resolve, reject) => {
     const req = lib.request(url, { ...opts, timeout: timeoutMs }, (res) => {
       const chunks: Buffer[] = [];
@@ -74,6 +82,73 @@ export async function getJson(kc: KubeConfig, path: string, query: Record<string
   });
 }
 
+async function prepare(kc: KubeAccess, path: string, query: Record<string, string>): Promise<{ url: URL; opts: https.RequestOptions; lib: typeof https | typeof http }> {
+  const cluster = kc.getCurrentCluster();
+  if (!cluster) throw new Error('kubeconfig has no current cluster');
+  const url = new URL(cluster.server.replace(/\/+$/, '') + path);
+  for (const [k, v] of Object.entries(query)) url.searchParams.set(k, v);
+  const opts: https.RequestOptions = { method: 'GET', headers: { Accept: 'application/json' } };
+  await kc.applyToHTTPSOptions(opts);
+  return { url, opts, lib: url.protocol === 'http:' ? http : https };
+}
+
+/**
+ * GET `path?watch=true&…` and hand each event of the stream (one JSON object a line,
+ * `{type, object}`) to `onEvent`; `done` is called once, when the stream ends (undefined)
+ * or fails (a non-200 answer is an ApiError with its status code). Resolves, once the
+ * request is sent, with a controller whose abort() ends the watch (done is not called then
+ * unless it was already). What client-go's and @kubernetes/client-node's watches do; a
+ * line that is not JSON is skipped, as theirs do.
+ */
+export async function watchEvents(
+  kc: KubeAccess, path: string, query: Record<string, string>,
+  onEvent: (type: string, object: unknown) => void, done: (err: unknown) => void,
+): Promise<AbortController> {
+  const { url, opts, lib } = await prepare(kc, path, { ...query, watch: 'true' });
+  const controller = new AbortController();
+  let finished = false;
+  const finish = (err: unknown): void => {
+    if (finished) return;
+    finished = true;
+    controller.abort();
+    done(err);
+  };
+  const req = lib.request(url, opts, (res) => {
+    const code = res.statusCode ?? 0;
+    if (code !== 200) {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => void (chunks.length < 64 && chunks.push(c)));
+      res.on('end', () => finish(new ApiError(code, statusMessage(Buffer.concat(chunks).toString('utf8')) ?? res.statusMessage ?? 'watch failed', path)));
+      res.on('error', finish);
+      return;
+    }
+    res.socket.setKeepAlive(true, 30_000);
+    const lines = createInterface({ input: res, crlfDelay: Infinity });
+    lines.on('line', (line) => {
+      if (finished || line === '') return;
+      let event: { type?: unknown; object?: unknown };
+      try {
+        event = JSON.parse(line) as { type?: unknown; object?: unknown };
+      } catch {
+        return;
+      }
+      onEvent(typeof event.type === 'string' ? event.type : '', event.object);
+    });
+    // readline re-emits its input's errors (a connection cut mid-stream: "aborted").
+    lines.on('error', finish);
+    res.on('error', finish);
+    lines.on('close', () => finish(undefined));
+  });
+  req.on('error', (err) => finish(controller.signal.aborted ? undefined : err));
+  // Ended by abort(): the connection is closed, and nothing more is reported.
+  controller.signal.addEventListener('abort', () => {
+    finished = true;
+    req.destroy();
+  }, { once: true });
+  req.end();
+  return controller;
+}
+
 function statusMessage(text: string): string | undefined {
   try {
     const v = JSON.parse(text) as { message?: unknown };
@@ -89,7 +164,7 @@ function statusMessage(text: string): string | undefined {
  * resumes. An expired continue token surfaces as an ApiError with statusCode 410.
  * `selectors` (fieldSelector, labelSelector) narrow the list on the server.
  */
-export async function listAll(kc: KubeConfig, path: string, limit = 500, selectors: Readonly<Record<string, string>> = {}): Promise<RawList> {
+export async function listAll(kc: KubeAccess, path: string, limit = 500, selectors: Readonly<Record<string, string>> = {}): Promise<RawList> {
   const items: unknown[] = [];
   let resourceVersion = '';
   let cont = '';

@@ -21,7 +21,10 @@ import { join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { parseClusterObjects, serviceKey, type ClusterContext } from '../common/cluster.js';
 import { createLogger } from '../common/log.js';
-import { inClusterAvailable, loadKubeConfig } from '../kube/config.js';
+import { inClusterAvailable } from '../kube/config.js';
+import { KubeConfig } from '@kubernetes/client-node';
+import { loadKubeAccess } from '../kube/access.js';
+import { UsageError } from '../common/errors.js';
 import { AgentClusterWatch, type AgentClusterWatchOptions, type ContextUpdate } from '../kube/agent-watch.js';
 import { RESOURCE_KINDS } from '../kube/kinds.js';
 import { Reflector } from '../kube/reflector.js';
@@ -55,7 +58,7 @@ test.before(async () => {
   agentToken = await podToken(cp, agentPod, AGENT_SA);
   // Watches Services for the whole file; the last test reads what the server sent it.
   bookmarkWatch = new Reflector({
-    kubeConfig: loadKubeConfig(cp.kubeconfig('agent-bookmarks', { token: agentToken })), kind: RESOURCE_KINDS.find((k) => k.kind === 'Service')!,
+    kubeConfig: await loadKubeAccess(cp.kubeconfig('agent-bookmarks', { token: agentToken })), kind: RESOURCE_KINDS.find((k) => k.kind === 'Service')!,
     logger: quiet, watchTimeoutSeconds: BOOKMARK_WATCH_SECONDS, onChange: () => undefined, onSynced: () => undefined,
   });
   bookmarkWatch.start();
@@ -127,7 +130,7 @@ async function rig(seed: readonly Obj[], opts: Partial<AgentClusterWatchOptions>
   for (const o of seed) await objects.put(o);
   const dir = mkdtempSync(join(tmpdir(), 'agent-watch-'));
   const link = fake ? undefined : await ApiLink.open(cp.port);
-  const kubeConfig = loadKubeConfig(fake ? fake.writeKubeconfig(join(dir, 'kubeconfig')) : cp.kubeconfig(`agent-${link!.port}`, { token: agentToken }, link!.url));
+  const kubeConfig = await loadKubeAccess(fake ? fake.writeKubeconfig(join(dir, 'kubeconfig')) : cp.kubeconfig(`agent-${link!.port}`, { token: agentToken }, link!.url));
   const updates: Rig['updates'] = [];
   let seen = 0;
   let wake: (() => void) | undefined;
@@ -283,7 +286,7 @@ test.serial('a field selector narrows a kind to this node\'s objects, in the lis
   const keys: string[] = [];
   let synced = false;
   const reflector = new Reflector({
-    kubeConfig: loadKubeConfig(cp.kubeconfig('agent-pods', { token: agentToken })),
+    kubeConfig: await loadKubeAccess(cp.kubeconfig('agent-pods', { token: agentToken })),
     kind: RESOURCE_KINDS.find((k) => k.kind === 'Pod')!,
     fieldSelector: 'spec.nodeName=node-a',
     namespace: 'narrow',
@@ -306,7 +309,7 @@ test.serial('a field selector narrows a kind to this node\'s objects, in the lis
 });
 
 test.serial('the agent holds exactly its ClusterRole: what it watches is allowed, anything else is refused by RBAC', async (t) => {
-  const kc = loadKubeConfig(cp.kubeconfig('agent-rbac', { token: agentToken }));
+  const kc = await loadKubeAccess(cp.kubeconfig('agent-rbac', { token: agentToken }));
   for (const path of ['/api/v1/nodes', '/api/v1/services', '/apis/discovery.k8s.io/v1/endpointslices', '/apis/networking.k8s.io/v1/servicecidrs']) {
     await t.notThrowsAsync(getJson(kc, path, { limit: '1' }), path);
   }
@@ -351,7 +354,7 @@ test.serial('in-cluster: the Pod\'s projected token, CA and namespace files are 
   writeFileSync(join(sa, 'ca.crt'), readFileSync(cp.caFile));
   writeFileSync(join(sa, 'namespace'), NETCONFORM_NS);
   t.true(inClusterAvailable(root));
-  const kubeConfig = loadKubeConfig(undefined, '--kubeconfig', root);
+  const kubeConfig = await loadKubeAccess(undefined, '--kubeconfig', root);
   t.is(kubeConfig.getCurrentCluster()?.server, `https://127.0.0.1:${cp.port}`);
   let got: ClusterContext | undefined;
   watch = new AgentClusterWatch({ kubeConfig, node: 'node-a', debounceMs: 20, logger: quiet, onChange: (ctx) => { got = ctx; } });
@@ -431,4 +434,31 @@ test.serial('bookmarks: the server marks progress before it closes a watch, the 
   t.is(s.lists, 1, 'resumed from the bookmark\'s resourceVersion: no list');
   t.is(s.expired, 0);
   t.is(s.errors, 0, s.lastError);
+});
+
+test('a kubeconfig whose user runs an exec plugin is loaded by the Kubernetes client; a token user and a broken file are not', async (t) => {
+  const { writeFileSync } = await import('node:fs');
+  const dir = mkdtempSync(join(tmpdir(), 'agent-kubeconfig-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const config = (user: string): string => `apiVersion: v1
+kind: Config
+clusters: [{ name: c, cluster: { server: 'https://10.0.0.1:6443', insecure-skip-tls-verify: true } }]
+users: [{ name: u, user: ${user} }]
+contexts: [{ name: x, context: { cluster: c, user: u } }]
+current-context: x
+`;
+  writeFileSync(join(dir, 'exec'), config('{ exec: { apiVersion: client.authentication.k8s.io/v1, command: /bin/true } }'));
+  writeFileSync(join(dir, 'token'), config('{ tokenFile: tok }'));
+  writeFileSync(join(dir, 'tok'), 'abc\n');
+  const viaExec = await loadKubeAccess(join(dir, 'exec'));
+  t.true(viaExec instanceof KubeConfig);
+  const viaToken = await loadKubeAccess(join(dir, 'token'));
+  t.false(viaToken instanceof KubeConfig);
+  const opts: { headers?: Record<string, string>; rejectUnauthorized?: boolean } = {};
+  await viaToken.applyToHTTPSOptions(opts);
+  t.is(opts.headers?.['Authorization'], 'Bearer abc', 'tokenFile is read relative to the kubeconfig');
+  t.false(opts.rejectUnauthorized);
+  const err = await t.throwsAsync(loadKubeAccess(join(dir, 'missing')));
+  t.true(err instanceof UsageError);
+  t.regex(err!.message, /cannot load .*missing: ENOENT/);
 });

@@ -5,7 +5,7 @@
 // scheduler binds them (spec.nodeName) and their status written as a kubelet writes it.
 import test from 'ava';
 import { createLogger } from '../common/log.js';
-import { loadKubeConfig } from '../kube/config.js';
+import { loadKubeAccess } from '../kube/access.js';
 import { NodePodWatch, listNodePods } from '../kube/node-pods.js';
 import type { Obj } from './kube/fake-apiserver.js';
 import { ControlPlane } from './lab/control-plane.js';
@@ -41,7 +41,7 @@ test('NodePodWatch lists and watches only its node, keeps container ids and star
   await cp.createNamespace('shop');
   // The agent runs on a node of its own here, so node-a's pods are exactly the test's.
   const agentPod = await createPod(cp, { namespace: NETCONFORM_NS, name: 'netconform-agent-x', node: 'node-agent', serviceAccount: AGENT_SA });
-  const kc = loadKubeConfig(cp.kubeconfig('agent', { token: await podToken(cp, agentPod, AGENT_SA) }));
+  const kc = await loadKubeAccess(cp.kubeconfig('agent', { token: await podToken(cp, agentPod, AGENT_SA) }));
   await putPod('web', 'node-a', ID1);
   await putPod('other', 'node-b', ID1);
   let changes = 0;

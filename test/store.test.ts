@@ -8,7 +8,8 @@ import { MIGRATIONS } from '../collector/store/migrations.js';
 import { ReportStore } from '../collector/store/reports.js';
 import { AuditEventStore } from '../collector/store/audit-events.js';
 import { startRetention } from '../collector/store/retention.js';
-import { NodeRegistry, type NodeReport } from '../collector/nodes.js';
+import { NodeRegistry, probeLayer, type NodeReport } from '../collector/nodes.js';
+import { NO_NAT_OBSERVED } from '../common/probe.js';
 import { createLogger } from '../common/log.js';
 import { parseAuditEvent, type AuditRecord } from '../collector/audit/event.js';
 import type { Finding } from '../common/findings.js';
@@ -85,6 +86,39 @@ test('reports persist with their findings; history opens and closes per node+che
   rs.nodeRemoved('n1');
   t.deepEqual(rs.loadReports(), []);
   t.is(rs.openedAt('n1', 'no-nat.pod-to-pod', 'b'), undefined);
+  s.close();
+});
+
+test('with the store keeping findings, the registry holds none: it reads them back, probe merges included, and lists them in one query', async (t) => {
+  const s = openStore(tmpDb(t));
+  const rs = new ReportStore(s);
+  const reg = new NodeRegistry(rs);
+  reg.addSink(rs);
+  const seen: string[][] = [];
+  reg.addSink({ reportAccepted: (r) => void seen.push(r.findings.map((x) => `${x.check}/${x.subject}`)) });
+  await reg.acceptAndStore(report('n2', 1, [f('cni.config', 'z')], '2026-11-29T10:00:00.000Z'));
+  await reg.acceptAndStore(report('n1', 1, [f('no-nat.pod-to-pod', 'a'), f('pod-network.bridge', 'cbr0', 'warn')], '2026-11-29T10:00:00.000Z'));
+  t.deepEqual(reg.get('n1')!.report!.findings.map((x) => x.subject), ['a', 'cbr0']);
+  // What the registry answers is what the store has: gone from the table, gone from the registry.
+  s.db.prepare("DELETE FROM current_findings WHERE node = 'n1' AND subject = 'a'").run();
+  t.deepEqual(reg.get('n1')!.report!.findings.map((x) => x.subject), ['cbr0']);
+  // A probe round merges into the agent's findings read back from the store.
+  await reg.acceptProbe('n1', probeLayer({ bootId: 'p', sequence: 1, observedAt: '2026-11-29T10:01:00.000Z', receivedAt: '2026-11-29T10:01:00.000Z' },
+    [{ check: NO_NAT_OBSERVED, status: 'fail', severity: 'critical', subject: 'node-b', message: 'masqueraded', evidence: { seen: '10.0.0.1' } }]));
+  t.deepEqual(seen.at(-1), ['pod-network.bridge/cbr0', 'no-nat.observed/node-b']);
+  t.deepEqual(reg.get('n1')!.report!.findings.map((x) => x.check), ['pod-network.bridge', NO_NAT_OBSERVED]);
+  // The next agent report keeps the probe's part; its own findings replace the stored ones.
+  await reg.acceptAndStore(report('n1', 2, [f('no-nat.pod-to-pod', 'b')], '2026-11-29T10:02:00.000Z'));
+  t.deepEqual(reg.get('n1')!.report!.findings.map((x) => `${x.check}/${x.subject}`), ['no-nat.pod-to-pod/b', 'no-nat.observed/node-b']);
+  // One query lists them, with the evidence as stored text and when each opened (a probe's
+  // part opens at the receipt of the agent report it was merged into).
+  const listed = rs.listFindings({ status: 'fail' });
+  t.deepEqual(listed.map((x) => [x.node, x.subject, x.since]), [
+    ['n1', 'b', '2026-11-29T10:02:00.000Z'], ['n1', 'node-b', '2026-11-29T10:00:00.000Z'], ['n2', 'z', '2026-11-29T10:00:00.000Z'],
+  ]);
+  t.is(listed[1]!.evidenceJson, '{"seen":"10.0.0.1"}');
+  t.deepEqual(rs.listFindings({ node: 'n2', check: 'cni.config' }).map((x) => x.subject), ['z']);
+  t.deepEqual(rs.listFindings({ node: 'n2', check: 'no-nat.pod-to-pod' }), []);
   s.close();
 });
 

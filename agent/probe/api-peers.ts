@@ -5,7 +5,7 @@
 // ClusterIP and port, and the node addresses the pods' hostIPs reveal (to classify a source
 // rewritten to a node's address without reading Nodes), and — when the probe Service is of
 // type NodePort — its TCP nodePort and externalTrafficPolicy (the NodePort path).
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { KubeAccess } from '../../kube/rest.js';
 import type { Logger } from '../../common/log.js';
 import { Reflector } from '../../kube/reflector.js';
 import { resourceKindsNamed } from '../../kube/kinds.js';
@@ -83,7 +83,7 @@ export class ApiPeerSource {
   private readonly services: Reflector;
   private synced = 0;
 
-  constructor(opts: { kubeConfig: KubeConfig; namespace: string; port: number; log: Logger; onPeers: (set: ApiPeerSet) => void; labelSelector?: string; serviceName?: string }) {
+  constructor(opts: { kubeConfig: KubeAccess; namespace: string; port: number; log: Logger; onPeers: (set: ApiPeerSet) => void; labelSelector?: string; serviceName?: string }) {
     const [podKind, serviceKind] = [resourceKindsNamed(['Pod'])[0]!, resourceKindsNamed(['Service'])[0]!];
     const changed = (): void => {
       if (this.synced < 2) return;

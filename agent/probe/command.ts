@@ -198,9 +198,9 @@ export async function probeCommand(argv: string[]): Promise<number> {
 
   let stopApi: (() => Promise<void>) | undefined;
   if (peerSource === 'api') {
-    const [{ loadKubeConfig }, { ApiPeerSource }] = await Promise.all([import('../../kube/config.js'), import('./api-peers.js')]);
+    const [{ loadKubeAccess }, { ApiPeerSource }] = await Promise.all([import('../../kube/access.js'), import('./api-peers.js')]);
     const source = new ApiPeerSource({
-      kubeConfig: loadKubeConfig(str(p, 'kubeconfig')), namespace: str(p, 'namespace') ?? process.env['POD_NAMESPACE'] ?? 'netconform',
+      kubeConfig: await loadKubeAccess(str(p, 'kubeconfig')), namespace: str(p, 'namespace') ?? process.env['POD_NAMESPACE'] ?? 'netconform',
       port: echo.tcpPort, log: log.child({ part: 'peers' }),
       onPeers: (set) => {
         const merged = mergeBooks(book, set.nodeAddresses);

@@ -6,7 +6,8 @@
 //   await psa.start(collector);                                   // webhook, replay, retention
 //
 // collectorOptions carries the store's NodeSink (reports + finding history, committed before
-// the agent's Ack), the reports to restore (stale until re-reported), the FindingHistory, the
+// the agent's Ack), the reports to restore (stale until re-reported), the FindingHistory and the
+// nodes' findings (kept in the store, not in the registry's memory), the
 // shared metrics registry, PsaQueryService, and the namespace label lint as a context sink.
 import type { Registry } from 'prom-client';
 import type { Options, Parsed } from '../../common/cli.js';
@@ -146,7 +147,7 @@ export interface PsaStoreWiring {
   readonly metrics: PsaMetrics;
   readonly ingest: AuditIngest;
   readonly labels: NamespaceLabelsTracker;
-  readonly collectorOptions: Pick<CollectorOptions, 'metricsRegistry' | 'restore' | 'sinks' | 'history' | 'services' | 'health' | 'contextSinks'>;
+  readonly collectorOptions: Pick<CollectorOptions, 'metricsRegistry' | 'restore' | 'sinks' | 'history' | 'findings' | 'services' | 'health' | 'contextSinks'>;
   /** The audit webhook, once start() ran with --audit-listen. */
   webhook(): AuditWebhook | undefined;
   start(collector: Collector): Promise<void>;
@@ -173,7 +174,7 @@ export function preparePsaStore(opts: StoreAuditOptions, log: Logger, metricsReg
   return {
     store, reports, events, metrics, ingest, labels,
     collectorOptions: {
-      metricsRegistry, restore, sinks: [reports], history: reports, health, contextSinks: [labels],
+      metricsRegistry, restore, sinks: [reports], history: reports, findings: reports, health, contextSinks: [labels],
       services: [{ definition: contract.PsaQueryService.service, handlers: createPsaQueryService({ events, labels }), check: READ_PODSECURITY }],
     },
     webhook: () => webhook,

@@ -11,8 +11,8 @@
 // as with synchronous=FULL (the audit writer, audit-writer.ts, does the same).
 import { closeSync, fdatasync, fdatasyncSync, fstatSync, openSync, statSync } from 'node:fs';
 import type { Statement } from 'better-sqlite3';
-import { isSeverity, isStatus, type CheckSummary, type Evidence, type Finding, type OmittedFindings } from '../../common/findings.js';
-import type { NodeReport, NodeSink } from '../nodes.js';
+import { isSeverity, isStatus, type CheckSummary, type Evidence, type Finding, type OmittedFindings, type Severity, type Status } from '../../common/findings.js';
+import type { FindingKeeper, NodeReport, NodeSink } from '../nodes.js';
 import type { FindingHistory } from '../history.js';
 import type { Store } from './store.js';
 
@@ -32,12 +32,36 @@ interface FindingRow {
 
 const key = (check: string, subject: string): string => `${check}\u0000${subject}`;
 
-export class ReportStore implements NodeSink, FindingHistory {
-  /** Open history entries per node: key(check, subject) → opened_at. Mirrors the table. */
-  private readonly open = new Map<string, Map<string, string>>();
+/** A node's current finding as the store lists it: evidence as the JSON text it keeps. */
+export interface ListedFinding {
+  readonly node: string;
+  readonly check: string;
+  readonly status: Status;
+  readonly severity: Severity;
+  readonly subject: string;
+  readonly message: string;
+  /** The evidence as stored (JSON), '' when none. */
+  readonly evidenceJson: string;
+  /** When it opened (finding history), else when its report arrived. */
+  readonly since: string;
+}
+
+export interface FindingFilter {
+  readonly node?: string;
+  readonly check?: string;
+  readonly status?: Status;
+}
+
+// The nodes' findings and their open history live in the tables only, not mirrored in
+// memory: at 5,000 nodes the report's findings held ~15 KB a node and the open-history map
+// ~2 KB, for a collector whose every connection costs ~40 KB of its own (docs/memory.md).
+// The registry reads a node's findings back (currentFindings) when a probe report is
+// merged into them; `netconform findings` is one query (listFindings).
+export class ReportStore implements NodeSink, FindingHistory, FindingKeeper {
   private readonly st: {
     upsertReport: Statement; deleteFindings: Statement; insertFinding: Statement; deleteReport: Statement;
     openHistory: Statement; closeHistory: Statement; closeAllForNode: Statement;
+    openOfNode: Statement; openedAt: Statement; findingsOfNode: Statement; listFindings: Statement;
   };
 
   private queue: Queued[] = [];
@@ -69,15 +93,36 @@ export class ReportStore implements NodeSink, FindingHistory {
         VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`),
       closeHistory: db.prepare('UPDATE finding_history SET closed_at = ? WHERE node = ? AND check_id = ? AND subject = ? AND closed_at IS NULL'),
       closeAllForNode: db.prepare('UPDATE finding_history SET closed_at = ? WHERE node = ? AND closed_at IS NULL'),
+      // Both read the partial unique index finding_history_open.
+      openOfNode: db.prepare('SELECT check_id, subject FROM finding_history WHERE node = ? AND closed_at IS NULL').raw(),
+      openedAt: db.prepare('SELECT opened_at FROM finding_history WHERE node = ? AND check_id = ? AND subject = ? AND closed_at IS NULL').pluck(),
+      findingsOfNode: db.prepare('SELECT node, check_id, status, severity, subject, message, evidence_json FROM current_findings WHERE node = ? ORDER BY ord'),
+      listFindings: db.prepare(`SELECT f.node, f.check_id, f.status, f.severity, f.subject, f.message, f.evidence_json, coalesce(h.opened_at, r.received_at, '') AS since
+        FROM current_findings f
+          LEFT JOIN finding_history h ON h.node = f.node AND h.check_id = f.check_id AND h.subject = f.subject AND h.closed_at IS NULL
+          LEFT JOIN node_reports r ON r.node = f.node
+        WHERE (@node = '' OR f.node = @node) AND (@check = '' OR f.check_id = @check) AND (@status = '' OR f.status = @status)
+        ORDER BY f.node, f.ord`),
     };
-    this.loadOpen();
   }
 
-  private loadOpen(): void {
-    this.open.clear();
-    for (const r of this.store.db.prepare('SELECT node, check_id, subject, opened_at FROM finding_history WHERE closed_at IS NULL').all() as { node: string; check_id: string; subject: string; opened_at: string }[]) {
-      this.openMap(r.node).set(key(r.check_id, r.subject), r.opened_at);
-    }
+  /**
+   * The findings of the node's latest accepted report. Reports queued for the next commit
+   * are committed first, so what is read is what the registry accepted last.
+   */
+  currentFindings(node: string): Finding[] {
+    this.flush();
+    return (this.st.findingsOfNode.all(node) as FindingRow[]).map(rowToFinding);
+  }
+
+  /** Every node's current findings that match, by node and then in report order (after committing what is queued). */
+  listFindings(filter: FindingFilter = {}): ListedFinding[] {
+    this.flush();
+    const rows = this.st.listFindings.all({ node: filter.node ?? '', check: filter.check ?? '', status: filter.status ?? '' }) as (FindingRow & { since: string })[];
+    return rows.map((f) => ({
+      node: f.node, check: f.check_id, status: isStatus(f.status) ? f.status : 'error', severity: isSeverity(f.severity) ? f.severity : 'info',
+      subject: f.subject, message: f.message, evidenceJson: f.evidence_json ?? '', since: f.since,
+    }));
   }
 
   /** Every stored report, with its findings, for NodeRegistry.restore. */
@@ -138,8 +183,6 @@ export class ReportStore implements NodeSink, FindingHistory {
         for (const q of group) this.write(q.report);
       })();
     } catch (err) {
-      // Rolled back: the in-memory open history may have moved with it; read it back.
-      this.loadOpen();
       const why = err instanceof Error ? err.message : String(err);
       for (const q of group) q.reject(new Error(`--db ${this.store.path}: report ${q.report.sequence} of node ${q.report.node} not stored: ${why}`));
       return;
@@ -196,10 +239,10 @@ export class ReportStore implements NodeSink, FindingHistory {
     return fd;
   }
 
-  /** One report, inside the batch's transaction; the open history in memory moves with it. */
+  /** One report, inside the batch's transaction: its findings, and its history opened and closed. */
   private write(report: NodeReport): void {
     const now = report.receivedAt || new Date().toISOString();
-    const open = this.openMap(report.node);
+    const open = new Set((this.st.openOfNode.all(report.node) as [string, string][]).map(([check, subject]) => key(check, subject)));
     const seen = new Set<string>();
     this.st.upsertReport.run({
       node: report.node, sequence: report.sequence, bootId: report.bootId, scannedAt: report.scannedAt, receivedAt: report.receivedAt,
@@ -215,16 +258,12 @@ export class ReportStore implements NodeSink, FindingHistory {
       const k = key(f.check, f.subject);
       if (seen.has(k)) continue;
       seen.add(k);
-      if (!open.has(k)) {
-        this.st.openHistory.run(report.node, f.check, f.subject, f.status, f.severity, f.message, now);
-        open.set(k, now);
-      }
+      if (!open.has(k)) this.st.openHistory.run(report.node, f.check, f.subject, f.status, f.severity, f.message, now);
     }
-    for (const k of [...open.keys()]) {
+    for (const k of open) {
       if (seen.has(k)) continue;
       const [check, subject] = k.split('\u0000') as [string, string];
       this.st.closeHistory.run(now, report.node, check, subject);
-      open.delete(k);
     }
   }
 
@@ -237,11 +276,11 @@ export class ReportStore implements NodeSink, FindingHistory {
       this.st.deleteFindings.run(node);
       this.st.closeAllForNode.run(now, node);
     })();
-    this.open.delete(node);
   }
 
   openedAt(node: string, check: string, subject: string): string | undefined {
-    return this.open.get(node)?.get(key(check, subject));
+    this.flush();
+    return this.st.openedAt.get(node, check, subject) as string | undefined;
   }
 
   /** History rows for a node (newest first), for tests and future queries. */
@@ -249,12 +288,6 @@ export class ReportStore implements NodeSink, FindingHistory {
     return (this.store.db.prepare('SELECT check_id, subject, opened_at, closed_at FROM finding_history WHERE node = ? ORDER BY id DESC').all(node) as
       { check_id: string; subject: string; opened_at: string; closed_at: string | null }[])
       .map((r) => ({ check: r.check_id, subject: r.subject, openedAt: r.opened_at, closedAt: r.closed_at }));
-  }
-
-  private openMap(node: string): Map<string, string> {
-    let m = this.open.get(node);
-    if (!m) this.open.set(node, (m = new Map()));
-    return m;
   }
 }
 
