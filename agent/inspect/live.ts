@@ -9,6 +9,7 @@ import { readKernelModulesLive } from './kernel-modules.js';
 import { readBpfLive } from './bpf.js';
 import { readPodProcesses } from './pod-processes.js';
 import { scrapeKubeProxy, type KubeProxyOptions } from './kube-proxy.js';
+import { readNftGeneration } from './nft-generation.js';
 
 export interface LiveOptions {
   readonly node: string;
@@ -23,14 +24,22 @@ export interface LiveOptions {
   readonly toolTimeoutMs?: number;
   /** Scrape kube-proxy's metrics (from this namespace); absent: no kubeProxy facet. */
   readonly kubeProxy?: KubeProxyOptions;
+  /**
+   * Skip the rule dump when the nf_tables generation still is this one (the run loop's
+   * previous dump): the snapshot then has no dataplane and says `dataplaneUnchanged`.
+   */
+  readonly dataplaneUnlessGeneration?: number;
 }
 
 export const DEFAULT_BPF_ROOT = '/sys/fs/bpf';
 
 export async function inspectLive(opts: LiveOptions, now = new Date()): Promise<NodeSnapshot> {
+  // Read before the dump: a commit during the dump then shows as a newer generation next time.
+  const nftGeneration = await readNftGeneration();
+  const unchanged = nftGeneration !== undefined && nftGeneration === opts.dataplaneUnlessGeneration;
   const [{ links, routes }, dataplane, bpf, kubeProxy] = await Promise.all([
     readNetworkLive(),
-    readDataplaneLive(opts.toolTimeoutMs !== undefined ? { toolTimeoutMs: opts.toolTimeoutMs } : {}),
+    unchanged ? undefined : readDataplaneLive(opts.toolTimeoutMs !== undefined ? { toolTimeoutMs: opts.toolTimeoutMs } : {}),
     readBpfLive(opts.bpfRoot ?? DEFAULT_BPF_ROOT),
     opts.kubeProxy ? scrapeKubeProxy(opts.kubeProxy) : undefined,
   ]);
@@ -44,6 +53,8 @@ export async function inspectLive(opts: LiveOptions, now = new Date()): Promise<
     cni: readCniLive(opts.cniConfDir, opts.cniBinDir),
     kernelModules: readKernelModulesLive(),
     ...(dataplane ? { dataplane } : {}),
+    ...(nftGeneration !== undefined ? { nftGeneration } : {}),
+    ...(unchanged ? { dataplaneUnchanged: true as const } : {}),
     ...(bpf ? { bpf } : {}),
     pods: readPodProcesses(opts.procRoot ?? '/proc'),
     ...(kubeProxy ? { kubeProxy } : {}),
