@@ -114,10 +114,10 @@ ${KUBE_PROXY_HELP}`,
   --interval DURATION    time between scans, jittered ±10% (default 30s)
   --reverify DURATION    a scan re-dumps the rules only when the nf_tables generation changed (every
                          nft, kube-proxy nftables and iptables-nft commit bumps it), and re-judges a
-                         Service check only when the rules, the cluster context or the node's links,
-                         routes, CNI or eBPF maps changed; a full scan runs anyway at least this often,
-                         for what the generation cannot see (iptables-legacy, ipset, IPVS). 0s: a full
-                         scan every interval, as before (default ${DEFAULT_REVERIFY})
+                         Service check only when the rules (by content), the cluster context or the
+                         node's links, routes, CNI or eBPF maps changed; the rules are dumped anyway at
+                         least this often, for what the generation cannot see (iptables-legacy, ipset,
+                         IPVS). 0s: a dump every interval (default ${DEFAULT_REVERIFY})
   --kubeconfig FILE      list and watch Nodes, Services, EndpointSlices and ServiceCIDRs through this
                          kubeconfig (default: in-cluster, with the Pod's ServiceAccount token, when
                          running as a Pod; changes are applied as they come and trigger a rescan)

@@ -4,9 +4,9 @@
 // source the first scan waits (up to FIRST_CONTEXT_WAIT_MS) for the first complete
 // context, so the first report is not one without Services. Later changes are scanned once
 // kube-proxy has synced past them, or the settle window ends (rescan-policy.ts), not in
-// lockstep with kube-proxy. A scan re-dumps and re-judges only what changed, with a full
-// scan at least every --reverify and whenever the collector asks (steady-scan.ts). Errors
-// are logged and retried; the agent never exits on them.
+// lockstep with kube-proxy. A scan re-dumps and re-judges only what changed, with a fresh
+// dump at least every --reverify, and every check when the collector asks (steady-scan.ts).
+// Errors are logged and retried; the agent never exits on them.
 import { createLogger, type LogLevel } from '../common/log.js';
 import { parseDuration } from '../common/duration.js';
 import { onShutdown } from '../common/cli.js';
@@ -83,7 +83,7 @@ export async function runAgent(opts: AgentRunOptions): Promise<number> {
     if (timer) clearTimeout(timer);
     try {
       const started = Date.now();
-      const { result, dumped, dumpReason, reused } = await scanner.scan(opts.cluster.current(), forced);
+      const { result, dumped, sameText, dumpReason, reused } = await scanner.scan(opts.cluster.current(), forced);
       const sequence = reporter.submit({
         scannedAt: result.scannedAt, proxyMode: result.proxyMode, cni: result.cni,
         checks: result.checks, ...boundFindings(result.findings),
@@ -91,7 +91,7 @@ export async function runAgent(opts: AgentRunOptions): Promise<number> {
       });
       health?.scanCompleted();
       const failed = result.findings.filter((f) => f.status === 'fail').length;
-      log.info('scan complete', { why, sequence, durationMs: Date.now() - started, failed, findings: result.findings.length, rulesDumped: dumped, dumpReason, reusedChecks: reused.length });
+      log.info('scan complete', { why, sequence, durationMs: Date.now() - started, failed, findings: result.findings.length, rulesDumped: dumped, sameRules: sameText, dumpReason, reusedChecks: reused.length });
     } catch (err) {
       health?.scanFailed(err instanceof Error ? err.message : String(err));
       log.error('scan failed; will retry at the next interval', { why, err: err instanceof Error ? err.message : String(err) });

@@ -1,23 +1,26 @@
 // The run loop's scans when little or nothing changed (issue #23 §1). Dumping and tracing
 // 10,000 Services' rules every interval cost a quarter of a core for verdicts that had not
-// changed. Two things make a scan pay only for change:
+// changed. Three things make a scan pay only for change:
 //   - The rules are dumped again only when the nf_tables generation moved since the last
 //     dump (every nf_tables commit bumps it: nft, kube-proxy's nftables mode, iptables-nft).
 //     Otherwise the previous dump — and the rule model parsed from it — is used again.
+//   - A dump that printed exactly what the previous one printed (a commit that changed
+//     nothing, a re-verification) is the previous dump: its model and verdicts hold.
 //   - A check that needs the dataplane (the expensive ones: they trace every Service) keeps
 //     its previous verdicts when nothing it reads changed: the same dump, the same cluster
 //     context, the same links, routes, CNI config and eBPF maps, kube-proxy with no changes
 //     pending, and none of its verdicts a "converging" one (that turns into a fail with time
 //     alone). Every other check, and the report, runs every interval as before.
 // What the generation cannot see — iptables-legacy, ipset, IPVS, a kernel without nf_tables —
-// is caught by a full scan (dump and every check) at least every `reverifyMs`, and at once
-// when the collector asks for a scan.
+// is caught by a fresh dump at least every `reverifyMs`. The first scan and a scan the
+// collector asks for run every check whatever changed.
 import type { ClusterContext } from '../common/cluster.js';
 import type { Finding } from '../common/findings.js';
 import type { CheckDefinition } from './checks/types.js';
 import { CHECKS } from './checks/registry.js';
 import { isConvergingResult } from './dataplane/convergence.js';
 import { isAvailable } from './inspect/kube-proxy.js';
+import { sameDataplaneText } from './inspect/dataplane.js';
 import { scanSnapshot, type ScanResult } from './scan.js';
 import type { NodeSnapshot } from './snapshot.js';
 
@@ -34,25 +37,26 @@ export interface SteadyState {
   readonly byCheck: ReadonlyMap<string, readonly Finding[]>;
   /** Key of the non-rule facts the dataplane checks read (see dataplaneInputs). */
   readonly inputs: string;
-  /** When the last full scan (fresh dump, every check run) started (epoch ms). */
-  readonly fullAtMs: number;
+  /** When the last dump that was not skipped started (epoch ms). */
+  readonly dumpedAtMs: number;
 }
 
 export type DumpDecision =
-  | { readonly dump: true; readonly full: boolean; readonly reason: DumpReason }
+  /** `rejudge`: every check runs, whatever changed (the first scan, and when asked). */
+  | { readonly dump: true; readonly rejudge: boolean; readonly reason: DumpReason }
   | { readonly dump: false; readonly unlessGeneration: number; readonly reason: DumpReason };
 
 /**
  * Pure: whether this scan must dump the rules, or may ask the inspection to skip the dump
- * when the nf_tables generation is still the previous dump's. `full`: every check runs too.
+ * when the nf_tables generation is still the previous dump's.
  */
 export function decideDump(last: SteadyState | undefined, nowMs: number, reverifyMs: number, forced: boolean): DumpDecision {
-  if (!last) return { dump: true, full: true, reason: 'first scan' };
-  if (forced) return { dump: true, full: true, reason: 'full scan asked for' };
-  if (reverifyMs <= 0 || nowMs - last.fullAtMs >= reverifyMs) return { dump: true, full: true, reason: 're-verification due' };
+  if (!last) return { dump: true, rejudge: true, reason: 'first scan' };
+  if (forced) return { dump: true, rejudge: true, reason: 'full scan asked for' };
+  if (reverifyMs <= 0 || nowMs - last.dumpedAtMs >= reverifyMs) return { dump: true, rejudge: false, reason: 're-verification due' };
   const generation = last.snapshot.nftGeneration;
-  if (generation === undefined) return { dump: true, full: false, reason: 'no nf_tables generation' };
-  if ((last.snapshot.dataplane?.failed?.length ?? 0) > 0) return { dump: true, full: false, reason: 'previous dump incomplete' };
+  if (generation === undefined) return { dump: true, rejudge: false, reason: 'no nf_tables generation' };
+  if ((last.snapshot.dataplane?.failed?.length ?? 0) > 0) return { dump: true, rejudge: false, reason: 'previous dump incomplete' };
   return { dump: false, unlessGeneration: generation, reason: 'nf_tables generation unchanged' };
 }
 
@@ -98,13 +102,15 @@ export function reusableChecks(checks: readonly CheckDefinition[], last: SteadyS
 export interface SteadyScan {
   readonly result: ScanResult;
   readonly dumped: boolean;
+  /** The dump printed exactly what the previous one did (so it counts as unchanged). */
+  readonly sameText: boolean;
   readonly dumpReason: DumpReason;
   /** Checks whose verdicts were carried over without running. */
   readonly reused: readonly string[];
 }
 
 export interface SteadyScannerOptions {
-  /** A full scan at least this often (0: every scan is full). */
+  /** A fresh dump at least this often (0: every scan dumps). */
   readonly reverifyMs: number;
   /** Reads the node; with a generation, leaves the rules out while it is still that one. */
   readonly inspect: (dataplaneUnlessGeneration: number | undefined) => Promise<NodeSnapshot>;
@@ -118,22 +124,27 @@ export class SteadyScanner {
 
   constructor(private readonly opts: SteadyScannerOptions) {}
 
-  /** `forced`: dump and run every check whatever changed (the collector asked). */
+  /** `forced`: dump and run every check whatever changed (the collector asked for a scan). */
   async scan(cluster: ClusterContext | undefined, forced = false): Promise<SteadyScan> {
     const startedMs = (this.opts.now ?? Date.now)();
     const checks = this.opts.checks ?? CHECKS;
     const decision = decideDump(this.last, startedMs, this.opts.reverifyMs, forced);
     let snapshot = await this.opts.inspect(decision.dump ? undefined : decision.unlessGeneration);
-    let dumped = !snapshot.dataplaneUnchanged;
+    const dumped = !snapshot.dataplaneUnchanged;
+    const previous = this.last?.snapshot.dataplane;
+    let sameText = false;
     if (snapshot.dataplaneUnchanged) {
       const { dataplaneUnchanged: _, ...rest } = snapshot;
-      const previous = this.last?.snapshot.dataplane;
       snapshot = previous ? { ...rest, dataplane: previous } : rest;
+    } else if (previous && snapshot.dataplane && sameDataplaneText(snapshot.dataplane, previous)) {
+      // Nothing to parse or trace again: the same text gives the same model.
+      snapshot = { ...snapshot, dataplane: previous };
+      sameText = true;
     }
     const reason: DumpReason = decision.dump ? decision.reason : dumped ? 'nf_tables generation changed' : decision.reason;
-    const full = decision.dump && decision.full;
+    const rejudge = decision.dump && decision.rejudge;
     const inputs = dataplaneInputs(snapshot);
-    const reuse = full ? new Map<string, readonly Finding[]>() : reusableChecks(checks, this.last, snapshot, cluster, inputs);
+    const reuse = rejudge ? new Map<string, readonly Finding[]>() : reusableChecks(checks, this.last, snapshot, cluster, inputs);
     const result = scanSnapshot(snapshot, cluster, { checks, reuse });
     const byCheck = new Map<string, Finding[]>();
     for (const f of result.findings) {
@@ -142,8 +153,7 @@ export class SteadyScanner {
       list.push(f);
     }
     for (const c of checks) if (!byCheck.has(c.id)) byCheck.set(c.id, []);
-    this.last = { snapshot, cluster, byCheck, inputs, fullAtMs: full ? startedMs : this.last?.fullAtMs ?? startedMs };
-    dumped = dumped || decision.dump;
-    return { result, dumped, dumpReason: reason, reused: [...reuse.keys()] };
+    this.last = { snapshot, cluster, byCheck, inputs, dumpedAtMs: dumped || !this.last ? startedMs : this.last.dumpedAtMs };
+    return { result, dumped, sameText, dumpReason: reason, reused: [...reuse.keys()] };
   }
 }

@@ -11,7 +11,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { parseClusterObjects, parseClusterText, type ClusterContext } from '../common/cluster.js';
 import type { Finding } from '../common/findings.js';
 import { inspectNetns } from '../agent/inspect/netns.js';
-import { systemTool } from '../agent/inspect/dataplane.js';
+import { systemTool, RuleTextDigest, ruleTextDigest } from '../agent/inspect/dataplane.js';
 import type { LiveOptions } from '../agent/inspect/live.js';
 import type { LinkFacts } from '../agent/inspect/network.js';
 import { scanSnapshot } from '../agent/scan.js';
@@ -81,7 +81,7 @@ test('real kernel: the rules are dumped again only after an nf_tables commit, an
   }
 });
 
-test('real kernel: an iptables-legacy change is invisible to the generation, so a full scan re-verifies at least every --reverify', async (t) => {
+test('real kernel: an iptables-legacy change is invisible to the generation, so the rules are dumped again at least every --reverify', async (t) => {
   const lab = await createLabNode({ pods: 0, bridge: 'cbr0', uplinkAddress: '192.168.50.2/24' });
   try {
     const desc = smallCluster(lab.nodeName);
@@ -94,30 +94,38 @@ test('real kernel: an iptables-legacy change is invisible to the generation, so 
       inspect: (g) => inspectNetns(lab.netns, { node: lab.nodeName, cniConfDir: '/nonexistent', cniBinDir: '/nonexistent', ...(g !== undefined ? { dataplaneUnlessGeneration: g } : {}) }),
     });
     t.deepEqual(notPass((await scanner.scan(cluster)).result.findings.filter((f) => SR.includes(f.check))), []);
+    // A re-verification that finds the same rules re-judges nothing.
+    now = 600_000;
+    const same = await scanner.scan(cluster);
+    t.true(same.dumped);
+    t.true(same.sameText);
+    t.true(same.reused.includes('service-routing.clusterip'));
     const saved = await lab.exec('iptables-legacy-save', ['-t', 'nat']);
     const webChain = /-A KUBE-SERVICES .*"shop\/web:http cluster IP".* -j (KUBE-SVC-\S+)/.exec(saved)?.[1];
     await lab.exec('iptables-legacy', ['-w', '-t', 'nat', '-F', webChain!]);
-    now = 599_000;
+    now = 1_199_000;
     const blind = await scanner.scan(cluster);
     t.false(blind.dumped, 'legacy commits do not move the nf_tables generation');
-    now = 600_000;
+    now = 1_200_000;
     const reverified = await scanner.scan(cluster);
     t.true(reverified.dumped);
+    t.false(reverified.sameText);
     t.is(reverified.dumpReason, 're-verification due');
+    t.deepEqual(reverified.reused, []);
     t.true(notPass(reverified.result.findings).some((x) => x.startsWith('fail service-routing.clusterip shop/web:80/TCP')));
   } finally {
     await lab.destroy();
   }
 });
 
-test('decideDump: a full scan first, when asked, and when the re-verification is due; else the dump waits for a new generation', (t) => {
-  const last: SteadyState = { snapshot: { node: 'n', capturedAt: '', source: 'live', nftGeneration: 7, dataplane: {} }, cluster: undefined, byCheck: new Map(), inputs: '', fullAtMs: 1000 };
-  t.like(decideDump(undefined, 0, HOUR, false), { dump: true, full: true, reason: 'first scan' });
-  t.like(decideDump(last, 2000, HOUR, true), { dump: true, full: true, reason: 'full scan asked for' });
-  t.like(decideDump(last, 1000 + HOUR, HOUR, false), { dump: true, full: true, reason: 're-verification due' });
-  t.like(decideDump(last, 2000, 0, false), { dump: true, full: true });
+test('decideDump: a dump first, when asked, and when the re-verification is due (every check re-judged only the first time and when asked); else the dump waits for a new generation', (t) => {
+  const last: SteadyState = { snapshot: { node: 'n', capturedAt: '', source: 'live', nftGeneration: 7, dataplane: {} }, cluster: undefined, byCheck: new Map(), inputs: '', dumpedAtMs: 1000 };
+  t.like(decideDump(undefined, 0, HOUR, false), { dump: true, rejudge: true, reason: 'first scan' });
+  t.like(decideDump(last, 2000, HOUR, true), { dump: true, rejudge: true, reason: 'full scan asked for' });
+  t.like(decideDump(last, 1000 + HOUR, HOUR, false), { dump: true, rejudge: false, reason: 're-verification due' });
+  t.like(decideDump(last, 2000, 0, false), { dump: true, rejudge: false });
   t.deepEqual(decideDump(last, 2000, HOUR, false), { dump: false, unlessGeneration: 7, reason: 'nf_tables generation unchanged' });
-  t.like(decideDump({ ...last, snapshot: { ...last.snapshot, nftGeneration: undefined } }, 2000, HOUR, false), { dump: true, full: false, reason: 'no nf_tables generation' });
+  t.like(decideDump({ ...last, snapshot: { ...last.snapshot, nftGeneration: undefined } }, 2000, HOUR, false), { dump: true, rejudge: false, reason: 'no nf_tables generation' });
   t.like(decideDump({ ...last, snapshot: { ...last.snapshot, dataplane: { failed: [{ tool: 'nft', reason: 'killed' }] } } }, 2000, HOUR, false), { dump: true, reason: 'previous dump incomplete' });
 });
 
@@ -167,7 +175,10 @@ type Op =
   | { readonly kind: 'tamper'; readonly service: number }
   | { readonly kind: 'untamper' }
   | { readonly kind: 'link' }
-  | { readonly kind: 'idle' };
+  | { readonly kind: 'idle' }
+  /** The rules change without an nf_tables commit (iptables-legacy), then the re-verification is due. */
+  | { readonly kind: 'unseen-then-reverify'; readonly service: number }
+  | { readonly kind: 'reverify' };
 
 const opArb: fc.Arbitrary<Op> = fc.oneof(
   fc.record({ kind: fc.constant('endpoints' as const), service: fc.nat(9), count: fc.nat(3) }),
@@ -177,6 +188,8 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   fc.constant({ kind: 'untamper' as const }),
   fc.constant({ kind: 'link' as const }),
   fc.constant({ kind: 'idle' as const }),
+  fc.record({ kind: fc.constant('unseen-then-reverify' as const), service: fc.nat(9) }),
+  fc.constant({ kind: 'reverify' as const }),
 );
 
 test('property: after any sequence of context changes, kube-proxy syncs, no-op commits, tampered rules and link changes, the steady scan equals a scan from scratch', async (t) => {
@@ -196,7 +209,8 @@ test('property: after any sequence of context changes, kube-proxy syncs, no-op c
       node, capturedAt, source: 'live', nftGeneration: generation, links,
       ...(unless === generation ? { dataplaneUnchanged: true as const } : { dataplane: { iptables: { nft: rulesNow() } } }),
     });
-    const scanner = new SteadyScanner({ reverifyMs: HOUR, now: () => 0, inspect: async (g) => snapshotNow(g) });
+    let now = 0;
+    const scanner = new SteadyScanner({ reverifyMs: HOUR, now: () => now, inspect: async (g) => snapshotNow(g) });
     await scanner.scan(cluster);
     t.pass();
     for (const op of ops) {
@@ -220,6 +234,13 @@ test('property: after any sequence of context changes, kube-proxy syncs, no-op c
         case 'untamper': uneven = new Set(); generation++; break;
         case 'link': links = links === LINKS ? LINKS_MORE : LINKS; break;
         case 'idle': break;
+        case 'unseen-then-reverify': {
+          const s = programmed.services[op.service]!;
+          if (s.clusterIP !== 'None' && s.endpoints.length > 1) uneven = new Set([...uneven, subjectOf(s, s.ports[0]!)]);
+          now += HOUR;
+          break;
+        }
+        case 'reverify': now += HOUR; break;
       }
       const steady = await scanner.scan(cluster);
       const scratch = scanSnapshot(snapshotNow(), cluster, { now: new Date(steady.result.scannedAt) });
@@ -227,6 +248,7 @@ test('property: after any sequence of context changes, kube-proxy syncs, no-op c
         if (steady.dumped || !steady.reused.includes('service-routing.clusterip')) return false;
         reusedSteps++;
       }
+      if (op.kind === 'reverify' && (!steady.dumped || !steady.sameText)) return false;
       for (const key of ['findings', 'checks', 'fingerprint', 'proxyMode', 'cni'] as const) {
         if (!isDeepStrictEqual(steady.result[key], scratch[key])) {
           const differs = key === 'findings' ? steady.result.findings.find((f, i) => !isDeepStrictEqual(f, scratch.findings[i])) : undefined;
@@ -237,4 +259,26 @@ test('property: after any sequence of context changes, kube-proxy syncs, no-op c
     return true;
   }), { numRuns: 40 });
   t.true(reusedSteps > 0, 'idle steps carried verdicts over');
+});
+
+test('property: the rules digest ignores the dump\'s dates and chain counters, not where the text was split, and sees every rule', (t) => {
+  const base = renderIptables(smallCluster('node-a'));
+  const dated = (text: string, when: string, n: number): string => `# Generated by iptables-nft-save v1.8.10 (nf_tables) on ${when}\n`
+    + text.replace(/^(:(?:PREROUTING|INPUT|OUTPUT|POSTROUTING|FORWARD) \S+) \[\d+:\d+\]$/gm, `$1 [${n}:${n * 60}]`) + `# Completed on ${when}\n`;
+  const one = dated(base, 'Mon Dec  7 19:14:00 2026', 0);
+  const other = dated(base, 'Mon Dec  7 19:24:00 2026', 1234);
+  t.not(one, other);
+  t.is(ruleTextDigest(one), ruleTextDigest(other));
+  const lines = base.split('\n');
+  const ruleAt = lines.findIndex((l) => l.startsWith('-A KUBE-SVC-'));
+  fc.assert(fc.property(fc.array(fc.nat(one.length), { maxLength: 40 }), fc.nat(lines.length - 1), (cuts, drop) => {
+    const at = [...new Set(cuts)].sort((a, b) => a - b);
+    const d = new RuleTextDigest();
+    let from = 0;
+    for (const c of [...at, one.length]) { d.update(one.slice(from, c)); from = c; }
+    if (d.digest() !== ruleTextDigest(other)) return false;
+    // Any rule line left out (or the chosen KUBE-SVC rule) changes the digest.
+    const i = lines[drop]!.startsWith('-A ') ? drop : ruleAt;
+    return ruleTextDigest(dated(lines.filter((_l, k) => k !== i).join('\n'), 'x', 0)) !== ruleTextDigest(one);
+  }), { numRuns: 200 });
 });
