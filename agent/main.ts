@@ -19,6 +19,7 @@ import { inspectNetns } from './inspect/netns.js';
 import { readBundle } from './inspect/bundle.js';
 import { captureBundle } from './inspect/capture.js';
 import type { NodeSnapshot } from './snapshot.js';
+import { DEFAULT_REVERIFY } from './steady-scan.js';
 import { scanSnapshot } from './scan.js';
 import { writeScanJson, formatScanTable, parseFailOn, breaches } from './report/format.js';
 import { probeCommand, PROBE_HELP } from './probe/command.js';
@@ -111,6 +112,12 @@ ${KUBE_PROXY_HELP}`,
   --insecure             plaintext to the collector (labs on loopback); no token is sent unless --token-file is given
   --node NAME            node name (default $NODE_NAME or the hostname)
   --interval DURATION    time between scans, jittered ±10% (default 30s)
+  --reverify DURATION    a scan re-dumps the rules only when the nf_tables generation changed (every
+                         nft, kube-proxy nftables and iptables-nft commit bumps it), and re-judges a
+                         Service check only when the rules (by content), the cluster context or the
+                         node's links, routes, CNI or eBPF maps changed; the rules are dumped anyway at
+                         least this often, for what the generation cannot see (iptables-legacy, ipset,
+                         IPVS). 0s: a dump every interval (default ${DEFAULT_REVERIFY})
   --kubeconfig FILE      list and watch Nodes, Services, EndpointSlices and ServiceCIDRs through this
                          kubeconfig (default: in-cluster, with the Pod's ServiceAccount token, when
                          running as a Pod; changes are applied as they come and trigger a rescan)
@@ -145,7 +152,10 @@ the last acknowledged report) is younger than --max-age, or the agent started le
 `,
   trace: TRACE_HELP,
   probe: PROBE_HELP,
-  snapshot: `Usage: netconform-agent snapshot [--node NAME] [--cni-conf-dir DIR] [--cni-bin-dir DIR] [--bpf-root DIR] [--proc-root DIR] [--tool-timeout 60s] [--kube-proxy-metrics URL]
+  snapshot: `Usage: netconform-agent snapshot [--dataplane-unless-generation N] [--node NAME] [--cni-conf-dir DIR] [--cni-bin-dir DIR] [--bpf-root DIR] [--proc-root DIR] [--tool-timeout 60s] [--kube-proxy-metrics URL]
+
+  --dataplane-unless-generation N  leave the rule dumps out (and set dataplaneUnchanged) while the
+                         nf_tables generation is still N — what 'run --netns' asks of its child
 ${KUBE_PROXY_HELP}`,
 };
 
@@ -194,10 +204,22 @@ export function liveOptions(p: Parsed): LiveOptions {
   };
 }
 
-/** Reads the node: inside --netns when given, else the agent's own namespace. */
-export function inspectNode(p: Parsed): Promise<NodeSnapshot> {
+/**
+ * Reads the node: inside --netns when given, else the agent's own namespace. With
+ * `dataplaneUnlessGeneration`, the rules are not dumped when the nf_tables generation is still that one.
+ */
+export function inspectNode(p: Parsed, dataplaneUnlessGeneration?: number): Promise<NodeSnapshot> {
   const netns = str(p, 'netns');
-  return netns ? inspectNetns(netns, liveOptions(p)) : inspectLive(liveOptions(p));
+  const opts: LiveOptions = { ...liveOptions(p), ...(dataplaneUnlessGeneration !== undefined ? { dataplaneUnlessGeneration } : {}) };
+  return netns ? inspectNetns(netns, opts) : inspectLive(opts);
+}
+
+/** `snapshot --dataplane-unless-generation N`: what `run --netns` asks of its child (see inspectNode). */
+function generationFlag(p: Parsed): number | undefined {
+  const text = str(p, 'dataplane-unless-generation');
+  if (text === undefined) return undefined;
+  if (!/^\d+$/.test(text)) throw new UsageError(`"${text}" is not a generation number`, '--dataplane-unless-generation');
+  return Number(text);
 }
 
 export function clusterFromFlags(p: Parsed): ClusterContext | undefined {
@@ -294,9 +316,9 @@ async function captureCommand(argv: string[]): Promise<number> {
 }
 
 async function snapshotCommand(argv: string[]): Promise<number> {
-  const p = parseFlags(argv, NODE_FLAGS);
+  const p = parseFlags(argv, { ...NODE_FLAGS, 'dataplane-unless-generation': { type: 'string' } });
   if (bool(p, 'help')) return help('snapshot');
-  process.stdout.write(JSON.stringify(await inspectNode(p)) + '\n');
+  process.stdout.write(JSON.stringify(await inspectNode(p, generationFlag(p))) + '\n');
   return EXIT_OK;
 }
 
@@ -337,6 +359,7 @@ async function runCommand(argv: string[]): Promise<number> {
     'tls-server-name': { type: 'string' },
     'token-file': { type: 'string' },
     insecure: { type: 'boolean' },
+    reverify: { type: 'string' },
   });
   if (bool(p, 'help')) return help('run');
   // gRPC: loaded by the commands that talk to a collector.
@@ -350,7 +373,8 @@ async function runCommand(argv: string[]): Promise<number> {
     intervalText: str(p, 'interval') ?? '30s',
     node: nodeName(p),
     logLevel: logLevelFlag(p),
-    inspect: () => inspectNode(p),
+    inspect: (dataplaneUnlessGeneration) => inspectNode(p, dataplaneUnlessGeneration),
+    reverifyMs: parseDuration(str(p, 'reverify') ?? DEFAULT_REVERIFY, '--reverify'),
     ...(str(p, 'health-file') ? { healthFile: str(p, 'health-file')! } : {}),
     cluster: await runClusterSource(p),
     connection: { transport, ...(tokenFile ? { token: () => readTokenFile(tokenFile) } : {}) },

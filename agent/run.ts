@@ -4,14 +4,16 @@
 // source the first scan waits (up to FIRST_CONTEXT_WAIT_MS) for the first complete
 // context, so the first report is not one without Services. Later changes are scanned once
 // kube-proxy has synced past them, or the settle window ends (rescan-policy.ts), not in
-// lockstep with kube-proxy. Errors are logged and retried; the agent never exits on them.
+// lockstep with kube-proxy. A scan re-dumps and re-judges only what changed, with a fresh
+// dump at least every --reverify, and every check when the collector asks (steady-scan.ts).
+// Errors are logged and retried; the agent never exits on them.
 import { createLogger, type LogLevel } from '../common/log.js';
 import { parseDuration } from '../common/duration.js';
 import { onShutdown } from '../common/cli.js';
 import { EXIT_OK } from '../common/errors.js';
 import { VERSION } from '../common/version.js';
 import type { NodeSnapshot } from './snapshot.js';
-import { scanSnapshot } from './scan.js';
+import { DEFAULT_REVERIFY, SteadyScanner } from './steady-scan.js';
 import { DEFAULT_BACKOFF, Reporter, type ReporterConnection } from './reporter.js';
 import { HealthFile } from './health.js';
 import type { ClusterSource } from './cluster-source.js';
@@ -26,7 +28,10 @@ export interface AgentRunOptions {
   readonly intervalText: string;
   readonly node: string;
   readonly logLevel: LogLevel;
-  readonly inspect: () => Promise<NodeSnapshot>;
+  /** Reads the node; with a generation, leaves the rules out while nf_tables is still at it. */
+  readonly inspect: (dataplaneUnlessGeneration?: number) => Promise<NodeSnapshot>;
+  /** A full scan (fresh dump, every check) at least this often; 0: every scan (default 10m). */
+  readonly reverifyMs?: number;
   /** Where the health signal goes (agent/health.ts); undefined: none. */
   readonly healthFile?: string;
   /** The cluster context: the API watch, a file, or none (agent/cluster-source.ts). */
@@ -47,6 +52,7 @@ export async function runAgent(opts: AgentRunOptions): Promise<number> {
   const intervalMs = parseDuration(opts.intervalText, '--interval');
   const log = createLogger({ component: 'agent', node: opts.node }, opts.logLevel);
   const health = opts.healthFile ? new HealthFile(opts.healthFile, log) : undefined;
+  const scanner = new SteadyScanner({ reverifyMs: opts.reverifyMs ?? parseDuration(DEFAULT_REVERIFY, '--reverify'), inspect: opts.inspect });
   let timer: NodeJS.Timeout | undefined;
   let scanning = false;
   let again = false;
@@ -57,7 +63,7 @@ export async function runAgent(opts: AgentRunOptions): Promise<number> {
 
   const reporter = new Reporter(opts.collector, opts.node, VERSION, log, {
     onScanNow(reason) {
-      void scan(`collector asked: ${reason || 'scan now'}`);
+      void scan(`collector asked: ${reason || 'scan now'}`, true);
     },
     onAck(sequence) {
       health?.reportAcked();
@@ -65,18 +71,19 @@ export async function runAgent(opts: AgentRunOptions): Promise<number> {
     },
   }, DEFAULT_BACKOFF, opts.connection);
 
-  async function scan(why: string): Promise<void> {
+  let againForced = false;
+  async function scan(why: string, forced = false): Promise<void> {
     if (stopped) return;
     if (scanning) {
       again = true; // coalesce: one more scan after this one, not one per trigger
+      againForced ||= forced;
       return;
     }
     scanning = true;
     if (timer) clearTimeout(timer);
     try {
       const started = Date.now();
-      const snapshot = await opts.inspect();
-      const result = scanSnapshot(snapshot, opts.cluster.current());
+      const { result, dumped, sameText, dumpReason, reused } = await scanner.scan(opts.cluster.current(), forced);
       const sequence = reporter.submit({
         scannedAt: result.scannedAt, proxyMode: result.proxyMode, cni: result.cni,
         checks: result.checks, ...boundFindings(result.findings),
@@ -84,7 +91,7 @@ export async function runAgent(opts: AgentRunOptions): Promise<number> {
       });
       health?.scanCompleted();
       const failed = result.findings.filter((f) => f.status === 'fail').length;
-      log.info('scan complete', { why, sequence, durationMs: Date.now() - started, failed, findings: result.findings.length });
+      log.info('scan complete', { why, sequence, durationMs: Date.now() - started, failed, findings: result.findings.length, rulesDumped: dumped, sameRules: sameText, dumpReason, reusedChecks: reused.length });
     } catch (err) {
       health?.scanFailed(err instanceof Error ? err.message : String(err));
       log.error('scan failed; will retry at the next interval', { why, err: err instanceof Error ? err.message : String(err) });
@@ -92,8 +99,10 @@ export async function runAgent(opts: AgentRunOptions): Promise<number> {
       scanning = false;
       if (!stopped) {
         if (again) {
+          const f = againForced;
           again = false;
-          void scan('coalesced trigger');
+          againForced = false;
+          void scan('coalesced trigger', f);
         } else {
           timer = setTimeout(() => void scan('interval'), jittered(intervalMs));
         }

@@ -61,13 +61,17 @@ export function runCheck(check: CheckDefinition, snapshot: NodeSnapshot, cluster
 export function scanSnapshot(
   snapshot: NodeSnapshot,
   cluster: ClusterContext | undefined,
-  opts: { checks?: readonly CheckDefinition[]; now?: Date; only?: readonly string[] } = {},
+  opts: {
+    checks?: readonly CheckDefinition[]; now?: Date; only?: readonly string[];
+    /** Checks not run: their results from an earlier scan that still hold (agent/steady-scan.ts). */
+    reuse?: ReadonlyMap<string, readonly Finding[]>;
+  } = {},
 ): ScanResult {
   const checks = (opts.checks ?? CHECKS).filter((c) => !opts.only || opts.only.includes(c.id));
   const findings: Finding[] = [];
   const summaries: CheckSummary[] = [];
   for (const check of checks) {
-    const results = runCheck(check, snapshot, cluster);
+    const results = opts.reuse?.get(check.id) ?? runCheck(check, snapshot, cluster);
     findings.push(...results);
     summaries.push(summarize(check.id, results));
   }

@@ -22,6 +22,16 @@ export interface NodeSnapshot {
   readonly routes?: readonly RouteFacts[];
   readonly cni?: CniFacts;
   readonly dataplane?: DataplaneFacts;
+  /**
+   * Live: the nf_tables generation read just before the rule dump (agent/inspect/nft-generation.ts);
+   * absent when the kernel has no nf_tables, and in bundles.
+   */
+  readonly nftGeneration?: number;
+  /**
+   * Live, asked for by the run loop only: the generation was the one of its previous dump, so
+   * the rules were not dumped again and `dataplane` is absent — the run loop supplies its own.
+   */
+  readonly dataplaneUnchanged?: true;
   /** Data-path kernel modules present (/sys/module): agent/inspect/kernel-modules.ts. */
   readonly kernelModules?: readonly string[];
   /** eBPF dataplanes' pinned maps (Cilium's LB maps) as bpftool -j dumps them. */

@@ -19,6 +19,17 @@ export type Convergence =
   /** Not converging; evidence (when metrics exist) says why the mismatch is judged real. */
   | { readonly converging: false; readonly evidence?: Evidence };
 
+/** How a "converging" verdict's message names it after the path (see routing.ts judge). */
+export const CONVERGING_WORD = ': converging — ';
+
+/**
+ * A verdict that judged a mismatch as still converging: time alone (the settle window
+ * ending) can turn it into a fail, so it may not be carried over to a later scan.
+ */
+export function isConvergingResult(r: { readonly status: string; readonly message: string }): boolean {
+  return r.status === 'warn' && r.message.includes(CONVERGING_WORD);
+}
+
 /** `4s`, `2m5s`, `1h3m` — ages in messages. */
 export function formatAge(ms: number): string {
   const s = Math.max(0, Math.round(ms / 1000));

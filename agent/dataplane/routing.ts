@@ -11,7 +11,7 @@ import type { Dataplane } from './load.js';
 import { tablesFor } from './load.js';
 import type { IpvsVirtualServer } from './model.js';
 import { trace, type PathStep, type TraceEnv, type TraceOutcome } from './tracer.js';
-import type { Convergence } from './convergence.js';
+import { CONVERGING_WORD, type Convergence } from './convergence.js';
 
 export interface NodeView {
   readonly node: string;
@@ -229,7 +229,7 @@ export function judge(inp: JudgeInput): CheckResult {
   const mismatch = (problem: string): CheckResult => {
     const c = inp.convergence;
     if (c?.converging) {
-      return { status: 'warn', severity: 'low', subject, message: `${inp.path}: converging — ${c.reason}; not programmed yet: ${problem}`, evidence: { ...withRules(), ...c.evidence } };
+      return { status: 'warn', severity: 'low', subject, message: `${inp.path}${CONVERGING_WORD}${c.reason}; not programmed yet: ${problem}`, evidence: { ...withRules(), ...c.evidence } };
     }
     return { status: 'fail', severity: 'high', subject, message: `${inp.path}: ${problem}`, evidence: { ...withRules(), ...(c?.evidence ?? {}) } };
   };

@@ -10,6 +10,7 @@ import { readBpfLive } from './bpf.js';
 import { readPodProcesses } from './pod-processes.js';
 import { scrapeKubeProxy, type KubeProxyOptions } from './kube-proxy.js';
 import { readProxyHostLive } from './proxy-host.js';
+import { readNftGeneration } from './nft-generation.js';
 
 export interface LiveOptions {
   readonly node: string;
@@ -24,14 +25,22 @@ export interface LiveOptions {
   readonly toolTimeoutMs?: number;
   /** Scrape kube-proxy's metrics (from this namespace); absent: no kubeProxy facet. */
   readonly kubeProxy?: KubeProxyOptions;
+  /**
+   * Skip the rule dump when the nf_tables generation still is this one (the run loop's
+   * previous dump): the snapshot then has no dataplane and says `dataplaneUnchanged`.
+   */
+  readonly dataplaneUnlessGeneration?: number;
 }
 
 export const DEFAULT_BPF_ROOT = '/sys/fs/bpf';
 
 export async function inspectLive(opts: LiveOptions, now = new Date()): Promise<NodeSnapshot> {
+  // Read before the dump: a commit during the dump then shows as a newer generation next time.
+  const nftGeneration = await readNftGeneration();
+  const unchanged = nftGeneration !== undefined && nftGeneration === opts.dataplaneUnlessGeneration;
   const [{ links, routes }, dataplane, bpf, kubeProxy, proxyHost] = await Promise.all([
     readNetworkLive(),
-    readDataplaneLive(opts.toolTimeoutMs !== undefined ? { toolTimeoutMs: opts.toolTimeoutMs } : {}),
+    unchanged ? undefined : readDataplaneLive(opts.toolTimeoutMs !== undefined ? { toolTimeoutMs: opts.toolTimeoutMs } : {}),
     readBpfLive(opts.bpfRoot ?? DEFAULT_BPF_ROOT),
     opts.kubeProxy ? scrapeKubeProxy(opts.kubeProxy) : undefined,
     readProxyHostLive({ ...(opts.kubeProxy ? { kubeProxyMetricsUrl: opts.kubeProxy.url } : {}), ...(opts.toolTimeoutMs !== undefined ? { toolTimeoutMs: opts.toolTimeoutMs } : {}) }),
@@ -46,6 +55,8 @@ export async function inspectLive(opts: LiveOptions, now = new Date()): Promise<
     cni: readCniLive(opts.cniConfDir, opts.cniBinDir),
     kernelModules: readKernelModulesLive(),
     ...(dataplane ? { dataplane } : {}),
+    ...(nftGeneration !== undefined ? { nftGeneration } : {}),
+    ...(unchanged ? { dataplaneUnchanged: true as const } : {}),
     ...(bpf ? { bpf } : {}),
     pods: readPodProcesses(opts.procRoot ?? '/proc'),
     ...(kubeProxy ? { kubeProxy } : {}),
