@@ -109,6 +109,9 @@ test('a sync queued after its IP family\'s last successful sync is read as unsyn
   // IPv6 was asked at 150 and has not synced since 120 (IPv4's later sync does not cover it).
   const m = read(scrape(100, 200, 150, 120));
   t.is(m.unsyncedSinceSeconds, 150);
+  t.is(m.unsyncedLastSyncSeconds, 120);
+  // The last sync is the newest family's: a dual-stack kube-proxy resyncs only the family a change concerns.
+  t.is(m.lastSyncSeconds, 200);
   t.is(m.endpointChangesPending, 0);
   // Unlabelled series (older releases) compare with each other.
   t.is(read(scrape(100, 101, 100, 102).replace(/\{ip_family="IPv\d"\}/g, '').split('\n').filter((l, i) => i !== 2 && i !== 5).join('\n')).unsyncedSinceSeconds, undefined);

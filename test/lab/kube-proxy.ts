@@ -171,7 +171,7 @@ export class LabKubeProxy {
       last = await this.metrics().catch(() => undefined);
       // The gauge has second resolution at best on old releases: compare with a second's slack.
       if (last?.lastSyncSeconds !== undefined && last.lastSyncSeconds * 1000 >= afterMs - 1000
-        && (last.endpointChangesPending ?? 0) === 0 && (last.serviceChangesPending ?? 0) === 0) return last;
+        && (last.endpointChangesPending ?? 0) === 0 && (last.serviceChangesPending ?? 0) === 0 && last.unsyncedSinceSeconds === undefined) return last;
       if (Date.now() > deadline) throw new Error(`kube-proxy ${this.version} (${this.opts.mode}) reported no sync after ${new Date(afterMs).toISOString()} within ${timeoutMs / 1000} s (last: ${JSON.stringify(last)}); its log ends:\n${this.logTail()}`);
       await new Promise((r) => setTimeout(r, 150));
     }
