@@ -201,7 +201,7 @@ export function renderIptables(desc: ClusterDesc, opts: RenderOptions = {}): str
       };
       const usesSvc = (s.itp !== 'Local' && internal.length > 0) || (hasEndpoints && externallyReachable);
       if (usesSvc && cluster.length > 0) dispatch(svc, cluster, true);
-      if (local.length > 0 && (s.itp === 'Local' || (s.etp === 'Local' && externallyReachable))) dispatch(svl, local, false);
+      if (local.length > 0 && (s.itp === 'Local' || (s.etp === 'Local' && externallyReachable))) dispatch(svl, local, s.itp === 'Local');
       const seps = new Map<string, DescEndpoint>();
       if (usesSvc) for (const e of cluster) seps.set(sepName(e), e);
       if (s.itp === 'Local' || s.etp === 'Local') for (const e of local) seps.set(sepName(e), e);
