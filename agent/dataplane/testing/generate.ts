@@ -324,7 +324,7 @@ export function renderNft(desc: ClusterDesc, opts: NftRenderOptions = {}): strin
       };
       const usesSvc = (s.itp !== 'Local' && internal.length > 0) || (hasEndpoints && reachable);
       if (usesSvc && cluster.length > 0) dispatch(svc, cluster, true);
-      if (local.length > 0 && (s.itp === 'Local' || (s.etp === 'Local' && reachable))) dispatch(loc, local, false);
+      if (local.length > 0 && (s.itp === 'Local' || (s.etp === 'Local' && reachable))) dispatch(loc, local, s.itp === 'Local');
       if (hasEndpoints && reachable) {
         decls.push(`add chain ${T} ${ext}`);
         if (s.etp === 'Local') {
