@@ -4,7 +4,7 @@
 // CNI_IFNAME, CNI_PATH and its config (name, cniVersion, prevResult) on stdin; DEL in reverse
 // order with the cached result. The plugins run in the lab node's namespace (the "host" of
 // the pod); host-local keeps its leases in a private directory, never /var/lib/cni.
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { k8sBin } from './k8s-bins.js';
@@ -71,6 +71,18 @@ function invoke(nodeNetns: string, plugin: string, env: Record<string, string>, 
 /** CNI ADD of a pod network namespace (made here, `ip netns add`) through every plugin of the list. */
 export async function cniAdd(nodeNetns: string, list: CniConflist, podNetns: string, containerId: string, opts: { ip?: string } = {}): Promise<CniPod> {
   await run('ip', ['netns', 'add', podNetns]);
+  // Gone with the test process however it ends, and at once when ADD fails.
+  const drop = (): void => { try { execFileSync('ip', ['netns', 'del', podNetns], { stdio: 'ignore' }); } catch { /* gone */ } };
+  process.once('exit', drop);
+  try {
+    return await addThrough(nodeNetns, list, podNetns, containerId, opts);
+  } catch (err) {
+    drop();
+    throw err;
+  }
+}
+
+async function addThrough(nodeNetns: string, list: CniConflist, podNetns: string, containerId: string, opts: { ip?: string }): Promise<CniPod> {
   const env = {
     CNI_COMMAND: 'ADD', CNI_CONTAINERID: containerId, CNI_NETNS: `/var/run/netns/${podNetns}`, CNI_IFNAME: 'eth0', CNI_PATH: cniBinDir(),
     ...(opts.ip ? { CNI_ARGS: `IgnoreUnknown=1;IP=${opts.ip}` } : {}),
