@@ -90,3 +90,29 @@ for (const [text, message] of bad) {
     t.is(e.message, message);
   });
 }
+
+test('a sync queued after its IP family\'s last successful sync is read as unsynced (kube-proxy zeroes the pending gauges when a sync starts, also a failing one)', (t) => {
+  const scrape = (v4q: number, v4s: number, v6q: number, v6s: number): string => [
+    '# TYPE kubeproxy_sync_proxy_rules_last_queued_timestamp_seconds gauge',
+    `kubeproxy_sync_proxy_rules_last_queued_timestamp_seconds{ip_family="IPv4"} ${v4q}`,
+    `kubeproxy_sync_proxy_rules_last_queued_timestamp_seconds{ip_family="IPv6"} ${v6q}`,
+    '# TYPE kubeproxy_sync_proxy_rules_last_timestamp_seconds gauge',
+    `kubeproxy_sync_proxy_rules_last_timestamp_seconds{ip_family="IPv4"} ${v4s}`,
+    `kubeproxy_sync_proxy_rules_last_timestamp_seconds{ip_family="IPv6"} ${v6s}`,
+    '# TYPE kubeproxy_sync_proxy_rules_endpoint_changes_pending gauge',
+    'kubeproxy_sync_proxy_rules_endpoint_changes_pending 0',
+    '',
+  ].join('\n');
+  const read = (text: string) => kubeProxyMetricsFrom(parsePromText(text, 'm'), '2026-12-02T15:06:10.000Z');
+  // Both families synced after their last request: nothing waits.
+  t.is(read(scrape(100, 101, 100, 102)).unsyncedSinceSeconds, undefined);
+  // IPv6 was asked at 150 and has not synced since 120 (IPv4's later sync does not cover it).
+  const m = read(scrape(100, 200, 150, 120));
+  t.is(m.unsyncedSinceSeconds, 150);
+  t.is(m.unsyncedLastSyncSeconds, 120);
+  // The last sync is the newest family's: a dual-stack kube-proxy resyncs only the family a change concerns.
+  t.is(m.lastSyncSeconds, 200);
+  t.is(m.endpointChangesPending, 0);
+  // Unlabelled series (older releases) compare with each other.
+  t.is(read(scrape(100, 101, 100, 102).replace(/\{ip_family="IPv\d"\}/g, '').split('\n').filter((l, i) => i !== 2 && i !== 5).join('\n')).unsyncedSinceSeconds, undefined);
+});

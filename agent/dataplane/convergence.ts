@@ -2,7 +2,8 @@
 // still programming it? kube-proxy lags the API by design (a minimum sync period, and a
 // full iptables-restore takes seconds on a large node), so right after a change the rules
 // are old. The answer comes from kube-proxy's own metrics, else from a settle window:
-//   - kube-proxy reports changes pending                     → converging
+//   - kube-proxy reports changes pending, or a sync queued after its last successful one
+//                                                            → converging
 //   - the Service changed (as the agent saw it) after the last sync → converging
 //   - no usable metrics, and the change is within --settle   → converging
 //   - otherwise (kube-proxy synced after the change, nothing pending; or nothing known)
@@ -43,7 +44,7 @@ const seconds = (ms: number): number => Math.round(ms / 100) / 10;
 const plural = (n: number, what: string): string => `${n} ${what} change${n === 1 ? '' : 's'}`;
 
 /** Pending counts and the last sync's age, as evidence and as words. */
-export function kubeProxyProgress(m: KubeProxyMetrics, nowMs: number): { evidence: Evidence; pending: number; pendingWords: string; words: string; lastSyncAgeMs?: number } {
+export function kubeProxyProgress(m: KubeProxyMetrics, nowMs: number): { evidence: Evidence; pending: number; waiting: boolean; pendingWords: string; words: string; lastSyncAgeMs?: number } {
   const endpoints = m.endpointChangesPending ?? 0;
   const services = m.serviceChangesPending ?? 0;
   const lastSyncAgeMs = m.lastSyncSeconds !== undefined ? nowMs - m.lastSyncSeconds * 1000 : undefined;
@@ -52,11 +53,15 @@ export function kubeProxyProgress(m: KubeProxyMetrics, nowMs: number): { evidenc
     ...(m.serviceChangesPending !== undefined ? { serviceChangesPending: m.serviceChangesPending } : {}),
     ...(m.lastSyncSeconds !== undefined ? { lastSync: new Date(m.lastSyncSeconds * 1000).toISOString(), lastSyncAgeSeconds: seconds(lastSyncAgeMs!) } : { lastSync: 'none since kube-proxy started' }),
     ...(m.syncDuration && m.syncDuration.count > 0 ? { meanSyncSeconds: Math.round((m.syncDuration.sumSeconds / m.syncDuration.count) * 1000) / 1000 } : {}),
+    ...(m.unsyncedSinceSeconds !== undefined ? { syncQueuedAt: new Date(m.unsyncedSinceSeconds * 1000).toISOString(), syncQueuedAgeSeconds: seconds(nowMs - m.unsyncedSinceSeconds * 1000) } : {}),
   };
   const last = lastSyncAgeMs !== undefined ? `last sync ${formatAge(lastSyncAgeMs)} ago` : 'no sync completed yet';
-  const pendingWords = `${plural(endpoints, 'endpoint')} and ${plural(services, 'service')} pending`;
+  // kube-proxy zeroes the pending gauges when a sync starts, even one that fails: a sync
+  // queued after the last successful one is what says changes still wait.
+  const queued = m.unsyncedSinceSeconds !== undefined ? `, a sync queued ${formatAge(nowMs - m.unsyncedSinceSeconds * 1000)} ago not completed` : '';
+  const pendingWords = `${plural(endpoints, 'endpoint')} and ${plural(services, 'service')} pending${queued}`;
   return {
-    evidence, pending: endpoints + services, pendingWords,
+    evidence, pending: endpoints + services, waiting: endpoints + services > 0 || m.unsyncedSinceSeconds !== undefined, pendingWords,
     words: `${pendingWords}, ${last}`,
     ...(lastSyncAgeMs !== undefined ? { lastSyncAgeMs } : {}),
   };
@@ -71,7 +76,7 @@ export function convergence(facts: KubeProxyFacts | undefined, changedAtMs: numb
   if (isAvailable(m) && (m.lastSyncSeconds !== undefined || m.endpointChangesPending !== undefined || m.serviceChangesPending !== undefined)) {
     const p = kubeProxyProgress(m, nowMs);
     const evidence: Evidence = { kubeProxy: { source: facts.source, ...p.evidence }, ...changed };
-    if (p.pending > 0) {
+    if (p.waiting) {
       return { converging: true, reason: `kube-proxy reports ${p.words}`, evidence };
     }
     if (changedAtMs !== undefined && (m.lastSyncSeconds === undefined || changedAtMs > m.lastSyncSeconds * 1000)) {

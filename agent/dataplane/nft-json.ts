@@ -353,6 +353,13 @@ function parseMatchStmt(m: J): Match[] | undefined {
     const states = strings(right);
     return states ? [{ kind: 'ctstate', states: states.map((s) => s.toUpperCase()), neg }] : undefined;
   }
+  // `ct status dnat` (kube-proxy ≥ 1.36's hairpin masquerade): whether the connection was
+  // DNATed/SNATed — what the tracer knows of its packet. Other status bits stay unknown.
+  if (isObj(left) && isObj(left['ct']) && left['ct']['key'] === 'status') {
+    const bits = strings(right);
+    if (!bits || bits.length !== 1 || (bits[0] !== 'dnat' && bits[0] !== 'snat')) return undefined;
+    return [{ kind: 'ctstate', states: [bits[0].toUpperCase()], neg }];
+  }
   if (isObj(left) && isObj(left['fib']) && left['fib']['result'] === 'type') {
     const flags = Array.isArray(left['fib']['flags']) ? (left['fib']['flags'] as unknown[]) : [left['fib']['flags']];
     const types = strings(right);

@@ -267,7 +267,7 @@ export function judge(inp: JudgeInput): CheckResult {
   if (problems.length === 0) {
     const n = observed.length;
     const uneven = [...obs.targets.entries()].filter(([, p]) => Math.abs(p * n - 1) > SHARE_TOLERANCE);
-    if (uneven.length > 0) problems.push(`uneven load balancing: ${uneven.map(([k, p]) => `${k} gets ${pct(p)}`).join(', ')} instead of ${pct(1 / n)} each`);
+    if (uneven.length > 0) problems.push(`uneven load balancing: ${[...obs.targets.entries()].map(([k, p]) => `${k} gets ${share(p)}`).join(', ')} instead of ${share(1 / n)} each`);
   }
   if (problems.length === 0 && exp.affinity !== obs.affinity) {
     problems.push(exp.affinity ? 'sessionAffinity ClientIP is not programmed' : 'ClientIP affinity is programmed but the Service does not ask for it');
@@ -279,6 +279,8 @@ export function judge(inp: JudgeInput): CheckResult {
 }
 
 const round = (p: number): number => Math.round(p * 1e6) / 1e6;
+/** A share with the two decimals an uneven split needs to be seen (33.50% vs 33.33%). */
+const share = (p: number): string => `${(p * 100).toFixed(2)}%`;
 const pct = (p: number): string => `${(p * 100).toFixed(p * 100 >= 10 ? 1 : 2)}%`;
 const n = (k: number): string => `${k} endpoint${k === 1 ? '' : 's'}`;
 

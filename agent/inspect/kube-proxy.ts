@@ -34,9 +34,24 @@ export const KP = {
 export interface KubeProxyMetrics {
   /** RFC 3339 time of the scrape (the bundle's capture time for a bundle). */
   readonly scrapedAt: string;
-  /** Epoch seconds of the last successful sync (the oldest when several series, e.g. per IP family); absent before the first. */
+  /**
+   * Epoch seconds of the last successful sync (the newest of the per-IP-family series: a
+   * dual-stack kube-proxy resyncs only the family a change concerns, so the other family's
+   * timestamp says nothing about it); absent before the first. A family that is stuck shows
+   * in unsyncedSinceSeconds / unsyncedLastSyncSeconds.
+   */
   readonly lastSyncSeconds?: number;
   readonly lastQueuedSeconds?: number;
+  /**
+   * Epoch seconds of the earliest sync request (`*_last_queued_timestamp_seconds`) newer than
+   * its IP family's last successful sync: kube-proxy has been asked to program a change and
+   * has not managed to since. kube-proxy zeroes the `*_changes_pending` gauges when a sync
+   * *starts*, also one that then fails, so this is the signal that survives a failing sync
+   * (kube-proxy's own /healthz judges the same way). Absent when every family is synced.
+   */
+  readonly unsyncedSinceSeconds?: number;
+  /** That family's last successful sync (0 when it never synced). */
+  readonly unsyncedLastSyncSeconds?: number;
   /** Changes received but not yet programmed (summed over series); absent when kube-proxy does not export the gauge. */
   readonly endpointChangesPending?: number;
   readonly serviceChangesPending?: number;
@@ -81,7 +96,7 @@ export function kubeProxyMetricsFrom(families: ReadonlyMap<string, PromFamily>, 
   const sum = (xs: number[]): number => xs.reduce((a, b) => a + b, 0);
   const min = (xs: number[]): number => Math.min(...xs);
   // A gauge that was never set reads 0: kube-proxy has not synced yet.
-  const lastSync = one(KP.lastSync, min);
+  const lastSync = one(KP.lastSync, (xs) => Math.max(...xs));
   const lastQueued = one(KP.lastQueued, min);
   const endpoints = one(KP.endpointsPending, sum);
   const services = one(KP.servicesPending, sum);
@@ -89,10 +104,21 @@ export function kubeProxyMetricsFrom(families: ReadonlyMap<string, PromFamily>, 
   const count = values(hist, `${KP.syncDuration}_count`);
   const total = values(hist, `${KP.syncDuration}_sum`);
   const started = one(KP.processStart, min);
+  // Per IP family (the `ip_family` label): a sync queued after that family's last success.
+  const family = (x: { labels: Readonly<Record<string, string>> }): string => x.labels['ip_family'] ?? '';
+  const synced = new Map((families.get(KP.lastSync)?.samples ?? []).filter((x) => x.name === KP.lastSync && !Number.isNaN(x.value)).map((x) => [family(x), x.value] as const));
+  let unsynced: number | undefined;
+  let unsyncedLast: number | undefined;
+  for (const q of families.get(KP.lastQueued)?.samples ?? []) {
+    if (q.name !== KP.lastQueued || Number.isNaN(q.value) || q.value <= 0) continue;
+    const last = synced.get(family(q)) ?? 0;
+    if (q.value > last && (unsynced === undefined || q.value < unsynced)) { unsynced = q.value; unsyncedLast = last; }
+  }
   return {
     scrapedAt,
     ...(lastSync !== undefined && lastSync > 0 ? { lastSyncSeconds: lastSync } : {}),
     ...(lastQueued !== undefined && lastQueued > 0 ? { lastQueuedSeconds: lastQueued } : {}),
+    ...(unsynced !== undefined ? { unsyncedSinceSeconds: unsynced, unsyncedLastSyncSeconds: unsyncedLast ?? 0 } : {}),
     ...(endpoints !== undefined ? { endpointChangesPending: endpoints } : {}),
     ...(services !== undefined ? { serviceChangesPending: services } : {}),
     ...(count.length > 0 && total.length > 0 ? { syncDuration: { count: sum(count), sumSeconds: Math.round(sum(total) * 1e6) / 1e6 } } : {}),

@@ -3,8 +3,10 @@
 // normal for seconds; with changes pending and no successful sync for longer than
 // --kube-proxy-stall (default 5m), kube-proxy is stuck and every later Service change on
 // this node is silently not routed. Read from kube-proxy's own metrics: the
-// `*_changes_pending` gauges and the last successful sync's timestamp (measured from
-// kube-proxy's start when it has never synced).
+// `*_changes_pending` gauges, a sync queued (`*_last_queued_timestamp_seconds`) after the
+// last successful one — kube-proxy zeroes the pending gauges when a sync starts, so a sync
+// that keeps failing shows only there — and the last successful sync's timestamp (measured
+// from kube-proxy's start when it has never synced).
 import type { CheckDefinition } from '../types.js';
 import { dataplaneOf } from '../../dataplane/load.js';
 import { modeFacts } from '../../dataplane/mode.js';
@@ -36,13 +38,16 @@ export const kubeProxyCheck: CheckDefinition = {
     const now = Date.parse(snapshot.capturedAt);
     const p = kubeProxyProgress(m, now);
     // Never synced: the stall clock runs from kube-proxy's start.
-    const sinceMs = p.lastSyncAgeMs ?? (m.processStartSeconds !== undefined ? now - m.processStartSeconds * 1000 : undefined);
+    // A family with a sync queued since its last success is judged by that family's last sync.
+    const familySyncMs = m.unsyncedLastSyncSeconds !== undefined && m.unsyncedLastSyncSeconds > 0 ? now - m.unsyncedLastSyncSeconds * 1000 : undefined;
+    const sinceMs = familySyncMs ?? p.lastSyncAgeMs ?? (m.processStartSeconds !== undefined ? now - m.processStartSeconds * 1000 : undefined);
     const evidence = { source: facts.source, ...p.evidence, stallSeconds: facts.stallMs / 1000 };
-    if (p.pending === 0) {
+    if (!p.waiting) {
       return [{ status: 'pass', severity: 'info', subject, message: `kube-proxy is in sync: nothing pending${p.lastSyncAgeMs !== undefined ? `, last sync ${formatAge(p.lastSyncAgeMs)} ago` : ''}`, evidence }];
     }
     if (sinceMs === undefined || sinceMs > facts.stallMs) {
-      const age = p.lastSyncAgeMs !== undefined ? `its last successful sync was ${formatAge(p.lastSyncAgeMs)} ago`
+      const age = familySyncMs !== undefined ? `its last successful sync was ${formatAge(familySyncMs)} ago`
+        : p.lastSyncAgeMs !== undefined ? `its last successful sync was ${formatAge(p.lastSyncAgeMs)} ago`
         : sinceMs !== undefined ? `it has completed no sync in the ${formatAge(sinceMs)} since it started` : 'it reports no successful sync';
       return [{
         status: 'fail', severity: 'high', subject,

@@ -22,13 +22,15 @@ export interface DescPort {
   readonly targetPort: number;
   readonly protocol?: Proto;
   readonly nodePort?: number;
+  /** The Service names its target port (the EndpointSlice port carries the number, `targetPort`). */
+  readonly targetPortName?: string;
 }
 
 export interface DescService {
   readonly namespace: string;
   readonly name: string;
-  readonly type?: 'ClusterIP' | 'NodePort' | 'LoadBalancer';
-  /** `None` for a headless Service. */
+  readonly type?: 'ClusterIP' | 'NodePort' | 'LoadBalancer' | 'ExternalName';
+  /** `None` for a headless Service, `''` for ExternalName. */
   readonly clusterIP: string;
   readonly ports: readonly DescPort[];
   readonly endpoints: readonly DescEndpoint[];
@@ -37,6 +39,10 @@ export interface DescService {
   /** ClientIP affinity timeout in seconds. */
   readonly affinity?: number;
   readonly externalIPs?: readonly string[];
+  /** LoadBalancer: status.loadBalancer.ingress IPs and spec.loadBalancerSourceRanges. */
+  readonly loadBalancer?: { readonly ingress: readonly string[]; readonly sourceRanges?: readonly string[] };
+  /** ExternalName Services: the DNS name (no ClusterIP, no endpoints). */
+  readonly externalName?: string;
 }
 
 export interface ClusterDesc {
@@ -195,7 +201,7 @@ export function renderIptables(desc: ClusterDesc, opts: RenderOptions = {}): str
       };
       const usesSvc = (s.itp !== 'Local' && internal.length > 0) || (hasEndpoints && externallyReachable);
       if (usesSvc && cluster.length > 0) dispatch(svc, cluster, true);
-      if (local.length > 0 && (s.itp === 'Local' || (s.etp === 'Local' && externallyReachable))) dispatch(svl, local, false);
+      if (local.length > 0 && (s.itp === 'Local' || (s.etp === 'Local' && externallyReachable))) dispatch(svl, local, s.itp === 'Local');
       const seps = new Map<string, DescEndpoint>();
       if (usesSvc) for (const e of cluster) seps.set(sepName(e), e);
       if (s.itp === 'Local' || s.etp === 'Local') for (const e of local) seps.set(sepName(e), e);
@@ -318,7 +324,7 @@ export function renderNft(desc: ClusterDesc, opts: NftRenderOptions = {}): strin
       };
       const usesSvc = (s.itp !== 'Local' && internal.length > 0) || (hasEndpoints && reachable);
       if (usesSvc && cluster.length > 0) dispatch(svc, cluster, true);
-      if (local.length > 0 && (s.itp === 'Local' || (s.etp === 'Local' && reachable))) dispatch(loc, local, false);
+      if (local.length > 0 && (s.itp === 'Local' || (s.etp === 'Local' && reachable))) dispatch(loc, local, s.itp === 'Local');
       if (hasEndpoints && reachable) {
         decls.push(`add chain ${T} ${ext}`);
         if (s.etp === 'Local') {
@@ -384,17 +390,26 @@ export function renderClusterJson(desc: ClusterDesc): string {
   }
   for (const s of desc.services) {
     const type = s.type ?? 'ClusterIP';
+    if (type === 'ExternalName') {
+      items.push({
+        apiVersion: 'v1', kind: 'Service', metadata: { namespace: s.namespace, name: s.name },
+        spec: { type, externalName: s.externalName ?? 'example.com', ports: s.ports.map((p) => ({ name: p.name, port: p.port, targetPort: p.targetPortName ?? p.targetPort, protocol: protoOf(p) })) },
+      });
+      continue;
+    }
     items.push({
       apiVersion: 'v1', kind: 'Service', metadata: { namespace: s.namespace, name: s.name },
       spec: {
         type, clusterIP: s.clusterIP, clusterIPs: [s.clusterIP], selector: { app: s.name },
-        ports: s.ports.map((p) => ({ name: p.name, port: p.port, targetPort: p.targetPort, protocol: protoOf(p), ...(p.nodePort ? { nodePort: p.nodePort } : {}) })),
+        ports: s.ports.map((p) => ({ name: p.name, port: p.port, targetPort: p.targetPortName ?? p.targetPort, protocol: protoOf(p), ...(p.nodePort ? { nodePort: p.nodePort } : {}) })),
         ...(type !== 'ClusterIP' ? { externalTrafficPolicy: s.etp ?? 'Cluster' } : {}),
         internalTrafficPolicy: s.itp ?? 'Cluster',
         sessionAffinity: s.affinity ? 'ClientIP' : 'None',
         ...(s.affinity ? { sessionAffinityConfig: { clientIP: { timeoutSeconds: s.affinity } } } : {}),
         ...(s.externalIPs ? { externalIPs: s.externalIPs } : {}),
+        ...(s.loadBalancer?.sourceRanges ? { loadBalancerSourceRanges: s.loadBalancer.sourceRanges } : {}),
       },
+      ...(s.loadBalancer ? { status: { loadBalancer: { ingress: s.loadBalancer.ingress.map((ip) => ({ ip, ipMode: 'VIP' })) } } } : {}),
     });
     items.push({
       apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice',
@@ -441,6 +456,35 @@ export function smallCluster(node: string, nodeIP = '192.168.50.2'): ClusterDesc
         endpoints: [{ ip: '10.244.2.80', node: other, ready: false, serving: true, terminating: true }] },
       { namespace: 'shop', name: 'headless', clusterIP: 'None', ports: [{ name: 'http', port: 80, targetPort: 8080 }],
         endpoints: [{ ip: '10.244.1.90', node }] },
+    ],
+  };
+}
+
+/**
+ * smallCluster plus every other Service shape kube-proxy distinguishes — the lab cluster the
+ * real kube-proxy programs: a named targetPort, SCTP, LoadBalancer with an ingress IP and
+ * source ranges, externalIPs, ExternalName (ignored by kube-proxy).
+ */
+export function everyShapeCluster(node: string, nodeIP = '192.168.50.2'): ClusterDesc {
+  const small = smallCluster(node, nodeIP);
+  const other = 'node-b';
+  return {
+    ...small,
+    services: [
+      ...small.services.map((s) => (s.name === 'web'
+        ? { ...s, ports: s.ports.map((p) => (p.name === 'http' ? { ...p, targetPortName: 'web-http' } : p)) }
+        : s)),
+      { namespace: 'shop', name: 'sctp', clusterIP: '10.96.0.18', ports: [{ name: 'assoc', port: 9000, targetPort: 9000, protocol: 'SCTP' }],
+        endpoints: [{ ip: '10.244.1.100', node }, { ip: '10.244.2.101', node: other }] },
+      { namespace: 'shop', name: 'lb', type: 'LoadBalancer', clusterIP: '10.96.0.19',
+        ports: [{ name: 'http', port: 80, targetPort: 8080, nodePort: 30090 }],
+        endpoints: [{ ip: '10.244.1.110', node }, { ip: '10.244.2.111', node: other }],
+        loadBalancer: { ingress: ['203.0.113.10'], sourceRanges: ['198.51.100.0/24'] } },
+      { namespace: 'shop', name: 'ext-ip', clusterIP: '10.96.0.20', externalIPs: ['192.168.60.10'],
+        ports: [{ name: 'http', port: 80, targetPort: 8080 }],
+        endpoints: [{ ip: '10.244.1.120', node }, { ip: '10.244.2.121', node: other }] },
+      { namespace: 'shop', name: 'elsewhere', type: 'ExternalName', externalName: 'example.com', clusterIP: '',
+        ports: [{ name: 'http', port: 80, targetPort: 80 }], endpoints: [] },
     ],
   };
 }
