@@ -106,8 +106,8 @@ test('values.schema.json refuses bad values, naming the value and what it may be
 let cp: ControlPlane;
 test.before(async () => {
   cp = await ControlPlane.start();
-  cp.kubectl(['apply', '--server-side', '-f', join(ROOT, 'test/fixtures/crds')]);
-  cp.kubectl(['wait', '--for=condition=Established', '--timeout=60s', 'crd/servicemonitors.monitoring.coreos.com', 'crd/prometheusrules.monitoring.coreos.com', 'crd/certificates.cert-manager.io', 'crd/issuers.cert-manager.io']);
+  cp.kubectl(['apply', '--server-side', '-f', join(ROOT, 'test/fixtures/crds'), '-f', join(ROOT, 'test/fixtures/policyreport/crds')]);
+  cp.kubectl(['wait', '--for=condition=Established', '--timeout=60s', 'crd/servicemonitors.monitoring.coreos.com', 'crd/prometheusrules.monitoring.coreos.com', 'crd/certificates.cert-manager.io', 'crd/issuers.cert-manager.io', 'crd/clusterpolicyreports.wgpolicyk8s.io']);
   cp.kubectl(['apply', '--server-side', '-f', join(ROOT, 'manifests/base/namespace.yaml')]);
 });
 test.after.always(async () => { await cp?.stop(); });
@@ -130,6 +130,8 @@ test.serial('pod templates meet the level they claim: collector and probe are ad
   const pods = kustomize('base').filter((o) => o.kind === 'Deployment' || o.kind === 'DaemonSet');
   await cp.createNamespace('claims-restricted', { 'pod-security.kubernetes.io/enforce': 'restricted', 'pod-security.kubernetes.io/enforce-version': 'v1.33' });
   await cp.createNamespace('claims-baseline', { 'pod-security.kubernetes.io/enforce': 'baseline', 'pod-security.kubernetes.io/enforce-version': 'v1.33' });
+  // A Pod needs its ServiceAccount to exist (no controller makes them here).
+  for (const ns of [NS, 'claims-restricted', 'claims-baseline']) cp.kubectl(['apply', '--server-side', '-n', ns, '-f', join(ROOT, 'manifests/base/serviceaccounts.yaml')]);
   for (const w of pods) {
     const template = (w as unknown as { spec: { template: { metadata: KubeObject; spec: KubeObject } } }).spec.template;
     const asPod = (ns: string) => ({ apiVersion: 'v1', kind: 'Pod', metadata: { ...template.metadata, name: w.metadata.name, namespace: ns }, spec: template.spec });
