@@ -20,7 +20,7 @@ import { makePki } from './support/pki.js';
 import { eventually, runProgram, sample, startCollectorProcess, startProgram } from './support/processes.js';
 import { freePort, httpsGet } from './support/net.js';
 import { ControlPlane } from './lab/control-plane.js';
-import { AGENT_SA as AGENT_SA_NAME, COLLECTOR_AUDIENCE, COLLECTOR_SA, NETCONFORM_NS, PROBE_SA as PROBE_SA_NAME, createPod, installNetconformRbac, podToken, type BoundPod } from './lab/netconform-identity.js';
+import { AGENT_SA as AGENT_SA_NAME, COLLECTOR_AUDIENCE, COLLECTOR_SA, NETCONFORM_NS, PROBE_SA as PROBE_SA_NAME, createPod, installNetconformRbac, prometheusScraperToken, podToken, type BoundPod } from './lab/netconform-identity.js';
 
 const AGENT_SA = 'system:serviceaccount:netconform:netconform-agent';
 const PROBE_SA = 'system:serviceaccount:netconform:netconform-probe';
@@ -53,12 +53,7 @@ test.before(async () => {
     auditLog: true,
   });
   await installNetconformRbac(cp);
-  await cp.createNamespace('monitoring');
-  await cp.create({ apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'prometheus', namespace: 'monitoring' } });
-  await cp.create({ apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name: 'prometheus' }, rules: [{ nonResourceURLs: ['/metrics'], verbs: ['get'] }] });
-  await cp.create({ apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', metadata: { name: 'prometheus' },
-    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'prometheus' }, subjects: [{ kind: 'ServiceAccount', name: 'prometheus', namespace: 'monitoring' }] });
-  prometheus = await cp.token('monitoring', 'prometheus');
+  prometheus = await prometheusScraperToken(cp);
   const pod = await createPod(cp, { namespace: NETCONFORM_NS, name: 'netconform-collector-0', node: 'node-cp', serviceAccount: COLLECTOR_SA });
   collectorKubeconfig = cp.kubeconfig('collector', { token: await podToken(cp, pod, COLLECTOR_SA) });
 });

@@ -19,7 +19,7 @@ import type { AgentServiceClient } from '../gen/proto/netconform/v1/AgentService
 import { makePki } from './support/pki.js';
 import { createLabNode } from './lab/lab.js';
 import { ControlPlane, type KubeObject } from './lab/control-plane.js';
-import { AGENT_SA, COLLECTOR_AUDIENCE, COLLECTOR_SA, NETCONFORM_NS, createPod, installNetconformRbac, jwtClaims, podToken, type BoundPod } from './lab/netconform-identity.js';
+import { AGENT_SA, COLLECTOR_AUDIENCE, COLLECTOR_SA, NETCONFORM_NS, createPod, installNetconformRbac, prometheusScraperToken, jwtClaims, podToken, type BoundPod } from './lab/netconform-identity.js';
 import { eventually, ROOT, runProgram, sample, startCollectorProcess, startProgram } from './support/processes.js';
 import { httpsGet } from './support/net.js';
 
@@ -59,13 +59,7 @@ test.before(async () => {
     await cp.create({ ...reader, metadata: { name }, rules });
     await bind(name, name, group);
   }
-  // Prometheus as it is usually deployed: its ServiceAccount may get the /metrics URL.
-  await cp.createNamespace('monitoring');
-  await cp.create({ apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'prometheus', namespace: 'monitoring' } });
-  await cp.create({ apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name: 'prometheus' }, rules: [{ nonResourceURLs: ['/metrics'], verbs: ['get'] }] });
-  await cp.create({ apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', metadata: { name: 'prometheus' },
-    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'prometheus' }, subjects: [{ kind: 'ServiceAccount', name: 'prometheus', namespace: 'monitoring' }] });
-  prometheus = await cp.token('monitoring', 'prometheus');
+  prometheus = await prometheusScraperToken(cp);
   const collectorPod = await createPod(cp, { namespace: NETCONFORM_NS, name: 'netconform-collector-0', node: 'node-cp', serviceAccount: COLLECTOR_SA });
   collectorKubeconfig = cp.kubeconfig('collector', { token: await podToken(cp, collectorPod, COLLECTOR_SA) });
 });

@@ -27,13 +27,8 @@ const UDP_UNCONNECTED = '07';
 /** The listening sockets of one /proc/net/{tcp,udp}[6] file; `file` names it in errors. */
 export function parseProcNetSockets(text: string, protocol: SocketProtocol, family: 4 | 6, file: string): ListeningSocket[] {
   const out: ListeningSocket[] = [];
-  const lines = text.split('\n');
-  for (let i = 1; i < lines.length; i++) {
-    const line = lines[i]!.trim();
-    if (line === '') continue;
-    const f = line.split(/\s+/);
-    const local = f[1], remote = f[2], state = f[3];
-    if (!local || !remote || !state) throw new InputError(file, 'expected "sl local_address rem_address st …"', i + 1);
+  for (const { local, remote, state, lineNo } of socketRows(text, file)) {
+    const i = lineNo - 1;
     const wanted = protocol === 'TCP' ? state === TCP_LISTEN : state === UDP_UNCONNECTED && remote.endsWith(':0000');
     if (!wanted) continue;
     const [addrHex, portHex] = local.split(':');
@@ -41,6 +36,19 @@ export function parseProcNetSockets(text: string, protocol: SocketProtocol, fami
     out.push({ protocol, family, address: hexAddress(addrHex, family, file, i + 1), port: parseInt(portHex, 16) });
   }
   return out;
+}
+
+/** The rows after the header: each socket's local and remote address and state, with its line number. */
+function* socketRows(text: string, file: string): Generator<{ local: string; remote: string; state: string; lineNo: number }> {
+  const lines = text.split('\n');
+  for (let i = 1; i < lines.length; i++) {
+    const line = lines[i]!.trim();
+    if (line === '') continue;
+    const f = line.split(/\s+/);
+    const local = f[1], remote = f[2], state = f[3];
+    if (!local || !remote || !state) throw new InputError(file, 'expected "sl local_address rem_address st …"', i + 1);
+    yield { local, remote, state, lineNo: i + 1 };
+  }
 }
 
 function hexAddress(hex: string, family: 4 | 6, file: string, line: number): string {
@@ -90,13 +98,8 @@ const TCP_CLIENT_STATES: Readonly<Record<string, string>> = {
 /** Connected TCP sockets of one /proc/net/tcp[6] file for which `keep(remote)` holds. */
 export function parseProcNetConnections(text: string, family: 4 | 6, file: string, keep: (remote: string) => boolean): ConnectedSocket[] {
   const out: ConnectedSocket[] = [];
-  const lines = text.split('\n');
-  for (let i = 1; i < lines.length; i++) {
-    const line = lines[i]!.trim();
-    if (line === '') continue;
-    const f = line.split(/\s+/);
-    const local = f[1], remote = f[2], state = f[3];
-    if (!local || !remote || !state) throw new InputError(file, 'expected "sl local_address rem_address st …"', i + 1);
+  for (const { local, remote, state, lineNo } of socketRows(text, file)) {
+    const i = lineNo - 1;
     const stateName = TCP_CLIENT_STATES[state.toUpperCase()];
     if (!stateName) continue;
     const [lh, lp] = local.split(':'), [rh, rp] = remote.split(':');

@@ -91,3 +91,16 @@ export async function podToken(cp: ControlPlane, pod: BoundPod, serviceAccount: 
 export function jwtClaims(token: string): KubeObject {
   return JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8')) as KubeObject;
 }
+
+/**
+ * Prometheus as it is usually deployed: a ServiceAccount `monitoring/prometheus` whose
+ * ClusterRole may get the /metrics URL; returns a token of it.
+ */
+export async function prometheusScraperToken(cp: ControlPlane): Promise<string> {
+  await cp.createNamespace('monitoring');
+  await cp.create({ apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'prometheus', namespace: 'monitoring' } });
+  await cp.create({ apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name: 'prometheus' }, rules: [{ nonResourceURLs: ['/metrics'], verbs: ['get'] }] });
+  await cp.create({ apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', metadata: { name: 'prometheus' },
+    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'prometheus' }, subjects: [{ kind: 'ServiceAccount', name: 'prometheus', namespace: 'monitoring' }] });
+  return cp.token('monitoring', 'prometheus');
+}
