@@ -18,7 +18,9 @@ import { fileURLToPath } from 'node:url';
 import { createLabNode, cleanupStaleLabs, type LabNode } from '../test/lab/lab.js';
 import { renderClusterJson, renderIptables, smallCluster, type ClusterDesc } from '../agent/dataplane/testing/generate.js';
 import { startDemoPods, type DemoPods } from './pod-processes.js';
-import { demoNamespaces, podCreateAuditEvents, violatingPod } from './pod-security.js';
+import { admitThroughApiServer, demoNamespaces, podCreateAuditEvents, violatingPod } from './pod-security.js';
+import { ControlPlane } from '../test/lab/control-plane.js';
+import { builtK8sBinDir } from '../test/lab/k8s-bins.js';
 
 /** A third node whose pod CIDR (10.244.4.0/24) lies outside the masquerade rule's exception. */
 const NODE_C = { name: 'node-c', ip: '192.168.50.4', podCIDR: '10.244.4.0/24' } as const;
@@ -136,6 +138,7 @@ async function main(): Promise<void> {
   }, null, 2));
   for (const plugin of ['bridge', 'host-local', 'loopback', 'portmap']) writeFileSync(join(cniBin, plugin), '');
   const children: ChildProcess[] = [];
+  let controlPlane: ControlPlane | undefined;
   let cleaning = false;
   const cleanup = async (code: number): Promise<void> => {
     // A second Ctrl-C (a terminal signals the whole process group, npm forwards it too)
@@ -146,6 +149,7 @@ async function main(): Promise<void> {
     try {
       for (const c of children.reverse()) c.kill('SIGTERM');
       await Promise.all(children.map((c) => new Promise((r) => (c.exitCode !== null ? r(null) : c.once('exit', r)))));
+      await controlPlane?.stop();
       await pods?.destroy();
       await lab.destroy();
     } finally {
@@ -189,12 +193,21 @@ async function main(): Promise<void> {
     });
 
     say(`  collector on ${collectorAddr} (audit webhook on 127.0.0.1:${auditPort}), agent scanning the lab node every 30s`);
-    // As kube-apiserver's audit webhook backend does after admitting the pod.
-    const audit = await fetch(`http://127.0.0.1:${auditPort}/audit/webhook`, {
-      method: 'POST', headers: { 'content-type': 'application/json' }, body: podCreateAuditEvents(violatingPod('node-b')),
-    });
-    if (audit.status !== 200) throw new Error(`the audit webhook answered ${audit.status}: ${await audit.text()}`);
-    say('  audit event posted: payments/report-5d8f7 created (baseline admitted it; restricted would not)');
+    // With the real components built (scripts/k8s-bins.sh, as `npm test` does), the pod goes
+    // through the real kube-apiserver and its audit webhook; otherwise the demo posts the event
+    // its webhook would send.
+    if (builtK8sBinDir()) {
+      say('  starting the real etcd and kube-apiserver (built by scripts/k8s-bins.sh) …');
+      controlPlane = await ControlPlane.start({ auditWebhook: { url: `http://127.0.0.1:${auditPort}/audit/webhook`, mode: 'blocking' } });
+      await admitThroughApiServer(controlPlane, 'node-b');
+      say(`  kube-apiserver ready in ${controlPlane.startupSeconds.toFixed(0)} s; payments/report-5d8f7 created through real admission (baseline admitted it; the restricted audit level recorded it)`);
+    } else {
+      const audit = await fetch(`http://127.0.0.1:${auditPort}/audit/webhook`, {
+        method: 'POST', headers: { 'content-type': 'application/json' }, body: podCreateAuditEvents(violatingPod('node-b')),
+      });
+      if (audit.status !== 200) throw new Error(`the audit webhook answered ${audit.status}: ${await audit.text()}`);
+      say('  audit event posted as kube-apiserver would: payments/report-5d8f7 created (baseline admitted it; restricted would not)');
+    }
     say('waiting for the first report …');
     const deadline = Date.now() + 60_000;
     for (;;) {

@@ -6,6 +6,7 @@
 // posts the very sentence a real API server would.
 import { aggregateDetail, evaluate } from '../psa/evaluate.js';
 import { readPod } from '../psa/pod.js';
+import type { ControlPlane } from '../test/lab/control-plane.js';
 
 const PSA = 'pod-security.kubernetes.io';
 export const PSA_VERSION = 'v1.37';
@@ -50,4 +51,19 @@ export function podCreateAuditEvents(pod: Record<string, unknown>): string {
     },
   };
   return JSON.stringify({ kind: 'EventList', apiVersion: 'audit.k8s.io/v1', metadata: {}, items: [event] });
+}
+
+/**
+ * The same story through the real kube-apiserver: its namespaces labelled as above, and the
+ * violating pod created through real admission (baseline admits it, the restricted audit level
+ * records it), so the API server's own audit webhook posts the event to the collector.
+ */
+export async function admitThroughApiServer(cp: ControlPlane, node: string): Promise<void> {
+  for (const ns of demoNamespaces()) {
+    const meta = ns['metadata'] as { name: string; labels: Record<string, string> };
+    await cp.createNamespace(meta.name, meta.labels);
+  }
+  const pod = violatingPod(node);
+  const { uid: _uid, ...metadata } = pod['metadata'] as Record<string, unknown>;
+  await cp.create({ apiVersion: 'v1', kind: 'Pod', metadata, spec: pod['spec'] });
 }

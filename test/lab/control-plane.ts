@@ -23,8 +23,8 @@ export type KubeObject = Record<string, unknown>;
 export interface AuditWebhookTarget {
   /** e.g. https://127.0.0.1:PORT/audit */
   readonly url: string;
-  /** The CA that signed the receiver's serving certificate. */
-  readonly caFile: string;
+  /** The CA that signed the receiver's serving certificate (https URLs). */
+  readonly caFile?: string;
   /** batch as clusters run it; blocking where a test needs each request's events delivered before it returns. */
   readonly mode: 'batch' | 'blocking';
   /** --audit-webhook-batch-max-wait (batch mode), default 1s so tests do not wait 30 s. */
@@ -171,7 +171,7 @@ export class ControlPlane {
       ];
       if (opts.auditWebhook) {
         const w = opts.auditWebhook;
-        writeFileSync(join(dir, 'audit-webhook.kubeconfig'), kubeconfigYaml({ server: w.url, caFile: w.caFile, cert: auditClient.cert, key: auditClient.key }));
+        writeFileSync(join(dir, 'audit-webhook.kubeconfig'), kubeconfigYaml(w.url.startsWith('https:') ? { server: w.url, caFile: w.caFile, cert: auditClient.cert, key: auditClient.key } : { server: w.url }));
         flags.push(`--audit-webhook-config-file=${join(dir, 'audit-webhook.kubeconfig')}`, `--audit-webhook-mode=${w.mode}`,
           `--audit-webhook-initial-backoff=${w.initialBackoff ?? '1s'}`);
         if (w.mode === 'batch') flags.push(`--audit-webhook-batch-max-wait=${w.batchMaxWait ?? '1s'}`);
@@ -327,11 +327,11 @@ function issue(dir: string, ca: string, caKey: string, name: string, subject: st
   return { cert, key };
 }
 
-function kubeconfigYaml(c: { server: string; caFile: string; cert?: string; key?: string; token?: string }): string {
+function kubeconfigYaml(c: { server: string; caFile?: string | undefined; cert?: string; key?: string; token?: string }): string {
   const user: KubeObject = c.token ? { token: c.token } : { 'client-certificate': c.cert, 'client-key': c.key };
   return stringify({
     apiVersion: 'v1', kind: 'Config', 'current-context': 'lab',
-    clusters: [{ name: 'lab', cluster: { server: c.server, 'certificate-authority': c.caFile } }],
+    clusters: [{ name: 'lab', cluster: { server: c.server, ...(c.caFile ? { 'certificate-authority': c.caFile } : {}) } }],
     users: [{ name: 'lab', user }],
     contexts: [{ name: 'lab', context: { cluster: 'lab', user: 'lab' } }],
   });

@@ -2,10 +2,14 @@
 // last line (it builds what its cache lacks). `npm test` runs it once and passes the directory
 // on as NETCONFORM_K8S_BIN; a test file run alone with ava asks the script itself.
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const script = fileURLToPath(new URL('../../scripts/k8s-bins.sh', import.meta.url));
+// From test/lab/ in the checkout, or dist/test/lab/ when compiled (the demo).
+const script = [new URL('../../scripts/k8s-bins.sh', import.meta.url), new URL('../../../scripts/k8s-bins.sh', import.meta.url)]
+  .map((u) => fileURLToPath(u)).find((p) => existsSync(p)) ?? fileURLToPath(new URL('../../scripts/k8s-bins.sh', import.meta.url));
 let cached: string | undefined;
 
 /** The directory holding etcd, kube-apiserver, kubectl, kube-proxy, helm, cni/ and versions/. */
@@ -19,6 +23,22 @@ export function k8sBinDir(): string {
   if (!existsSync(`${dir}/kube-apiserver`)) throw new Error(`no kube-apiserver in ${dir} (run scripts/k8s-bins.sh)`);
   cached = dir;
   return dir;
+}
+
+/**
+ * The directory of binaries already built, without building anything: NETCONFORM_K8S_BIN, or
+ * the newest set in the build script's cache; undefined when there is none (the demo then runs
+ * without a control plane).
+ */
+export function builtK8sBinDir(): string | undefined {
+  const env = process.env.NETCONFORM_K8S_BIN;
+  if (env) return existsSync(join(env, 'kube-apiserver')) ? env : undefined;
+  const sets = join(process.env.NETCONFORM_K8S_CACHE ?? join(homedir(), '.cache/netconform/k8s'), 'bin');
+  let names: string[];
+  try { names = readdirSync(sets); } catch { return undefined; }
+  const complete = names.map((n) => join(sets, n)).filter((d) => existsSync(join(d, 'kube-apiserver')) && existsSync(join(d, 'etcd')));
+  complete.sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs);
+  return complete[0];
 }
 
 export interface K8sVersions {
