@@ -28,6 +28,13 @@ test('scan exits 0 when nothing fails and prints the JSON contract, the node fin
     dataPath: { kind: 'unknown', device: '', mtu: 0, underlayMtu: 0, underlayDevice: '', underlayAddress: '' },
     podCidrSource: 'unknown', podCidrs: [], masquerade: { rules: 0, excludedDestinations: [] }, proxyMode: 'unknown', ruleCounts: {},
     bridgeNfCallNeeded: false, bridgeNfCallIptables: '', hostPortMapping: false, ipFamilies: [], kernel: '6.1.0-18-amd64', modules: [],
+    // What a kube-proxy mode move needs to know: only the sysctls were read.
+    proxy: {
+      arrivals: [], dependentRules: [], dependentRulesTotal: 0, invalidDropRule: '', kubeProxyVersion: '', leftoverIptablesChains: 0,
+      localhostClients: [], localhostClientsTotal: 0, localhostNodePortRule: false, modes: { catching: [], present: [] }, nftVersion: '',
+      nodeAddresses: [], nodePorts: 0, primaryGuess: [], read: { config: false, conntrack: false, nft: false, rules: false, sockets: false, sysctls: true },
+      routeLocalnet: [], tcpBeLiberal: '',
+    },
   });
   t.deepEqual(out.checks.find((c) => c.id === 'pod-network.sysctl'), { id: 'pod-network.sysctl', status: 'pass', passed: 1, failed: 0, warned: 0, skipped: 0, errored: 0 } as never);
 });
