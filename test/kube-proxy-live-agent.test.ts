@@ -11,14 +11,18 @@
 // sync) repairs the rule → both are back to passing. Every wait is on a real signal:
 // kube-proxy's sync metric and the collector's /metrics.
 import test from 'ava';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { everyShapeCluster } from '../agent/dataplane/testing/generate.js';
 import { ControlPlane } from './lab/control-plane.js';
 import { createLabNode } from './lab/lab.js';
 import { LabKubeProxy } from './lab/kube-proxy.js';
-import { createClusterObjects } from './lab/api-objects.js';
+import { clusterContext, createClusterObjects, replaceEndpointSlice } from './lab/api-objects.js';
+import { createWireLab } from './lab/wire.js';
+import { inspectNetns } from '../agent/inspect/netns.js';
+import { scanSnapshot } from '../agent/scan.js';
+import type { Finding } from '../common/findings.js';
 import { AGENT_SA, COLLECTOR_AUDIENCE, COLLECTOR_SA, NETCONFORM_NS, createPod, installNetconformRbac, podToken, prometheusScraperToken } from './lab/netconform-identity.js';
 import { httpsGet } from './support/net.js';
 import { makePki } from './support/pki.js';
@@ -34,7 +38,7 @@ const REPORT = `/apis/wgpolicyk8s.io/v1alpha2/clusterpolicyreports/netconform-no
 
 interface Result { policy: string; rule: string; result: string; message?: string }
 
-test('live agent as deployed: real kube-proxy, TLS + TokenReview, PolicyReports — a deleted rule is named by check and Service, and a kube-proxy restart clears it', async (t) => {
+test.serial('live agent as deployed: real kube-proxy, TLS + TokenReview, PolicyReports — a deleted rule is named by check and Service, and a kube-proxy restart clears it', async (t) => {
   t.timeout(240_000);
   const started = Date.now();
   const cp = await ControlPlane.start();
@@ -138,4 +142,60 @@ test('live agent as deployed: real kube-proxy, TLS + TokenReview, PolicyReports 
   // Nothing the agent asked of the API server was refused.
   t.deepEqual(agent.logs.filter((l) => l.msg === 'list/watch failed; retrying').map((l) => l['error']), []);
   t.log(`runtime ${((Date.now() - started) / 1000).toFixed(1)} s`);
+});
+
+// A half-done switch from iptables to nftables mode: kube-proxy runs in nftables mode and has
+// synced, while the KUBE-* rules an iptables-mode kube-proxy programmed are still there (its
+// recorded dump restored into the node, as when the switch skipped `kube-proxy --cleanup`).
+// shop/single's endpoint moved after that dump, so a real packet tells which mode DNATs it.
+const DUMP = new URL('./fixtures/kube-proxy-real/v1.37.2-iptables/iptables-save.txt', import.meta.url).pathname;
+
+test.serial('half-done mode switch: nftables-mode kube-proxy over iptables-mode KUBE-* rules fails service-routing.mode for the node, and a real packet shows which mode DNATs', async (t) => {
+  t.timeout(180_000);
+  const cp = await ControlPlane.start();
+  t.teardown(() => cp.stop());
+  const desc = everyShapeCluster(NODE, NODE_IP);
+  await createClusterObjects(cp, desc);
+  // After the dump was recorded (endpoint 10.244.2.20), shop/single moved to 10.244.2.22.
+  const moved = { ...desc, services: desc.services.map((s) => (s.name === 'single' ? { ...s, endpoints: [{ node: 'node-b', ip: '10.244.2.22' }] } : s)) };
+  await replaceEndpointSlice(cp, moved, 'shop', 'single');
+  const lab = await createLabNode({ pods: 0, bridge: 'cbr0', podCIDR: '10.244.1.0/24', uplinkAddress: `${NODE_IP}/24` });
+  t.teardown(() => lab.destroy());
+  const mark = Date.now();
+  const kp = await LabKubeProxy.start(cp, { netns: lab.netns, nodeName: NODE, mode: 'nftables', clusterCIDR: CLUSTER_CIDR });
+  // nftables mode's --cleanup leaves iptables rules alone: remove the restored ones too.
+  t.teardown(async () => { await lab.exec('iptables', ['-w', '-t', 'nat', '-F']).catch(() => undefined); await kp.stop(); });
+  await kp.waitForSync(mark, 90_000);
+  const local = new Set<string>(), remote = new Set<string>(['10.244.2.20', '10.244.2.22']);
+  for (const s of desc.services) for (const e of s.endpoints) (e.node === NODE ? local : remote).add(e.ip);
+  const w = await createWireLab(lab, {
+    localEndpoints: [...local], remoteEndpoints: [...remote], remoteCIDR: '10.244.2.0/24',
+    tcpPorts: [80, 53, 8080, 8443, 9090], udpPorts: [53], clientPodIP: '10.244.1.200', outsideIP: '192.168.50.100', nodeIP: NODE_IP, tag: 'hm',
+  });
+  t.teardown(() => w.stop());
+  const scan = async (): Promise<Finding[]> => {
+    const snapshot = await inspectNetns(lab.netns, { node: NODE, cniConfDir: '/nonexistent', cniBinDir: '/nonexistent', kubeProxy: { url: kp.metricsUrl, settleMs: 30_000, stallMs: 300_000 } });
+    return scanSnapshot(snapshot, clusterContext(cp), { only: ['service-routing.mode'] }).findings as Finding[];
+  };
+  const target = { id: SINGLE, proto: 'tcp' as const, host: '10.96.0.12', port: 8080, n: 20 };
+  const answered = async (): Promise<string[]> => {
+    await lab.exec('conntrack', ['-F']).catch(() => undefined);
+    return Object.keys((await w.fromPod([target]))[SINGLE]!.by).sort();
+  };
+  // nftables mode alone: one mode, and the packet goes to the endpoint of now.
+  const clean = await scan();
+  t.deepEqual(clean.map((f) => `${f.status} ${f.subject} ${f.message}`), [`pass ${NODE} kube-proxy mode: nftables`]);
+  t.deepEqual(await answered(), ['10.244.2.22']);
+
+  // Its nat table, without the `-m nfacct` counting matches: their accounting objects exist
+  // only where an iptables-mode kube-proxy created them (the rules match the same packets).
+  const nat = /^\*nat\n[\s\S]*?^COMMIT\n/m.exec(readFileSync(DUMP, 'utf8'))![0].replace(/ -m nfacct --nfacct-name +\S+/g, '');
+  await lab.exec('iptables-restore', ['-w', '--noflush'], nat);
+  const half = await scan();
+  t.deepEqual(half.map((f) => `${f.status} ${f.check} ${f.subject}: ${f.message}`), [
+    `fail service-routing.mode ${NODE}: two kube-proxy modes catch Service traffic (iptables and nftables); remove the stale one's rules (kube-proxy --cleanup for the old mode)`,
+  ]);
+  // On the wire: every connection goes to the old endpoint — the stale iptables rules DNAT
+  // first, and nftables-mode kube-proxy's correct rules never see the packet rewritten.
+  t.deepEqual(await answered(), ['10.244.2.20']);
 });
