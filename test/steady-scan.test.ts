@@ -33,6 +33,7 @@ test('real kernel: the rules are dumped again only after an nf_tables commit, an
   try {
     const desc = smallCluster(lab.nodeName);
     await lab.exec('iptables-restore', ['-w'], renderIptables(desc));
+    await linksSettled(lab);
     const cluster = contextOf(desc);
     const opts: LiveOptions = { node: lab.nodeName, cniConfDir: '/nonexistent', cniBinDir: '/nonexistent' };
     let inspections = 0;
@@ -81,11 +82,31 @@ test('real kernel: the rules are dumped again only after an nf_tables commit, an
   }
 });
 
+/**
+ * Waits until a new lab node's links, addresses and routes — as the scanner reads them — stop
+ * changing (a bridge's operstate and IPv6 link-local addresses settle a moment after creation,
+ * later on a loaded machine): the steady scanner rightly re-judges when they change, and these
+ * tests compare consecutive scans.
+ */
+async function linksSettled(lab: { netns: string; nodeName: string }): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  let last = '';
+  for (;;) {
+    const snap = await inspectNetns(lab.netns, { node: lab.nodeName, cniConfDir: '/nonexistent', cniBinDir: '/nonexistent' });
+    const now = JSON.stringify([snap.links ?? null, snap.routes ?? null]);
+    if (now === last) return;
+    if (Date.now() > deadline) throw new Error('the lab node\'s links did not settle in 30 s');
+    last = now;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
 test('real kernel: an iptables-legacy change is invisible to the generation, so the rules are dumped again at least every --reverify', async (t) => {
   const lab = await createLabNode({ pods: 0, bridge: 'cbr0', uplinkAddress: '192.168.50.2/24' });
   try {
     const desc = smallCluster(lab.nodeName);
     await lab.exec('iptables-legacy-restore', ['-w'], renderIptables(desc));
+    await linksSettled(lab);
     const cluster = contextOf(desc);
     let now = 0;
     const scanner = new SteadyScanner({
