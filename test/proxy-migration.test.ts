@@ -6,11 +6,12 @@
 // blockers and the warnings the rules call for. IPVS from the recorded dumps; the mixed state
 // and `diff` of one node switched from iptables to nftables rules.
 import test from 'ava';
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createLabNode, type LabNode } from './lab/lab.js';
+import { echoServer, heldConnection } from './lab/netns-tcp.js';
+import { tempDir } from './support/tmp.js';
 import { runProgram } from './support/processes.js';
 import { UPLINK, captureWithCni, node as nodeObject } from './support/migration.js';
 import { readBundle } from '../agent/inspect/bundle.js';
@@ -26,37 +27,6 @@ import { diffSnapshots } from '../migrate/diff.js';
 import { formatMigrationMarkdown } from '../migrate/render.js';
 
 const FIX = new URL('./fixtures/', import.meta.url).pathname;
-
-function tempDir(t: { teardown(fn: () => void): void }, prefix = 'nc-proxymig-'): string {
-  const dir = mkdtempSync(join(tmpdir(), prefix));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
-
-/** A TCP client in `netns` that connects and holds the connection open until killed; resolves once connected. */
-function holdConnection(t: { teardown(fn: () => void): void }, netns: string, host: string, port: number): Promise<ChildProcess> {
-  const script = `const s=require('node:net').connect(${port},${JSON.stringify(host)},()=>{process.stdout.write('connected\\n')});s.on('error',e=>{process.stderr.write(e.message);process.exit(3)});setTimeout(()=>{},600000)`;
-  const child = spawn('ip', ['netns', 'exec', netns, process.execPath, '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
-  t.teardown(() => { child.kill('SIGKILL'); });
-  return new Promise((resolve, reject) => {
-    let err = '';
-    child.stderr!.on('data', (c: Buffer) => { err += c.toString(); });
-    child.stdout!.on('data', (c: Buffer) => { if (c.toString().includes('connected')) resolve(child); });
-    child.on('exit', (code) => reject(new Error(`client in ${netns} to ${host}:${port} exited ${code}: ${err}`)));
-    setTimeout(() => reject(new Error(`client in ${netns} to ${host}:${port} did not connect within 10 s: ${err}`)), 10_000);
-  });
-}
-
-/** An echo server in `netns` on `port`; resolves once listening. */
-function serve(t: { teardown(fn: () => void): void }, netns: string, port: number): Promise<void> {
-  const script = `require('node:net').createServer(s=>s.pipe(s)).listen(${port},()=>process.stdout.write('listening\\n'))`;
-  const child = spawn('ip', ['netns', 'exec', netns, process.execPath, '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
-  t.teardown(() => { child.kill('SIGKILL'); });
-  return new Promise((resolve, reject) => {
-    child.stdout!.on('data', (c: Buffer) => { if (c.toString().includes('listening')) resolve(); });
-    child.on('exit', (code) => reject(new Error(`server in ${netns} exited ${code}`)));
-  });
-}
 
 /** smallCluster with shop/web served only by the lab's pod 1 (10.244.1.11), so every connection really lands. */
 function labCluster(nodeName: string): ClusterDesc {
@@ -77,7 +47,7 @@ async function addDependentRules(lab: LabNode): Promise<void> {
 
 test('iptables-mode lab node: localhost NodePort client and a NodePort on a secondary address are the two blockers', async (t) => {
   t.timeout(300_000, 'a lab node, two CLI runs and headless Chromium on a shared machine');
-  const dir = tempDir(t);
+  const dir = tempDir(t, 'nc-proxymig-');
   const lab = await createLabNode({ pods: 2, ...UPLINK });
   t.teardown(() => lab.destroy());
   const desc = labCluster(lab.nodeName);
@@ -90,9 +60,9 @@ test('iptables-mode lab node: localhost NodePort client and a NodePort on a seco
   await lab.exec('ip', ['addr', 'add', '192.168.77.10/24', 'dev', 'eth1']);
   await lab.exec('ip', ['link', 'set', 'eth1', 'up']);
   await lab.exec('ip', ['link', 'set', 'eth1-peer', 'up']);
-  await serve(t, lab.pods[1]!.netns, 8080);
-  await holdConnection(t, lab.netns, '127.0.0.1', 30080);
-  await holdConnection(t, lab.pods[0]!.netns, '192.168.77.10', 30080);
+  await echoServer(t, lab.pods[1]!.netns, 8080);
+  await heldConnection(t, lab.netns, '127.0.0.1', 30080);
+  await heldConnection(t, lab.pods[0]!.netns, '192.168.77.10', 30080);
 
   const bundle = await captureWithCni(lab, dir, 'bridge');
   for (const f of ['conntrack.txt', 'conntrack6.txt', 'proc-net-tcp.txt', 'proc-net-tcp6.txt', 'nft-version.txt']) t.true(existsSync(join(bundle, f)), `${f} captured`);
@@ -161,7 +131,7 @@ test('iptables-mode lab node: localhost NodePort client and a NodePort on a seco
 
 test('during the switch on a lab node: two modes at once and iptables leftovers are flagged; diff judges every Service the same, or names the one that changed', async (t) => {
   t.timeout(300_000, 'a lab node captured four times and one CLI run on a shared machine');
-  const dir = tempDir(t);
+  const dir = tempDir(t, 'nc-proxymig-');
   const lab = await createLabNode({ pods: 0, bridge: 'cbr0', uplinkAddress: '192.168.50.2/24' });
   t.teardown(() => lab.destroy());
   const desc = smallCluster(lab.nodeName);
@@ -223,7 +193,7 @@ test('during the switch on a lab node: two modes at once and iptables leftovers 
 });
 
 test('IPVS node from the recorded dumps: deprecation, bindings on kube-ipvs0, schedulers and strictARP', (t) => {
-  const dir = tempDir(t);
+  const dir = tempDir(t, 'nc-proxymig-');
   // Recorded dumps: ipvsadm -Sn (tool-output) and the node's ip -j link/addr with kube-ipvs0 added as IPVS mode binds it.
   const ipvs = readFileSync(join(FIX, 'tool-output/ipvsadm-save.txt'), 'utf8').replace('-A -t 10.96.0.10:53 -s rr', '-A -t 10.96.0.10:53 -s sh');
   writeFileSync(join(dir, 'ipvsadm.txt'), ipvs);
@@ -266,7 +236,7 @@ test('the new bundle files: a malformed one is an error naming the file and line
     ['proc-net-tcp.txt', '  sl  local_address rem_address   st\n   0: 0100007F:1F90\n', /proc-net-tcp\.txt:2: expected "sl local_address rem_address st …"/],
   ];
   for (const [file, text, want] of cases) {
-    const dir = tempDir(t);
+    const dir = tempDir(t, 'nc-proxymig-');
     writeFileSync(join(dir, file), text);
     t.throws(() => readBundle(dir), { message: want }, file);
   }
@@ -281,7 +251,7 @@ test('the new bundle files: a malformed one is an error naming the file and line
 });
 
 test('kernel and nft below what nftables mode needs are blockers; an agent without proxy facts is named', (t) => {
-  const dir = tempDir(t);
+  const dir = tempDir(t, 'nc-proxymig-');
   writeFileSync(join(dir, 'node.txt'), 'old-node\n');
   writeFileSync(join(dir, 'sysctl.txt'), 'kernel.osrelease = 5.10.0-28-amd64\n');
   writeFileSync(join(dir, 'nft-version.txt'), 'nftables v0.9.8 (E.D.S.)\n');

@@ -8,12 +8,13 @@
 // while the primary-address NodePort and the ClusterIP still work, and `diff` of the bundles
 // judges every Service port the same. Everything runs inside namespaces this test creates.
 import test from 'ava';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ControlPlane, type KubeObject } from './lab/control-plane.js';
 import { createLabNode } from './lab/lab.js';
+import { echoServer, heldConnection } from './lab/netns-tcp.js';
+import { tempDir } from './support/tmp.js';
 import { LabKubeProxy } from './lab/kube-proxy.js';
 import { clusterContext, clusterJson, createClusterObjects } from './lab/api-objects.js';
 import { UPLINK, captureWithCni } from './support/migration.js';
@@ -38,31 +39,6 @@ function labCluster(nodeName: string): ClusterDesc {
   return { ...d, services: [{ ...web, ports: [web.ports[0]!], endpoints: [{ ip: '10.244.1.11', node: nodeName }] }] };
 }
 
-/** An echo server in `netns` on `port`; resolves once listening. */
-function serve(t: { teardown(fn: () => void): void }, netns: string, port: number): Promise<void> {
-  const script = `require('node:net').createServer(s=>s.pipe(s)).listen(${port},()=>process.stdout.write('listening\\n'))`;
-  const child = spawn('ip', ['netns', 'exec', netns, process.execPath, '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
-  t.teardown(() => { child.kill('SIGKILL'); });
-  return new Promise((resolve, reject) => {
-    child.stdout!.on('data', (c: Buffer) => { if (c.toString().includes('listening')) resolve(); });
-    child.on('exit', (code) => reject(new Error(`server in ${netns} exited ${code}`)));
-  });
-}
-
-/** A TCP client in `netns` that connects, gets its echo and holds the connection open until killed. */
-function holdConnection(t: { teardown(fn: () => void): void }, netns: string, host: string, port: number): Promise<ChildProcess> {
-  const script = `const s=require('node:net').connect(${port},${JSON.stringify(host)},()=>s.write('x'));s.once('data',()=>process.stdout.write('connected\\n'));s.on('error',e=>{process.stderr.write(e.message);process.exit(3)});setTimeout(()=>{},600000)`;
-  const child = spawn('ip', ['netns', 'exec', netns, process.execPath, '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
-  t.teardown(() => { child.kill('SIGKILL'); });
-  return new Promise((resolve, reject) => {
-    let err = '';
-    child.stderr!.on('data', (c: Buffer) => { err += c.toString(); });
-    child.stdout!.on('data', (c: Buffer) => { if (c.toString().includes('connected')) resolve(child); });
-    child.on('exit', (code) => reject(new Error(`client in ${netns} to ${host}:${port} exited ${code}: ${err}`)));
-    setTimeout(() => reject(new Error(`client in ${netns} to ${host}:${port} got no echo within 10 s: ${err}`)), 10_000);
-  });
-}
-
 /** One connection from `netns`: 'echoed' (the endpoint answered), or the error (ECONNREFUSED, timeout). */
 function probe(netns: string, host: string, port: number): Promise<string> {
   const script = `const s=require('node:net').connect(${port},${JSON.stringify(host)},()=>s.write('ping'));const done=(r)=>{process.stdout.write(r);process.exit(0)};s.on('data',(d)=>done(d.toString()==='ping'?'echoed':'other'));s.on('error',(e)=>done(e.code||e.message));setTimeout(()=>done('timeout'),3000)`;
@@ -82,8 +58,7 @@ test.after.always(async () => { await cp?.stop(); });
 test('real kube-proxy switched from iptables to nftables on a lab node: exactly the two blockers migrate check named break, nothing else', async (t) => {
   t.timeout(180_000);
   const T0 = Date.now();
-  const dir = mkdtempSync(join(tmpdir(), 'nc-switch-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = tempDir(t, 'nc-switch-');
   const lab = await createLabNode({ pods: 2, ...UPLINK });
   t.teardown(() => lab.destroy());
   const desc = labCluster(lab.nodeName);
@@ -94,7 +69,7 @@ test('real kube-proxy switched from iptables to nftables on a lab node: exactly 
   await lab.exec('ip', ['addr', 'add', `${SECONDARY}/24`, 'dev', 'eth1']);
   await lab.exec('ip', ['link', 'set', 'eth1', 'up']);
   await lab.exec('ip', ['link', 'set', 'eth1-peer', 'up']);
-  await serve(t, lab.pods[1]!.netns, 8080);
+  await echoServer(t, lab.pods[1]!.netns, 8080);
   const routeLocalnet = async (): Promise<string> => (await lab.exec('sysctl', ['-n', 'net.ipv4.conf.all.route_localnet'])).trim();
   t.is(await routeLocalnet(), '0', 'a new namespace starts without route_localnet');
 
@@ -121,8 +96,8 @@ test('real kube-proxy switched from iptables to nftables on a lab node: exactly 
   t.deepEqual(await probeAll(), { localhost: 'echoed', secondary: 'echoed', primary: 'echoed', clusterIP: 'echoed' });
   // The connections the capture sees in conntrack: held open, as a real client would.
   const held = [
-    await holdConnection(t, lab.netns, '127.0.0.1', NODE_PORT),
-    await holdConnection(t, lab.pods[0]!.netns, SECONDARY, NODE_PORT),
+    await heldConnection(t, lab.netns, '127.0.0.1', NODE_PORT),
+    await heldConnection(t, lab.pods[0]!.netns, SECONDARY, NODE_PORT),
   ];
 
   const clusterObjects = (JSON.parse(clusterJson(cp)) as { items: KubeObject[] }).items;
