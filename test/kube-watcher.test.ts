@@ -373,46 +373,10 @@ async function fakeRig(
   seed(server);
   const dir = mkdtempSync(join(tmpdir(), 'kube-watcher-'));
   const kubeConfig = loadKubeConfig(server.writeKubeconfig(join(dir, 'kubeconfig')));
-  const contexts: Emitted[] = [];
-  const logs: string[] = [];
-  const logger: Logger = createLogger({ component: 'test' }, 'debug', (line) => logs.push(line));
-  let notify: (() => void) | undefined;
-  const watcher = new ClusterWatcher({
-    kubeConfig,
-    logger,
-    debounceMs: 50,
-    maxDelayMs: 500,
-    backoffInitialMs: 20,
-    backoffMaxMs: 200,
-    onContext: (ctx, version) => {
-      contexts.push({ ctx, version });
-      notify?.();
-    },
-    ...watcherOpts,
+  const rig = collect(watcherOpts, kubeConfig, async () => {
+    await server.close();
+    rmSync(dir, { recursive: true, force: true });
   });
-  watcher.start();
-  return {
-    server,
-    watcher,
-    contexts,
-    logs,
-    async waitFor(pred, what, timeoutMs = 10_000) {
-      const deadline = Date.now() + timeoutMs;
-      for (;;) {
-        const hit = contexts.find((c) => pred(c.ctx));
-        if (hit) return hit;
-        if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what} (got ${contexts.length} contexts)`);
-        await new Promise<void>((resolve) => {
-          notify = resolve;
-          setTimeout(resolve, 50);
-        });
-      }
-    },
-    async close() {
-      await watcher.stop();
-      await server.close();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
+  return { ...rig, server };
 }
 
