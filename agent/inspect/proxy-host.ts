@@ -116,6 +116,8 @@ export const PROXY_HOST_TOOL_FILES: readonly { readonly file: string; readonly c
   { file: PROXY_HOST_FILES.nftVersion, cmd: 'nft', args: ['--version'] },
 ];
 
+let nftVersionRead: Promise<string | undefined> | undefined;
+
 /** Reads the facets live, in the agent's network namespace (hostNetwork: the node's). */
 export async function readProxyHostLive(opts: { readonly kubeProxyMetricsUrl?: string; readonly netns?: string; readonly toolTimeoutMs?: number }): Promise<ProxyHostFacets> {
   const timeoutMs = opts.toolTimeoutMs ?? DEFAULT_TOOL_TIMEOUT_MS;
@@ -124,7 +126,10 @@ export async function readProxyHostLive(opts: { readonly kubeProxyMetricsUrl?: s
     return r.ok ? r.out : undefined;
   };
   const out: ProxyHostFacets = {};
-  const [ct4, ct6, nft] = await Promise.all([tool('conntrack', CONNTRACK_ARGS.v4), tool('conntrack', CONNTRACK_ARGS.v6), tool('nft', ['--version'])]);
+  // The agent's own nft cannot change while it runs: asked until it answers, not on every scan.
+  nftVersionRead ??= tool('nft', ['--version']);
+  const [ct4, ct6, nft] = await Promise.all([tool('conntrack', CONNTRACK_ARGS.v4), tool('conntrack', CONNTRACK_ARGS.v6), nftVersionRead]);
+  if (nft === undefined) nftVersionRead = undefined;
   const ct = mergeConntrack(ct4 !== undefined ? parseConntrackList(ct4, `conntrack ${CONNTRACK_ARGS.v4.join(' ')}`) : undefined, ct6 !== undefined ? parseConntrackList(ct6, `conntrack ${CONNTRACK_ARGS.v6.join(' ')}`) : undefined);
   if (ct) out.conntrack = ct;
   if (nft !== undefined) out.nftVersion = parseNftVersion(nft, 'nft --version');
