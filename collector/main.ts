@@ -151,11 +151,12 @@ const POLICY_REPORT_PSA_WINDOW_MS = 24 * 3600_000;
 
 function policyReportWriterFromFlags(p: Parsed, kubeConfig: KubeConfig | undefined, psa: PsaStoreWiring, log: Logger): PolicyReportWriter | undefined {
   const flavour = choice(str(p, 'policy-reports'), ['wgpolicyk8s', 'openreports', 'off'] as const, '--policy-reports', 'off');
-  if (flavour === 'off') return undefined;
-  if (!kubeConfig) throw new UsageError('needs the Kubernetes API to write to (--kubeconfig, or in-cluster); --cluster and --no-kube have none', '--policy-reports');
+  // Checked whatever --policy-reports says: a bad value is refused, not silently unused.
   const interval = str(p, 'policy-report-interval');
   const refreshMs = interval === undefined ? 60_000 : parseDuration(interval, '--policy-report-interval');
   if (refreshMs < 1000) throw new UsageError(`"${interval}" is below 1s`, '--policy-report-interval');
+  if (flavour === 'off') return undefined;
+  if (!kubeConfig) throw new UsageError('needs the Kubernetes API to write to (--kubeconfig, or in-cluster); --cluster and --no-kube have none', '--policy-reports');
   return new PolicyReportWriter({
     kubeConfig, flavour, log, metricsRegistry: psa.collectorOptions.metricsRegistry!, refreshMs,
     namespaceFindings: () => namespaceFindings(

@@ -174,3 +174,12 @@ test('bad audit flags are usage errors naming the flag', async (t) => {
   t.is(size.code, 2);
   t.regex(size.stderr, /--audit-max-body: invalid size "12 parsecs"/);
 });
+
+test('a bad --policy-report-interval is a usage error also when PolicyReports are off', async (t) => {
+  const r = await runProgram('collector', ['--insecure', '--no-kube', '--db', ':memory:', '--grpc-listen', '127.0.0.1:0', '--http-listen', '127.0.0.1:0', '--policy-report-interval', 'forever']);
+  t.is(r.code, 2);
+  t.regex(r.stderr, /^netconform-collector: --policy-report-interval: invalid duration "forever" \(use forms like 500ms, 30s, 5m, 1h, 30d\)$/m);
+  const short = await runProgram('collector', ['--insecure', '--no-kube', '--db', ':memory:', '--grpc-listen', '127.0.0.1:0', '--http-listen', '127.0.0.1:0', '--policy-report-interval', '10ms']);
+  t.is(short.code, 2);
+  t.regex(short.stderr, /--policy-report-interval: "10ms" is below 1s/);
+});
