@@ -16,11 +16,13 @@
 // and reported as CPU-seconds per hour and % of one core, with the agent's RSS, next to the
 // bare dump's cost at one dump per 30 s. Goal: idle ≤ 1 % of a core at 10k (≤ 0.1 % at 1k),
 // churn ≤ 5 % (0.5 %).
-//   npx tsx bench/steady.ts [--services 1000,10000] [--per-service 10] [--minutes 2] [--compress 10] [--only idle,churn]
+//   npx tsx bench/steady.ts [--services 1000,10000] [--per-service 10] [--minutes 2] [--compress 10] [--only idle,churn] [--agent DIST/agent/main.js]
+// --agent runs another build (e.g. a copy of the previous commit's dist/, with proto/ and
+// package.json next to it) for a before/after comparison on the same machine.
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { largeCluster, renderClusterJson, renderIptables, type ClusterDesc } from '../agent/dataplane/testing/generate.js';
 import { createLabNode, type LabNode } from '../test/lab/lab.js';
@@ -34,6 +36,7 @@ const SIZES = argOf('services', '1000,10000').split(',').map(Number);
 const PER = Number(argOf('per-service', '10'));
 const MINUTES = Number(argOf('minutes', '2'));
 const COMPRESS = Number(argOf('compress', '1'));
+const AGENT = resolve(argOf('agent', join(root, 'dist/agent/main.js')));
 const TICK = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
 const loadAvg = (): string => loadavg().map((x) => x.toFixed(2)).join(' ');
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -122,7 +125,7 @@ const SCENARIOS: readonly Scenario[] = [
 interface Measured { readonly line: string; readonly cpuPerHour: number; readonly dumps: number; readonly cpu: number }
 
 async function measure(lab: LabNode, desc: ClusterDesc, clusterFile: string, collector: string, sc: Scenario): Promise<Measured> {
-  const agent = startInNetns(lab.netns, [join(root, 'dist/agent/main.js'), 'run', '--collector', collector, '--insecure', '--cluster', clusterFile,
+  const agent = startInNetns(lab.netns, [AGENT, 'run', '--collector', collector, '--insecure', '--cluster', clusterFile,
     '--node', lab.nodeName, '--interval', sc.interval, '--reverify', sc.reverify]);
   try {
     await agent.waitFor((l) => l['msg'] === 'scan complete', 300_000, 'the first scan');
@@ -174,7 +177,7 @@ async function bareDumpCpu(lab: LabNode): Promise<number> {
 
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'nc-steady-'));
-  console.log(`steady state: windows of ${MINUTES} min after the first report; load average ${loadAvg()} at start`);
+  console.log(`steady state: ${AGENT}, windows of ${MINUTES} min after the first report; load average ${loadAvg()} at start`);
   try {
     for (const n of SIZES) {
       const lab = await createLabNode({ pods: 0, bridge: null, uplinkAddress: '192.168.77.2/24' });
