@@ -19,7 +19,7 @@ import { inspectNetns } from './inspect/netns.js';
 import { readBundle } from './inspect/bundle.js';
 import { captureBundle } from './inspect/capture.js';
 import type { NodeSnapshot } from './snapshot.js';
-import { DEFAULT_REVERIFY } from './steady-scan.js';
+import { DEFAULT_PROXY_FACTS_INTERVAL, DEFAULT_REVERIFY } from './steady-scan.js';
 import { scanSnapshot } from './scan.js';
 import { writeScanJson, formatScanTable, parseFailOn, breaches } from './report/format.js';
 import { probeCommand, PROBE_HELP } from './probe/command.js';
@@ -118,6 +118,11 @@ ${KUBE_PROXY_HELP}`,
                          node's links, routes, CNI or eBPF maps changed; the rules are dumped anyway at
                          least this often, for what the generation cannot see (iptables-legacy, ipset,
                          IPVS). 0s: a dump every interval (default ${DEFAULT_REVERIFY})
+  --proxy-facts-interval DURATION  how often the facts only the kube-proxy mode migration report uses
+                         (conntrack -L --dst-nat, /proc/net/tcp, kube-proxy's /configz) are read again;
+                         every report's fingerprint carries the last read. Also read on start. A localhost
+                         NodePort client is seen at the next read while its connection is open. 0s: every
+                         scan (default ${DEFAULT_PROXY_FACTS_INTERVAL})
   --kubeconfig FILE      list and watch Nodes, Services, EndpointSlices and ServiceCIDRs through this
                          kubeconfig (default: in-cluster, with the Pod's ServiceAccount token, when
                          running as a Pod; changes are applied as they come and trigger a rescan)
@@ -152,10 +157,12 @@ the last acknowledged report) is younger than --max-age, or the agent started le
 `,
   trace: TRACE_HELP,
   probe: PROBE_HELP,
-  snapshot: `Usage: netconform-agent snapshot [--dataplane-unless-generation N] [--node NAME] [--cni-conf-dir DIR] [--cni-bin-dir DIR] [--bpf-root DIR] [--proc-root DIR] [--tool-timeout 60s] [--kube-proxy-metrics URL]
+  snapshot: `Usage: netconform-agent snapshot [--dataplane-unless-generation N] [--no-proxy-facts] [--node NAME] [--cni-conf-dir DIR] [--cni-bin-dir DIR] [--bpf-root DIR] [--proc-root DIR] [--tool-timeout 60s] [--kube-proxy-metrics URL]
 
   --dataplane-unless-generation N  leave the rule dumps out (and set dataplaneUnchanged) while the
                          nf_tables generation is still N — what 'run --netns' asks of its child
+  --no-proxy-facts       leave out the kube-proxy migration facts (conntrack, /proc/net/tcp, /configz) and
+                         set proxyFactsNotRead — what 'run --netns' asks between their periodic reads
 ${KUBE_PROXY_HELP}`,
 };
 
@@ -206,11 +213,12 @@ export function liveOptions(p: Parsed): LiveOptions {
 
 /**
  * Reads the node: inside --netns when given, else the agent's own namespace. With
- * `dataplaneUnlessGeneration`, the rules are not dumped when the nf_tables generation is still that one.
+ * `dataplaneUnlessGeneration`, the rules are not dumped when the nf_tables generation is still that one;
+ * with `proxyFacts` false the kube-proxy migration facets are not read.
  */
-export function inspectNode(p: Parsed, dataplaneUnlessGeneration?: number): Promise<NodeSnapshot> {
+export function inspectNode(p: Parsed, dataplaneUnlessGeneration?: number, proxyFacts = true): Promise<NodeSnapshot> {
   const netns = str(p, 'netns');
-  const opts: LiveOptions = { ...liveOptions(p), ...(dataplaneUnlessGeneration !== undefined ? { dataplaneUnlessGeneration } : {}) };
+  const opts: LiveOptions = { ...liveOptions(p), ...(dataplaneUnlessGeneration !== undefined ? { dataplaneUnlessGeneration } : {}), ...(proxyFacts ? {} : { proxyFacts }) };
   return netns ? inspectNetns(netns, opts) : inspectLive(opts);
 }
 
@@ -316,9 +324,9 @@ async function captureCommand(argv: string[]): Promise<number> {
 }
 
 async function snapshotCommand(argv: string[]): Promise<number> {
-  const p = parseFlags(argv, { ...NODE_FLAGS, 'dataplane-unless-generation': { type: 'string' } });
+  const p = parseFlags(argv, { ...NODE_FLAGS, 'dataplane-unless-generation': { type: 'string' }, 'no-proxy-facts': { type: 'boolean' } });
   if (bool(p, 'help')) return help('snapshot');
-  process.stdout.write(JSON.stringify(await inspectNode(p, generationFlag(p))) + '\n');
+  process.stdout.write(JSON.stringify(await inspectNode(p, generationFlag(p), !bool(p, 'no-proxy-facts'))) + '\n');
   return EXIT_OK;
 }
 
@@ -360,6 +368,7 @@ async function runCommand(argv: string[]): Promise<number> {
     'token-file': { type: 'string' },
     insecure: { type: 'boolean' },
     reverify: { type: 'string' },
+    'proxy-facts-interval': { type: 'string' },
   });
   if (bool(p, 'help')) return help('run');
   // gRPC: loaded by the commands that talk to a collector.
@@ -373,8 +382,9 @@ async function runCommand(argv: string[]): Promise<number> {
     intervalText: str(p, 'interval') ?? '30s',
     node: nodeName(p),
     logLevel: logLevelFlag(p),
-    inspect: (dataplaneUnlessGeneration) => inspectNode(p, dataplaneUnlessGeneration),
+    inspect: (dataplaneUnlessGeneration, proxyFacts) => inspectNode(p, dataplaneUnlessGeneration, proxyFacts),
     reverifyMs: parseDuration(str(p, 'reverify') ?? DEFAULT_REVERIFY, '--reverify'),
+    proxyFactsMs: parseDuration(str(p, 'proxy-facts-interval') ?? DEFAULT_PROXY_FACTS_INTERVAL, '--proxy-facts-interval'),
     ...(str(p, 'health-file') ? { healthFile: str(p, 'health-file')! } : {}),
     cluster: await runClusterSource(p),
     connection: { transport, ...(tokenFile ? { token: () => readTokenFile(tokenFile) } : {}) },

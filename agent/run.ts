@@ -13,7 +13,7 @@ import { onShutdown } from '../common/cli.js';
 import { EXIT_OK } from '../common/errors.js';
 import { VERSION } from '../common/version.js';
 import type { NodeSnapshot } from './snapshot.js';
-import { DEFAULT_REVERIFY, SteadyScanner } from './steady-scan.js';
+import { DEFAULT_PROXY_FACTS_INTERVAL, DEFAULT_REVERIFY, SteadyScanner } from './steady-scan.js';
 import { DEFAULT_BACKOFF, Reporter, type ReporterConnection } from './reporter.js';
 import { HealthFile } from './health.js';
 import type { ClusterSource } from './cluster-source.js';
@@ -28,10 +28,15 @@ export interface AgentRunOptions {
   readonly intervalText: string;
   readonly node: string;
   readonly logLevel: LogLevel;
-  /** Reads the node; with a generation, leaves the rules out while nf_tables is still at it. */
-  readonly inspect: (dataplaneUnlessGeneration?: number) => Promise<NodeSnapshot>;
+  /**
+   * Reads the node; with a generation, leaves the rules out while nf_tables is still at it;
+   * with `proxyFacts` false, leaves out the kube-proxy migration facets.
+   */
+  readonly inspect: (dataplaneUnlessGeneration: number | undefined, proxyFacts: boolean) => Promise<NodeSnapshot>;
   /** A full scan (fresh dump, every check) at least this often; 0: every scan (default 10m). */
   readonly reverifyMs?: number;
+  /** The kube-proxy migration facts are read at least this often; 0: every scan (default 10m). */
+  readonly proxyFactsMs?: number;
   /** Where the health signal goes (agent/health.ts); undefined: none. */
   readonly healthFile?: string;
   /** The cluster context: the API watch, a file, or none (agent/cluster-source.ts). */
@@ -52,7 +57,11 @@ export async function runAgent(opts: AgentRunOptions): Promise<number> {
   const intervalMs = parseDuration(opts.intervalText, '--interval');
   const log = createLogger({ component: 'agent', node: opts.node }, opts.logLevel);
   const health = opts.healthFile ? new HealthFile(opts.healthFile, log) : undefined;
-  const scanner = new SteadyScanner({ reverifyMs: opts.reverifyMs ?? parseDuration(DEFAULT_REVERIFY, '--reverify'), inspect: opts.inspect });
+  const scanner = new SteadyScanner({
+    reverifyMs: opts.reverifyMs ?? parseDuration(DEFAULT_REVERIFY, '--reverify'),
+    proxyFactsMs: opts.proxyFactsMs ?? parseDuration(DEFAULT_PROXY_FACTS_INTERVAL, '--proxy-facts-interval'),
+    inspect: opts.inspect,
+  });
   let timer: NodeJS.Timeout | undefined;
   let scanning = false;
   let again = false;
@@ -83,7 +92,7 @@ export async function runAgent(opts: AgentRunOptions): Promise<number> {
     if (timer) clearTimeout(timer);
     try {
       const started = Date.now();
-      const { result, dumped, sameText, dumpReason, reused } = await scanner.scan(opts.cluster.current(), forced);
+      const { result, dumped, sameText, dumpReason, reused, proxyFactsRead } = await scanner.scan(opts.cluster.current(), forced);
       const sequence = reporter.submit({
         scannedAt: result.scannedAt, proxyMode: result.proxyMode, cni: result.cni,
         checks: result.checks, ...boundFindings(result.findings),
@@ -91,7 +100,7 @@ export async function runAgent(opts: AgentRunOptions): Promise<number> {
       });
       health?.scanCompleted();
       const failed = result.findings.filter((f) => f.status === 'fail').length;
-      log.info('scan complete', { why, sequence, durationMs: Date.now() - started, failed, findings: result.findings.length, rulesDumped: dumped, sameRules: sameText, dumpReason, reusedChecks: reused.length });
+      log.info('scan complete', { why, sequence, durationMs: Date.now() - started, failed, findings: result.findings.length, rulesDumped: dumped, sameRules: sameText, dumpReason, reusedChecks: reused.length, proxyFactsRead });
     } catch (err) {
       health?.scanFailed(err instanceof Error ? err.message : String(err));
       log.error('scan failed; will retry at the next interval', { why, err: err instanceof Error ? err.message : String(err) });

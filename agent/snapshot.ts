@@ -32,6 +32,12 @@ export interface NodeSnapshot {
    * the rules were not dumped again and `dataplane` is absent — the run loop supplies its own.
    */
   readonly dataplaneUnchanged?: true;
+  /**
+   * Live, asked for by the run loop only: the kube-proxy migration facets (conntrack,
+   * hostConnections, nftVersion, kubeProxyConfig: PROXY_FACT_FACETS) were not read this time;
+   * the run loop supplies the ones it read last (agent/steady-scan.ts).
+   */
+  readonly proxyFactsNotRead?: true;
   /** Data-path kernel modules present (/sys/module): agent/inspect/kernel-modules.ts. */
   readonly kernelModules?: readonly string[];
   /** eBPF dataplanes' pinned maps (Cilium's LB maps) as bpftool -j dumps them. */
@@ -49,6 +55,14 @@ export interface NodeSnapshot {
   /** kube-proxy's configuration as it reports it (/configz). */
   readonly kubeProxyConfig?: KubeProxyConfigFacts;
 }
+
+/**
+ * The facets read only for the kube-proxy mode migration (agent/proxy-facts.ts, carried in
+ * the fingerprint): no check needs them, and reading them (conntrack twice, /proc/net/tcp,
+ * kube-proxy's /configz) cost more than an idle scan, so the run loop reads them on their own
+ * period (--proxy-facts-interval).
+ */
+export const PROXY_FACT_FACETS = ['conntrack', 'hostConnections', 'nftVersion', 'kubeProxyConfig'] as const;
 
 export type Facet = 'sysctls' | 'links' | 'routes' | 'cni' | 'dataplane' | 'kernelModules' | 'bpf' | 'pods' | 'kubeProxy' | 'conntrack' | 'hostConnections' | 'nftVersion' | 'kubeProxyConfig';
 

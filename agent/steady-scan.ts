@@ -14,6 +14,10 @@
 // What the generation cannot see — iptables-legacy, ipset, IPVS, a kernel without nf_tables —
 // is caught by a fresh dump at least every `reverifyMs`. The first scan and a scan the
 // collector asks for run every check whatever changed.
+// The kube-proxy migration facts (conntrack twice, /proc/net/tcp, kube-proxy's /configz) feed
+// only the fingerprint, no check, and reading them cost more than the rest of an idle scan:
+// they are read on the first scan, on a scan the collector asks for, and at least every
+// `proxyFactsMs`; in between every report carries the facts read last.
 import type { ClusterContext } from '../common/cluster.js';
 import type { Finding } from '../common/findings.js';
 import type { CheckDefinition } from './checks/types.js';
@@ -25,6 +29,9 @@ import { scanSnapshot, type ScanResult } from './scan.js';
 import type { NodeSnapshot } from './snapshot.js';
 
 export const DEFAULT_REVERIFY = '10m';
+/** Default for --proxy-facts-interval: how often the run loop reads the kube-proxy migration facts. */
+export const DEFAULT_PROXY_FACTS_INTERVAL = '10m';
+const DEFAULT_PROXY_FACTS_MS = 600_000;
 
 /** Why the rules were or were not dumped again. */
 export type DumpReason = 'first scan' | 'full scan asked for' | 're-verification due' | 'no nf_tables generation' | 'previous dump incomplete' | 'nf_tables generation changed' | 'nf_tables generation unchanged';
@@ -39,6 +46,23 @@ export interface SteadyState {
   readonly inputs: string;
   /** When the last dump that was not skipped started (epoch ms). */
   readonly dumpedAtMs: number;
+  /** When the scan that last read the kube-proxy migration facts started (epoch ms). */
+  readonly proxyFactsReadAtMs: number;
+}
+
+/** Why the kube-proxy migration facts were or were not read again. */
+export type ProxyFactsReason = 'first scan' | 'full scan asked for' | 'period due' | 'previous read missing' | 'not due';
+
+/**
+ * Pure: whether this scan reads the kube-proxy migration facts (PROXY_FACT_FACETS). Nothing
+ * the checks judge depends on them; the fingerprint carries the last read in between.
+ */
+export function decideProxyFacts(last: SteadyState | undefined, nowMs: number, proxyFactsMs: number, forced: boolean): { readonly read: boolean; readonly reason: ProxyFactsReason } {
+  if (!last) return { read: true, reason: 'first scan' };
+  if (forced) return { read: true, reason: 'full scan asked for' };
+  if (proxyFactsMs <= 0 || nowMs - last.proxyFactsReadAtMs >= proxyFactsMs) return { read: true, reason: 'period due' };
+  if (last.snapshot.proxyFactsNotRead) return { read: true, reason: 'previous read missing' };
+  return { read: false, reason: 'not due' };
 }
 
 export type DumpDecision =
@@ -107,13 +131,21 @@ export interface SteadyScan {
   readonly dumpReason: DumpReason;
   /** Checks whose verdicts were carried over without running. */
   readonly reused: readonly string[];
+  /** The kube-proxy migration facts were read by this scan (else: carried over). */
+  readonly proxyFactsRead: boolean;
+  readonly proxyFactsReason: ProxyFactsReason;
 }
 
 export interface SteadyScannerOptions {
   /** A fresh dump at least this often (0: every scan dumps). */
   readonly reverifyMs: number;
-  /** Reads the node; with a generation, leaves the rules out while it is still that one. */
-  readonly inspect: (dataplaneUnlessGeneration: number | undefined) => Promise<NodeSnapshot>;
+  /**
+   * Reads the node; with a generation, leaves the rules out while it is still that one; with
+   * `proxyFacts` false, leaves out the kube-proxy migration facets (and says so: proxyFactsNotRead).
+   */
+  readonly inspect: (dataplaneUnlessGeneration: number | undefined, proxyFacts: boolean) => Promise<NodeSnapshot>;
+  /** The kube-proxy migration facts are read at least this often (0: every scan; default 10 min). */
+  readonly proxyFactsMs?: number;
   readonly checks?: readonly CheckDefinition[];
   readonly now?: () => number;
 }
@@ -129,7 +161,10 @@ export class SteadyScanner {
     const startedMs = (this.opts.now ?? Date.now)();
     const checks = this.opts.checks ?? CHECKS;
     const decision = decideDump(this.last, startedMs, this.opts.reverifyMs, forced);
-    let snapshot = await this.opts.inspect(decision.dump ? undefined : decision.unlessGeneration);
+    const proxy = decideProxyFacts(this.last, startedMs, this.opts.proxyFactsMs ?? DEFAULT_PROXY_FACTS_MS, forced);
+    let snapshot = await this.opts.inspect(decision.dump ? undefined : decision.unlessGeneration, proxy.read);
+    const proxyFactsRead = !snapshot.proxyFactsNotRead;
+    if (snapshot.proxyFactsNotRead && this.last && !this.last.snapshot.proxyFactsNotRead) snapshot = withProxyFactsOf(snapshot, this.last.snapshot);
     const dumped = !snapshot.dataplaneUnchanged;
     const previous = this.last?.snapshot.dataplane;
     let sameText = false;
@@ -153,7 +188,22 @@ export class SteadyScanner {
       list.push(f);
     }
     for (const c of checks) if (!byCheck.has(c.id)) byCheck.set(c.id, []);
-    this.last = { snapshot, cluster, byCheck, inputs, dumpedAtMs: dumped || !this.last ? startedMs : this.last.dumpedAtMs };
-    return { result, dumped, sameText, dumpReason: reason, reused: [...reuse.keys()] };
+    this.last = {
+      snapshot, cluster, byCheck, inputs,
+      dumpedAtMs: dumped || !this.last ? startedMs : this.last.dumpedAtMs,
+      proxyFactsReadAtMs: proxyFactsRead || !this.last ? startedMs : this.last.proxyFactsReadAtMs,
+    };
+    return { result, dumped, sameText, dumpReason: reason, reused: [...reuse.keys()], proxyFactsRead, proxyFactsReason: proxy.reason };
   }
+}
+
+/** `snapshot` without its own migration facets, given `from`'s (the last read). */
+function withProxyFactsOf(snapshot: NodeSnapshot, from: NodeSnapshot): NodeSnapshot {
+  const { proxyFactsNotRead: _, ...rest } = snapshot;
+  const { conntrack, hostConnections, nftVersion, kubeProxyConfig } = from; // PROXY_FACT_FACETS
+  return {
+    ...rest,
+    ...(conntrack ? { conntrack } : {}), ...(hostConnections ? { hostConnections } : {}),
+    ...(nftVersion !== undefined ? { nftVersion } : {}), ...(kubeProxyConfig ? { kubeProxyConfig } : {}),
+  };
 }

@@ -7,6 +7,10 @@
 // scratch of the same facts.
 import test from 'ava';
 import fc from 'fast-check';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { parseClusterObjects, parseClusterText, type ClusterContext } from '../common/cluster.js';
 import type { Finding } from '../common/findings.js';
@@ -16,11 +20,12 @@ import type { LiveOptions } from '../agent/inspect/live.js';
 import type { LinkFacts } from '../agent/inspect/network.js';
 import { scanSnapshot } from '../agent/scan.js';
 import type { NodeSnapshot } from '../agent/snapshot.js';
-import { decideDump, SteadyScanner, type SteadyState } from '../agent/steady-scan.js';
+import { decideDump, decideProxyFacts, SteadyScanner, type SteadyState } from '../agent/steady-scan.js';
 import { isConvergingResult } from '../agent/dataplane/convergence.js';
 import { EXTERNAL_CLIENT } from '../agent/dataplane/routing.js';
 import { renderClusterJson, renderIptables, smallCluster, subjectOf, type ClusterDesc } from '../agent/dataplane/testing/generate.js';
 import { createLabNode } from './lab/lab.js';
+import { ROOT } from './support/processes.js';
 
 const SR = ['service-routing.mode', 'service-routing.clusterip', 'service-routing.nodeport', 'service-routing.stale-rules'];
 const HOUR = 3_600_000;
@@ -140,7 +145,7 @@ test('real kernel: an iptables-legacy change is invisible to the generation, so 
 });
 
 test('decideDump: a dump first, when asked, and when the re-verification is due (every check re-judged only the first time and when asked); else the dump waits for a new generation', (t) => {
-  const last: SteadyState = { snapshot: { node: 'n', capturedAt: '', source: 'live', nftGeneration: 7, dataplane: {} }, cluster: undefined, byCheck: new Map(), inputs: '', dumpedAtMs: 1000 };
+  const last: SteadyState = { snapshot: { node: 'n', capturedAt: '', source: 'live', nftGeneration: 7, dataplane: {} }, cluster: undefined, byCheck: new Map(), inputs: '', dumpedAtMs: 1000, proxyFactsReadAtMs: 1000 };
   t.like(decideDump(undefined, 0, HOUR, false), { dump: true, rejudge: true, reason: 'first scan' });
   t.like(decideDump(last, 2000, HOUR, true), { dump: true, rejudge: true, reason: 'full scan asked for' });
   t.like(decideDump(last, 1000 + HOUR, HOUR, false), { dump: true, rejudge: false, reason: 're-verification due' });
@@ -175,6 +180,108 @@ test('a converging verdict is not carried over: the settle window ending turns i
   t.false(late.dumped);
   t.false(late.reused.includes('service-routing.clusterip'));
   t.is(late.result.findings.find((f) => f.check === 'service-routing.clusterip' && f.subject === 'shop/web:80/TCP')?.status, 'fail');
+});
+
+/** What the kube-proxy migration reads found: one localhost client of shop/web's NodePort 30080. */
+const PROXY_FACTS = {
+  conntrack: { entries: [{ protocol: 'tcp', family: 4 as const, state: 'ESTABLISHED', src: '127.0.0.1', dst: '127.0.0.1', sport: 41234, dport: 30080, replySrc: '10.244.1.11', replySport: 8080 }], total: 1, truncated: 0 },
+  hostConnections: [],
+  nftVersion: '1.0.9',
+} satisfies Partial<NodeSnapshot>;
+
+test('decideProxyFacts: read on the first scan, when the collector asks, when the period is due (0: every scan) and after a scan that read none; else carried over', (t) => {
+  const last: SteadyState = { snapshot: { node: 'n', capturedAt: '', source: 'live' }, cluster: undefined, byCheck: new Map(), inputs: '', dumpedAtMs: 0, proxyFactsReadAtMs: 1000 };
+  t.deepEqual(decideProxyFacts(undefined, 0, HOUR, false), { read: true, reason: 'first scan' });
+  t.deepEqual(decideProxyFacts(last, 2000, HOUR, true), { read: true, reason: 'full scan asked for' });
+  t.deepEqual(decideProxyFacts(last, 1000 + HOUR, HOUR, false), { read: true, reason: 'period due' });
+  t.deepEqual(decideProxyFacts(last, 2000, 0, false), { read: true, reason: 'period due' });
+  t.deepEqual(decideProxyFacts({ ...last, snapshot: { ...last.snapshot, proxyFactsNotRead: true } }, 2000, HOUR, false), { read: true, reason: 'previous read missing' });
+  t.deepEqual(decideProxyFacts(last, 1000 + HOUR - 1, HOUR, false), { read: false, reason: 'not due' });
+});
+
+test('the kube-proxy migration facts are read on start, on their period and when the collector asks; idle scans in between read none and report the last read in the fingerprint', async (t) => {
+  const node = 'node-a';
+  const desc = smallCluster(node);
+  const cluster = contextOf(desc);
+  const rules = renderIptables(desc);
+  const asked: boolean[] = [];
+  let now = 0;
+  let client = PROXY_FACTS; // what a read would find now
+  const scanner = new SteadyScanner({
+    reverifyMs: HOUR, proxyFactsMs: 600_000, now: () => now,
+    inspect: async (g, proxyFacts) => {
+      asked.push(proxyFacts);
+      return {
+        node, capturedAt: '2026-01-01T00:00:00.000Z', source: 'live', nftGeneration: 1, links: LINKS,
+        ...(g === 1 ? { dataplaneUnchanged: true as const } : { dataplane: { iptables: { nft: rules } } }),
+        ...(proxyFacts ? client : { proxyFactsNotRead: true as const }),
+      } as NodeSnapshot;
+    },
+  });
+  const first = await scanner.scan(cluster);
+  t.true(first.proxyFactsRead);
+  const seen = first.result.fingerprint.proxy!;
+  t.like(seen.localhostClients[0], { target: '127.0.0.1:30080', service: 'shop/web:http', seenIn: 'conntrack' });
+  t.true(seen.read.conntrack);
+  // The client goes away; idle scans within the period do not look, and report what was read last.
+  client = { ...PROXY_FACTS, conntrack: { entries: [], total: 0, truncated: 0 } };
+  for (const at of [30_000, 60_000, 599_999]) {
+    now = at;
+    const idle = await scanner.scan(cluster);
+    t.false(idle.proxyFactsRead);
+    t.false(idle.dumped);
+    t.deepEqual(idle.result.fingerprint, first.result.fingerprint, 'the fingerprint is sent unchanged, with the last read facts');
+  }
+  now = 600_000;
+  const due = await scanner.scan(cluster);
+  t.true(due.proxyFactsRead);
+  t.is(due.proxyFactsReason, 'period due');
+  t.deepEqual(due.result.fingerprint.proxy!.localhostClients, []);
+  now = 630_000;
+  t.false((await scanner.scan(cluster)).proxyFactsRead);
+  client = PROXY_FACTS;
+  const asked2 = await scanner.scan(cluster, true);
+  t.true(asked2.proxyFactsRead);
+  t.is(asked2.result.fingerprint.proxy!.localhostClientsTotal, 1);
+  t.deepEqual(asked, [true, false, false, false, true, false, true]);
+});
+
+test('real kernel: `run` between two reads of the kube-proxy migration facts starts no conntrack and opens no /proc/net/tcp (every child process and open traced)', async (t) => {
+  t.timeout(180_000);
+  const lab = await createLabNode({ pods: 0, bridge: 'cbr0', uplinkAddress: '192.168.50.2/24' });
+  const dir = mkdtempSync(join(tmpdir(), 'nc-steady-proxy-'));
+  try {
+    await lab.exec('iptables-restore', ['-w'], renderIptables(smallCluster(lab.nodeName)));
+    const trace = join(dir, 'strace.log');
+    // The lab path: one `snapshot` child per scan, inside the namespace; -f follows it and the tools it runs.
+    const agent = spawn('strace', ['-f', '-qq', '--seccomp-bpf', '-e', 'trace=execve,openat', '-e', 'signal=none', '-o', trace,
+      process.execPath, '--import', 'tsx', join(ROOT, 'agent/main.ts'), 'run', '--collector', '127.0.0.1:1', '--insecure', '--no-kube',
+      '--netns', lab.netns, '--node', lab.nodeName, '--interval', '1s', '--proxy-facts-interval', '1h'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'], detached: true });
+    let log = '';
+    const scans = (): Record<string, unknown>[] => log.split('\n').filter((l) => l.includes('"scan complete"')).map((l) => JSON.parse(l) as Record<string, unknown>);
+    agent.stderr!.on('data', (d: Buffer) => void (log += d.toString()));
+    const exited = new Promise((r) => agent.once('exit', r));
+    const deadline = Date.now() + 150_000;
+    while (scans().length < 4 && Date.now() < deadline && agent.exitCode === null) await new Promise((r) => setTimeout(r, 250));
+    // strace itself waits on SIGTERM: the agent (in strace's process group) is stopped instead.
+    process.kill(-agent.pid!, 'SIGTERM');
+    if (await Promise.race([exited.then(() => false), new Promise((r) => setTimeout(r, 15_000, true))])) process.kill(-agent.pid!, 'SIGKILL');
+    await exited;
+    const done = scans();
+    t.true(done.length >= 4, `4 scans (saw ${done.length}): ${log.slice(-2000)}`);
+    t.deepEqual(done.map((l) => l['proxyFactsRead']), [true, ...done.slice(1).map(() => false)]);
+    const lines = readFileSync(trace, 'utf8').split('\n');
+    const snapshots = lines.filter((l) => /execve\(.*"snapshot"/.test(l) && l.includes('main.ts')).length;
+    const conntrack = lines.filter((l) => /execve\("[^"]*conntrack"/.test(l)).length;
+    const procNetTcp = lines.filter((l) => /openat\(.*"\/proc\/net\/tcp6?"/.test(l)).length;
+    t.true(snapshots >= done.length, `one snapshot child per scan (${snapshots} for ${done.length} scans)`);
+    // The first scan's read only: conntrack for IPv4 and IPv6, /proc/net/tcp and tcp6.
+    t.is(conntrack, 2, 'conntrack started by the first scan only');
+    t.is(procNetTcp, 2, '/proc/net/tcp[6] opened by the first scan only');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+    await lab.destroy();
+  }
 });
 
 const LINKS: readonly LinkFacts[] = [
@@ -226,12 +333,13 @@ test('property: after any sequence of context changes, kube-proxy syncs, no-op c
     let links = LINKS;
     let epCounter = 0;
     const rulesNow = (): string => renderIptables(programmed, { uneven });
-    const snapshotNow = (unless?: number): NodeSnapshot => ({
+    const snapshotNow = (unless?: number, proxyFacts = true): NodeSnapshot => ({
       node, capturedAt, source: 'live', nftGeneration: generation, links,
       ...(unless === generation ? { dataplaneUnchanged: true as const } : { dataplane: { iptables: { nft: rulesNow() } } }),
+      ...(proxyFacts ? PROXY_FACTS : { proxyFactsNotRead: true as const }),
     });
     let now = 0;
-    const scanner = new SteadyScanner({ reverifyMs: HOUR, now: () => now, inspect: async (g) => snapshotNow(g) });
+    const scanner = new SteadyScanner({ reverifyMs: HOUR, proxyFactsMs: HOUR, now: () => now, inspect: async (g, proxyFacts) => snapshotNow(g, proxyFacts) });
     await scanner.scan(cluster);
     t.pass();
     for (const op of ops) {
@@ -266,7 +374,7 @@ test('property: after any sequence of context changes, kube-proxy syncs, no-op c
       const steady = await scanner.scan(cluster);
       const scratch = scanSnapshot(snapshotNow(), cluster, { now: new Date(steady.result.scannedAt) });
       if (op.kind === 'idle') {
-        if (steady.dumped || !steady.reused.includes('service-routing.clusterip')) return false;
+        if (steady.dumped || !steady.reused.includes('service-routing.clusterip') || steady.proxyFactsRead) return false;
         reusedSteps++;
       }
       if (op.kind === 'reverify' && (!steady.dumped || !steady.sameText)) return false;

@@ -30,6 +30,12 @@ export interface LiveOptions {
    * previous dump): the snapshot then has no dataplane and says `dataplaneUnchanged`.
    */
   readonly dataplaneUnlessGeneration?: number;
+  /**
+   * false: leave out the kube-proxy migration facets (conntrack, /proc/net/tcp, nft --version,
+   * kube-proxy's /configz) and set `proxyFactsNotRead` — the run loop between their periodic
+   * reads. Default: read them.
+   */
+  readonly proxyFacts?: boolean;
 }
 
 export const DEFAULT_BPF_ROOT = '/sys/fs/bpf';
@@ -43,7 +49,8 @@ export async function inspectLive(opts: LiveOptions, now = new Date()): Promise<
     unchanged ? undefined : readDataplaneLive(opts.toolTimeoutMs !== undefined ? { toolTimeoutMs: opts.toolTimeoutMs } : {}),
     readBpfLive(opts.bpfRoot ?? DEFAULT_BPF_ROOT),
     opts.kubeProxy ? scrapeKubeProxy(opts.kubeProxy) : undefined,
-    readProxyHostLive({ ...(opts.kubeProxy ? { kubeProxyMetricsUrl: opts.kubeProxy.url } : {}), ...(opts.toolTimeoutMs !== undefined ? { toolTimeoutMs: opts.toolTimeoutMs } : {}) }),
+    opts.proxyFacts === false ? undefined
+      : readProxyHostLive({ ...(opts.kubeProxy ? { kubeProxyMetricsUrl: opts.kubeProxy.url } : {}), ...(opts.toolTimeoutMs !== undefined ? { toolTimeoutMs: opts.toolTimeoutMs } : {}) }),
   ]);
   return {
     node: opts.node,
@@ -60,6 +67,6 @@ export async function inspectLive(opts: LiveOptions, now = new Date()): Promise<
     ...(bpf ? { bpf } : {}),
     pods: readPodProcesses(opts.procRoot ?? '/proc'),
     ...(kubeProxy ? { kubeProxy } : {}),
-    ...proxyHost,
+    ...(proxyHost ?? { proxyFactsNotRead: true as const }),
   };
 }

@@ -31,6 +31,7 @@ export async function inspectNetns(netns: string, opts: LiveOptions): Promise<No
   const args = ['netns', 'exec', netns, process.execPath, ...nodeArgs, script, 'snapshot',
     '--node', opts.node, '--cni-conf-dir', opts.cniConfDir, '--cni-bin-dir', opts.cniBinDir, '--tool-timeout', `${toolTimeoutMs}ms`,
     ...(opts.dataplaneUnlessGeneration !== undefined ? ['--dataplane-unless-generation', String(opts.dataplaneUnlessGeneration)] : []),
+    ...(opts.proxyFacts === false ? ['--no-proxy-facts'] : []),
     ...(opts.bpfRoot ? ['--bpf-root', opts.bpfRoot] : []), ...(opts.procRoot ? ['--proc-root', opts.procRoot] : []),
     // The child scrapes kube-proxy from inside the namespace, where its loopback is.
     ...(opts.kubeProxy ? ['--kube-proxy-metrics', opts.kubeProxy.url, '--settle', `${opts.kubeProxy.settleMs}ms`, '--kube-proxy-stall', `${opts.kubeProxy.stallMs}ms`] : [])];
