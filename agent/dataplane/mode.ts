@@ -35,7 +35,20 @@ function iptablesDispatch(rs: Ruleset | undefined): { present: boolean; dispatch
   return { present: dispatch > 0 || svcChains > 0, dispatch };
 }
 
+/**
+ * One per rule model: the model of a dump is reused while the rules do not change (the run
+ * loop's idle scans), and the walk over every nat chain cost about a third of such a scan at
+ * 1,000 Services, asked for by the mode check, the report's proxy mode and the fingerprint.
+ */
+const modeFactsOf = new WeakMap<Dataplane, ModeFacts>();
+
 export function modeFacts(dp: Dataplane): ModeFacts {
+  let f = modeFactsOf.get(dp);
+  if (!f) modeFactsOf.set(dp, (f = computeModeFacts(dp)));
+  return f;
+}
+
+function computeModeFacts(dp: Dataplane): ModeFacts {
   const present: ProgrammedMode[] = [];
   const catching: ProgrammedMode[] = [];
   const detail: Partial<Record<ProgrammedMode, string>> = {};
@@ -69,9 +82,18 @@ export function modeFacts(dp: Dataplane): ModeFacts {
  */
 const IPTABLES_MODE_CHAIN = /^KUBE-(SERVICES|NODEPORTS|EXTERNAL-SERVICES|FORWARD|PROXY-FIREWALL|PROXY-CANARY|POSTROUTING|MARK-MASQ|SVC-.*|SVL-.*|SEP-.*|EXT-.*|FW-.*)$/;
 
+const leftoversOf = new WeakMap<Dataplane, readonly string[]>();
+
 /** iptables-mode chains per `table/chain` name on a node whose Services nftables routes; [] otherwise. */
-export function leftoverIptablesChains(dp: Dataplane, f: ModeFacts = modeFacts(dp)): string[] {
+export function leftoverIptablesChains(dp: Dataplane, f: ModeFacts = modeFacts(dp)): readonly string[] {
   if (!(f.catching.length === 1 && f.catching[0] === 'nftables')) return [];
+  // Per rule model, as modeFacts (f is that model's, whoever passed it).
+  let out = leftoversOf.get(dp);
+  if (!out) leftoversOf.set(dp, (out = iptablesModeChains(dp)));
+  return out;
+}
+
+function iptablesModeChains(dp: Dataplane): string[] {
   const out: string[] = [];
   for (const rs of [dp.iptables, dp.ip6tables]) {
     for (const t of rs?.tables ?? []) for (const c of t.chains.keys()) if (IPTABLES_MODE_CHAIN.test(c)) out.push(`${rs!.backend}${rs === dp.ip6tables ? ' (IPv6)' : ''} ${t.name} ${c}`);
