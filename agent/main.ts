@@ -16,16 +16,10 @@ import { parseDuration } from '../common/duration.js';
 import { VERSION } from '../common/version.js';
 import { DEFAULT_BPF_ROOT, inspectLive, type LiveOptions } from './inspect/live.js';
 import { inspectNetns } from './inspect/netns.js';
-import { readBundle } from './inspect/bundle.js';
-import { captureBundle } from './inspect/capture.js';
 import type { NodeSnapshot } from './snapshot.js';
 import { DEFAULT_PROXY_FACTS_INTERVAL, DEFAULT_REVERIFY } from './steady-scan.js';
 import { scanSnapshot } from './scan.js';
-import { writeScanJson, formatScanTable, parseFailOn, breaches } from './report/format.js';
-import { probeCommand, PROBE_HELP } from './probe/command.js';
 import { DEFAULT_HEALTH_FILE, judgeHealth, readHealthFile, type HealthVerdict } from './health.js';
-import { traceCommand, TRACE_HELP } from './trace-command.js';
-import { nodePolicyReport } from '../common/policy-report.js';
 import { createLogger } from '../common/log.js';
 import type { ClusterSource } from './cluster-source.js';
 import { podsOnNode } from '../common/node-pods.js';
@@ -155,8 +149,6 @@ the last acknowledged report) is younger than --max-age, or the agent started le
   --max-age DURATION   default 3m
   --require-ack        readiness: reports must be reaching the collector too
 `,
-  trace: TRACE_HELP,
-  probe: PROBE_HELP,
   snapshot: `Usage: netconform-agent snapshot [--dataplane-unless-generation N] [--no-proxy-facts] [--node NAME] [--cni-conf-dir DIR] [--cni-bin-dir DIR] [--bpf-root DIR] [--proc-root DIR] [--tool-timeout 60s] [--kube-proxy-metrics URL]
 
   --dataplane-unless-generation N  leave the rule dumps out (and set dataplaneUnchanged) while the
@@ -266,6 +258,11 @@ async function scanClusterFromFlags(p: Parsed): Promise<ClusterContext | undefin
 }
 
 async function scanCommand(argv: string[]): Promise<number> {
+  // Loaded by the commands that use them, not by `run`: a module's code stays in the process
+  // for good, and the agent between scans is measured in MB (docs/memory.md).
+  const [{ readBundle }, { writeScanJson, formatScanTable, parseFailOn, breaches }, { nodePolicyReport }] = await Promise.all([
+    import('./inspect/bundle.js'), import('./report/format.js'), import('../common/policy-report.js'),
+  ]);
   const p = parseFlags(argv, {
     ...NODE_FLAGS, ...CLUSTER_FLAGS,
     kubeconfig: { type: 'string' },
@@ -309,6 +306,7 @@ async function captureCommand(argv: string[]): Promise<number> {
   if (bool(p, 'help')) return help('capture');
   const out = str(p, 'out');
   if (!out) throw new UsageError('is required (the bundle directory to write)', '--out');
+  const { captureBundle } = await import('./inspect/capture.js');
   const snapshot = await inspectNode(p);
   const netns = str(p, 'netns');
   const files = await captureBundle(out, snapshot, {
@@ -413,8 +411,11 @@ async function healthCommand(argv: string[]): Promise<number> {
   return verdict.ok ? EXIT_OK : EXIT_FINDINGS;
 }
 
-function help(topic: string): number {
-  process.stdout.write(HELP[topic] ?? HELP['main']!);
+async function help(topic: string): Promise<number> {
+  const text = topic === 'trace' ? (await import('./trace-command.js')).TRACE_HELP
+    : topic === 'probe' ? (await import('./probe/command.js')).PROBE_HELP
+    : HELP[topic] ?? HELP['main']!;
+  process.stdout.write(text);
   return EXIT_OK;
 }
 
@@ -423,9 +424,9 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   scan: scanCommand,
   capture: captureCommand,
   snapshot: snapshotCommand,
-  trace: traceCommand,
+  trace: async (argv) => (await import('./trace-command.js')).traceCommand(argv),
   health: healthCommand,
-  probe: probeCommand,
+  probe: async (argv) => (await import('./probe/command.js')).probeCommand(argv),
 };
 
 async function main(argv: string[]): Promise<number> {

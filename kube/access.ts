@@ -9,7 +9,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join } from 'node:path';
 import type * as https from 'node:https';
-import { parse as parseYaml } from 'yaml';
+import { createRequire } from 'node:module';
 import { UsageError } from '../common/errors.js';
 import type { KubeAccess } from './rest.js';
 
@@ -77,7 +77,7 @@ export async function loadKubeAccess(path: string | undefined, flag = '--kubecon
   }
   let doc: unknown;
   try {
-    doc = parseYaml(readFileSync(path, 'utf8'));
+    doc = parseKubeconfigText(readFileSync(path, 'utf8'));
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     throw new UsageError(`cannot load ${path}: ${e.code ?? e.message}`, flag);
@@ -87,6 +87,23 @@ export async function loadKubeAccess(path: string | undefined, flag = '--kubecon
   // Exec plugins, auth providers and whatever else: the client's own loader does them.
   const { loadKubeConfig } = await import('./config.js');
   return loadKubeConfig(path, flag);
+}
+
+/**
+ * A kubeconfig as JSON (YAML's subset) without the YAML parser, which is required only for
+ * YAML text: in a cluster the agent reads no kubeconfig, and a process that parsed one keeps
+ * the parser's code and heap (~4 MB) for good.
+ */
+function parseKubeconfigText(text: string): unknown {
+  if (/^\s*\{/.test(text)) {
+    try {
+      return JSON.parse(text);
+    } catch {
+      // JSON-looking YAML (flow style with comments, …): the YAML parser decides.
+    }
+  }
+  const { parse } = createRequire(import.meta.url)('yaml') as typeof import('yaml');
+  return parse(text);
 }
 
 /** The current context's access when its user is a token or a client certificate; undefined otherwise. */

@@ -458,6 +458,15 @@ current-context: x
   await viaToken.applyToHTTPSOptions(opts);
   t.is(opts.headers?.['Authorization'], 'Bearer abc', 'tokenFile is read relative to the kubeconfig');
   t.false(opts.rejectUnauthorized);
+  // The same kubeconfig as JSON (read without the YAML parser) gives the same access.
+  writeFileSync(join(dir, 'token.json'), JSON.stringify({
+    apiVersion: 'v1', kind: 'Config', 'current-context': 'x',
+    clusters: [{ name: 'c', cluster: { server: 'https://10.0.0.1:6443', 'insecure-skip-tls-verify': true } }],
+    users: [{ name: 'u', user: { tokenFile: 'tok' } }], contexts: [{ name: 'x', context: { cluster: 'c', user: 'u' } }],
+  }));
+  const fromJson: { headers?: Record<string, string>; rejectUnauthorized?: boolean } = {};
+  await (await loadKubeAccess(join(dir, 'token.json'))).applyToHTTPSOptions(fromJson);
+  t.deepEqual(fromJson, opts);
   const err = await t.throwsAsync(loadKubeAccess(join(dir, 'missing')));
   t.true(err instanceof UsageError);
   t.regex(err!.message, /cannot load .*missing: ENOENT/);

@@ -5,7 +5,7 @@
 // kube-proxy-configz.json — or from the kube-proxy ConfigMap in a cluster file (its
 // `config.conf` is the same KubeProxyConfiguration as YAML). Only the fields the migration
 // judges are kept; an absent field is absent (kube-proxy's default applies), never guessed.
-import { parse as parseYaml } from 'yaml';
+import { createRequire } from 'node:module';
 import { InputError } from '../../common/errors.js';
 
 export const KUBE_PROXY_CONFIGZ_FILE = 'kube-proxy-configz.json';
@@ -74,6 +74,9 @@ export function parseKubeProxyConfigz(text: string, source: string): KubeProxyCo
 
 /** The `config.conf` of the kube-proxy ConfigMap (YAML). */
 export function parseKubeProxyConfigYaml(text: string, source: string): KubeProxyConfigFacts {
+  // Required on use: only `migrate` reads the ConfigMap; the agent reads /configz (JSON) and
+  // would carry the YAML parser (~4 MB of heap) between scans for nothing.
+  const { parse: parseYaml } = createRequire(import.meta.url)('yaml') as typeof import('yaml');
   let doc: unknown;
   try {
     doc = parseYaml(text);
