@@ -15,6 +15,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { parse as parseYaml } from 'yaml';
 import { largeCluster, renderClusterJson, renderIptables } from '../agent/dataplane/testing/generate.js';
 import { startCollector } from '../collector/collector.js';
 import { createLogger } from '../common/log.js';
@@ -48,7 +49,10 @@ async function run(n: number): Promise<void> {
   try {
     await lab.exec('iptables-restore', ['-w'], renderIptables(desc));
     for (const o of (JSON.parse(renderClusterJson(desc)) as { items: Obj[] }).items) api.upsert(o);
-    const kubeconfig = api.writeKubeconfig(join(dir, 'kubeconfig'));
+    // As JSON (a kubeconfig may be either): the DaemonSet's agent reads no kubeconfig at all
+    // (in-cluster access), so it never loads the YAML parser, and neither should this one.
+    const kubeconfig = join(dir, 'kubeconfig.json');
+    writeFileSync(kubeconfig, JSON.stringify(parseYaml(readFileSync(api.writeKubeconfig(join(dir, 'kubeconfig')), 'utf8'))));
     const relay = await relayIntoNetns(lab.netns, [Number(new URL(api.url).port), collector.grpcPort], dir);
     stops.unshift(() => relay.stop());
     const agent = spawn('ip', ['netns', 'exec', lab.netns, process.execPath, AGENT, 'run', '--node', lab.nodeName, '--collector', `127.0.0.1:${collector.grpcPort}`,
