@@ -33,10 +33,10 @@ const load = (): string => loadavg().map((x) => x.toFixed(2)).join(' ');
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const MB = 2 ** 20;
 
-function status(pid: number): { rss: number; hwm: number } {
+function status(pid: number): { rss: number; hwm: number; anon: number; file: number } {
   const text = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = (k: string): number => Number(new RegExp(`${k}:\\s+(\\d+)`).exec(text)?.[1] ?? 0) * 1024;
-  return { rss: kb('VmRSS'), hwm: kb('VmHWM') };
+  return { rss: kb('VmRSS'), hwm: kb('VmHWM'), anon: kb('RssAnon'), file: kb('RssFile') };
 }
 
 async function run(n: number): Promise<void> {
@@ -82,7 +82,7 @@ async function run(n: number): Promise<void> {
     const sorted = [...samples].sort((a, b) => a - b);
     const median = sorted[Math.floor(sorted.length / 2)]!;
     console.log(`${String(n).padStart(6)} Services: between scans RSS median ${(median / MB).toFixed(1)} MB (min ${(sorted[0]! / MB).toFixed(1)}, last ${(samples.at(-1)! / MB).toFixed(1)}, ${samples.length} samples), `
-      + `peak ${(s.hwm / MB).toFixed(1)} MB; first report ${(firstMs / 1000).toFixed(1)} s after start (scan ${(scanned / 1000).toFixed(1)} s); load ${load()}`);
+      + `peak ${(s.hwm / MB).toFixed(1)} MB; at the last sample ${(s.anon / MB).toFixed(1)} MB anonymous + ${(s.file / MB).toFixed(1)} MB file-backed (node's own code); first report ${(firstMs / 1000).toFixed(1)} s after start (scan ${(scanned / 1000).toFixed(1)} s); load ${load()}`);
     writeFileSync(join(dir, 'agent.log'), log);
   } finally {
     for (const stop of stops) await stop().catch(() => undefined);
