@@ -19,6 +19,8 @@ export const NEEDED = {
   bpftool: 'bpftool',
   python3: 'python3', // test/support/btf-map.py: creates BTF-carrying maps (raw bpf(2))
   conntrack: 'conntrack',
+  // test/steady-scan.test.ts: which processes an idle scan starts, traced from outside.
+  strace: 'strace',
   ping: 'iputils-ping',
   openssl: 'openssl',
   prometheus: 'prometheus',
