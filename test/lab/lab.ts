@@ -37,6 +37,10 @@ export interface LabOptions {
   readonly routes?: readonly string[];
   /** An extra stand-in uplink (veth pair, both ends in the node) with this address/prefix. */
   readonly uplinkAddress?: string;
+  /** An IPv6 address/prefix on that uplink too (dual-stack node; needs `uplinkAddress`). */
+  readonly uplinkAddress6?: string;
+  /** IPv6 pod CIDR of this node (dual-stack): its first address goes on the bridge as the pods' IPv6 gateway. */
+  readonly podCIDR6?: string;
   /** iptables-save text loaded with iptables-restore (nft backend) in the node namespace. */
   readonly iptables?: string;
   /** Same, through iptables-legacy-restore. */
@@ -157,12 +161,15 @@ export async function createLabNode(opts: LabOptions = {}): Promise<LabNode> {
     if (bridge) {
       await run('ip', ['-n', netns, 'link', 'add', bridge, 'type', 'bridge']);
       if (opts.bridgeAddress !== false) await run('ip', ['-n', netns, 'addr', 'add', `${gateway}/${prefix}`, 'dev', bridge]);
+      // nodad: an address is usable at once (duplicate address detection would hold it for a second).
+      if (opts.podCIDR6 && opts.bridgeAddress !== false) await run('ip', ['-n', netns, '-6', 'addr', 'add', `${opts.podCIDR6.split('/')[0]}1/${opts.podCIDR6.split('/')[1]}`, 'dev', bridge, 'nodad']);
       if (opts.bridgeUp !== false) await run('ip', ['-n', netns, 'link', 'set', bridge, 'up']);
     }
     if (opts.uplinkAddress) {
       // No dummy links on this kernel: a veth pair with both ends in the node stands in for eth0.
       await run('ip', ['-n', netns, 'link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'eth0peer']);
       await run('ip', ['-n', netns, 'addr', 'add', opts.uplinkAddress, 'dev', 'eth0']);
+      if (opts.uplinkAddress6) await run('ip', ['-n', netns, '-6', 'addr', 'add', opts.uplinkAddress6, 'dev', 'eth0', 'nodad']);
       await run('ip', ['-n', netns, 'link', 'set', 'eth0peer', 'up']);
       await run('ip', ['-n', netns, 'link', 'set', 'eth0', 'up']);
     }
