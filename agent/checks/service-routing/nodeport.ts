@@ -48,7 +48,8 @@ export const nodePortCheck: CheckDefinition = {
       const family = exp.family;
       const nodeIP = view.nodeIPs[family];
       if (!nodeIP) {
-        results.push({ status: 'skip', severity: 'info', subject: exp.subject, message: `skipped: the Service's IPv${family} NodePort ${exp.port.nodePort}/${exp.port.protocol} has no node address to trace (the node has no IPv${family} address)` });
+        const why = cluster!.nodes.some((n) => n.name === snapshot.node) ? `its Node object lists no IPv${family} InternalIP` : `no IPv${family} address on its interfaces`;
+        results.push({ status: 'skip', severity: 'info', subject: exp.subject, message: `skipped: the IPv${family} NodePort ${exp.port.nodePort}/${exp.port.protocol} has no node address to be traced to (${why})` });
         continue;
       }
       if (family === 6 && !useIpvs && !dp.ip6tables && !dp.nftables?.tables.some((t) => t.family === 6)) continue; // no IPv6 rules read
