@@ -10,6 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { formatIp, parsePrefix } from '../../agent/dataplane/addr.js';
 
 export const LAB_PREFIX = 'nclab';
 
@@ -134,6 +135,13 @@ export function cidrHost(cidr: string, host: number): string {
   return intToIpv4(ipv4ToInt(base!) + host);
 }
 
+/** The first address of an IPv6 prefix, with the prefix length (`fd00:10:244:1::/64` → `fd00:10:244:1::1/64`). */
+export function gateway6(cidr: string): string {
+  const p = parsePrefix(cidr);
+  if (p?.family !== 6) throw new Error(`${cidr} is not an IPv6 prefix`);
+  return `${formatIp({ family: 6, v6: p.net6 + 1n })}/${p.len}`;
+}
+
 export async function createLabNode(opts: LabOptions = {}): Promise<LabNode> {
   installExitHooks();
   const id = token();
@@ -162,7 +170,7 @@ export async function createLabNode(opts: LabOptions = {}): Promise<LabNode> {
       await run('ip', ['-n', netns, 'link', 'add', bridge, 'type', 'bridge']);
       if (opts.bridgeAddress !== false) await run('ip', ['-n', netns, 'addr', 'add', `${gateway}/${prefix}`, 'dev', bridge]);
       // nodad: an address is usable at once (duplicate address detection would hold it for a second).
-      if (opts.podCIDR6 && opts.bridgeAddress !== false) await run('ip', ['-n', netns, '-6', 'addr', 'add', `${opts.podCIDR6.split('/')[0]}1/${opts.podCIDR6.split('/')[1]}`, 'dev', bridge, 'nodad']);
+      if (opts.podCIDR6 && opts.bridgeAddress !== false) await run('ip', ['-n', netns, '-6', 'addr', 'add', gateway6(opts.podCIDR6), 'dev', bridge, 'nodad']);
       if (opts.bridgeUp !== false) await run('ip', ['-n', netns, 'link', 'set', bridge, 'up']);
     }
     if (opts.uplinkAddress) {
