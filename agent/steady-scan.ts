@@ -23,7 +23,7 @@ import type { Finding } from '../common/findings.js';
 import type { CheckDefinition } from './checks/types.js';
 import { CHECKS } from './checks/registry.js';
 import { isConvergingResult } from './dataplane/convergence.js';
-import { isAvailable } from './inspect/kube-proxy.js';
+import { isAvailable, rememberKubeProxyAnswer } from './inspect/kube-proxy.js';
 import { sameDataplaneText } from './inspect/dataplane.js';
 import { scanSnapshot, type ScanResult } from './scan.js';
 import type { NodeSnapshot } from './snapshot.js';
@@ -153,6 +153,8 @@ export interface SteadyScannerOptions {
 /** Scans that pay only for change; one per run loop (it remembers the previous scan). */
 export class SteadyScanner {
   private last: SteadyState | undefined;
+  /** When kube-proxy's metrics last answered (see rememberKubeProxyAnswer). */
+  private kubeProxyAnsweredAt: string | undefined;
 
   constructor(private readonly opts: SteadyScannerOptions) {}
 
@@ -163,6 +165,9 @@ export class SteadyScanner {
     const decision = decideDump(this.last, startedMs, this.opts.reverifyMs, forced);
     const proxy = decideProxyFacts(this.last, startedMs, this.opts.proxyFactsMs ?? DEFAULT_PROXY_FACTS_MS, forced);
     let snapshot = await this.opts.inspect(decision.dump ? undefined : decision.unlessGeneration, proxy.read);
+    const remembered = rememberKubeProxyAnswer(snapshot.kubeProxy, this.kubeProxyAnsweredAt);
+    this.kubeProxyAnsweredAt = remembered.lastAnsweredAt;
+    if (remembered.facts) snapshot = { ...snapshot, kubeProxy: remembered.facts };
     const proxyFactsRead = !snapshot.proxyFactsNotRead;
     if (snapshot.proxyFactsNotRead && this.last && !this.last.snapshot.proxyFactsNotRead) snapshot = withProxyFactsOf(snapshot, this.last.snapshot);
     const dumped = !snapshot.dataplaneUnchanged;

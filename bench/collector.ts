@@ -192,8 +192,14 @@ async function run(n: number): Promise<void> {
       const sum = (k: 'reportsAcked' | 'withAck' | 'probeReportsAcked' | 'probesWithAck'): number => all.reduce((s, a) => s + a[k], 0);
       return { latencies: all.flatMap((a) => a.latencies), reportsAcked: sum('reportsAcked'), withAck: sum('withAck'), probeReportsAcked: sum('probeReportsAcked'), probesWithAck: sum('probesWithAck') };
     };
+    let shownAt = Date.now();
     await until(`all ${n} agents${PROBES ? ' and probes' : ''} to have a report acknowledged`, 5 * 60_000 + 2 * INTERVAL_MS, async () => {
       const s = await stats();
+      // Progress every 15 s: a fleet that never finishes connecting says how far it got.
+      if (Date.now() - shownAt >= 15_000) {
+        shownAt = Date.now();
+        console.log(`  … ${((shownAt - t0) / 1000).toFixed(0)} s: ${s.withAck} of ${n} agents acknowledged, ${s.reportsAcked} reports, load ${load()}`);
+      }
       return s.withAck >= n && (!PROBES || s.probesWithAck >= n) ? true : undefined;
     }, 1000);
     console.log(`  all connected and acknowledged once after ${((Date.now() - t0) / 1000).toFixed(1)} s`);

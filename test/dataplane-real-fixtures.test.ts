@@ -4,6 +4,8 @@
 // Scanned offline against the API objects recorded with it, every service-routing and no-nat
 // check passes with the same counts as live; the per-release shapes netconform relies on are
 // pinned (what changed from our generator is listed in the commit history and the report).
+// The dual-stack recordings (dual-stack/, by test/kube-proxy-dual-stack.test.ts) are judged
+// the same way: every IPv4 and IPv6 path passes, with the live counts.
 import test from 'ava';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -18,7 +20,14 @@ const SR = ['service-routing.mode', 'service-routing.clusterip', 'service-routin
 const CLUSTERIP = 15;
 const NODEPORT = 5;
 
-const bundles = existsSync(DIR) ? readdirSync(DIR).filter((d) => existsSync(join(DIR, d, 'node.txt'))).sort() : [];
+const bundlesIn = (dir: string): string[] => (existsSync(dir) ? readdirSync(dir).filter((d) => existsSync(join(dir, d, 'node.txt'))).sort() : []);
+const bundles = bundlesIn(DIR);
+const DUAL_DIR = join(DIR, 'dual-stack');
+const dualBundles = bundlesIn(DUAL_DIR);
+/** Paths of the dual-stack cluster (kube-proxy-dual-stack.test.ts): each family of a Service port under one subject. */
+const DUAL_CLUSTERIP = 16;
+const DUAL_NODEPORT = 5;
+const DUAL_NO_NAT = 4;
 
 test('recordings exist for both pinned releases in both modes', (t) => {
   t.deepEqual(bundles.map((b) => b.replace(/^v\d+\.\d+\.\d+-/, '')).sort(), ['iptables', 'iptables', 'nftables', 'nftables']);
@@ -53,5 +62,33 @@ for (const b of bundles) {
     const dp = dataplaneOf(snapshot)!;
     if (mode === 'iptables') t.truthy(dp.iptables?.tables.find((x) => x.name === 'nat')?.chains.get('KUBE-SERVICES'));
     else t.truthy(dp.nftables?.tables.find((x) => x.name === 'ip kube-proxy'));
+  });
+}
+
+test('dual-stack recordings exist for both pinned releases in both modes', (t) => {
+  t.deepEqual(dualBundles.map((b) => b.replace(/^v\d+\.\d+\.\d+-/, '')).sort(), ['iptables', 'iptables', 'nftables', 'nftables']);
+  t.is(new Set(dualBundles.map((b) => b.split('-')[0])).size, 2);
+});
+
+for (const b of dualBundles) {
+  const mode = b.endsWith('-nftables') ? 'nftables' : 'iptables';
+  test(`dual-stack ${b}: the recorded dump passes every service-routing and no-nat check offline, IPv4 and IPv6, with the live counts`, (t) => {
+    const dir = join(DUAL_DIR, b);
+    const cluster = parseClusterObjects(parseClusterText(readFileSync(join(dir, 'cluster.json'), 'utf8'), 'cluster.json'));
+    const snapshot = readBundle(dir);
+    const r = scanSnapshot(snapshot, cluster, { only: SR, now: new Date(snapshot.capturedAt) });
+    t.is(r.proxyMode, mode);
+    const findings = r.findings as Finding[];
+    t.deepEqual(findings.filter((f) => f.status !== 'pass').map((f) => `${f.status} ${f.check} ${f.subject}: ${f.message}`), []);
+    const v6 = (check: string): number => findings.filter((f) => f.check === check && String(f.evidence?.['path'] ?? f.message).includes('[fd00:')).length;
+    t.is(findings.filter((f) => f.check === 'service-routing.clusterip').length, DUAL_CLUSTERIP);
+    t.is(v6('service-routing.clusterip'), 8);
+    t.is(findings.filter((f) => f.check === 'service-routing.nodeport').length, DUAL_NODEPORT);
+    t.is(v6('service-routing.nodeport'), 3);
+    t.is(findings.filter((f) => f.check === 'no-nat.pod-to-pod').length, DUAL_NO_NAT);
+    t.is(findings.length, DUAL_CLUSTERIP + DUAL_NODEPORT + 3 + DUAL_NO_NAT);
+    const dp = dataplaneOf(snapshot)!;
+    if (mode === 'iptables') t.truthy(dp.ip6tables?.tables.find((x) => x.name === 'nat')?.chains.get('KUBE-SERVICES'));
+    else t.truthy(dp.nftables?.tables.find((x) => x.name === 'ip6 kube-proxy'));
   });
 }

@@ -6,6 +6,8 @@
 //   synced after the change, nothing pending  → the mismatch fails as always
 //   pending and no sync for > stall           → service-routing.kube-proxy fails
 //   no metrics, within --settle of the change → converging; past it → fail
+//   a running agent's kube-proxy answered, then went silent: skip within the stall window,
+//   fail past it, pass once it answers again (the agent's SteadyScanner remembers)
 import test from 'ava';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -18,6 +20,7 @@ import { captureBundle } from '../agent/inspect/capture.js';
 import { readBundle } from '../agent/inspect/bundle.js';
 import { scanSnapshot } from '../agent/scan.js';
 import { formatAge } from '../agent/dataplane/convergence.js';
+import { SteadyScanner } from '../agent/steady-scan.js';
 import type { NodeSnapshot } from '../agent/snapshot.js';
 import { renderClusterJson, renderIptables, smallCluster, type ClusterDesc } from '../agent/dataplane/testing/generate.js';
 import { createLabNode, type LabNode } from './lab/lab.js';
@@ -170,6 +173,53 @@ test.serial('kube-proxy converging, synced, stalled; and the settle window witho
     t.deepEqual(notPass(fs), [`fail service-routing.clusterip ${SUBJECT}`, `skip service-routing.kube-proxy ${l.lab.nodeName} kube-proxy`]);
     t.is(get(fs, 'kube-proxy', `${l.lab.nodeName} kube-proxy`).message, "skipped: no kube-proxy-metrics.txt (a scrape of kube-proxy's /metrics)");
   }
+});
+
+test.serial('a running agent: kube-proxy answered, then went silent — skip within the stall window, fail past it, pass when it answers again', async (t) => {
+  t.timeout(120_000);
+  const l = await makeLab();
+  let serverUp = true;
+  t.teardown(async () => { if (serverUp) await l.stopServer(); await l.lab.destroy(); rmSync(l.dir, { recursive: true, force: true }); });
+  const stallMs = 2000;
+  const scanner = new SteadyScanner({
+    reverifyMs: 0,
+    inspect: () => inspectNetns(l.lab.netns, { node: l.lab.nodeName, cniConfDir: '/nonexistent', cniBinDir: '/nonexistent', kubeProxy: { url: l.url, settleMs: SETTLE_MS, stallMs } }),
+  });
+  const kubeProxy = async (): Promise<Finding> => {
+    const r = await scanner.scan(l.cluster);
+    return get(r.result.findings as Finding[], 'kube-proxy', `${l.lab.nodeName} kube-proxy`);
+  };
+  l.write({ lastSyncMs: Date.now() - 1000, endpointsPending: 0, servicesPending: 0 });
+  t.is((await kubeProxy()).status, 'pass');
+
+  await l.stopServer();
+  serverUp = false;
+  const unavailable = `${l.url}: ECONNREFUSED`;
+  const soon = await kubeProxy();
+  t.is(soon.status, 'skip');
+  t.regex(soon.message, new RegExp(`^skipped: kube-proxy's metrics are unavailable \\(${unavailable.replace(/[.:/]/g, '\\$&')}\\); it last answered \\d+s ago, and silence longer than 2s fails$`));
+  t.like(soon.evidence, { source: l.url, unavailable, stallSeconds: 2 });
+
+  await new Promise((r) => setTimeout(r, stallMs + 200));
+  const silent = await kubeProxy();
+  t.is(silent.status, 'fail');
+  t.is(silent.severity, 'high');
+  const ev = silent.evidence as Record<string, unknown>;
+  t.true((ev['silentSeconds'] as number) > 2, JSON.stringify(ev));
+  t.is(silent.message, `kube-proxy has not answered for ${formatAge((ev['silentSeconds'] as number) * 1000)} (more than 2s): ${unavailable}; its rules are still on the node, frozen at its last sync, and no Service change since reaches this node's dataplane — check that kube-proxy is running`);
+  t.is(ev['lastAnsweredAt'], (soon.evidence as Record<string, unknown>)['lastAnsweredAt']);
+
+  // A one-off scan of the same node remembers nothing: it cannot tell stopped from never there.
+  const once = get(scan(await inspect(l), l.cluster), 'kube-proxy', `${l.lab.nodeName} kube-proxy`);
+  t.is(once.message, `skipped: kube-proxy's metrics are unavailable (${unavailable})`);
+
+  // kube-proxy is back (a new server on the same port): in sync again.
+  const back = await serveInNetns(l.lab.netns, join(l.dir, 'served-metrics.txt'), 10249);
+  t.teardown(() => back.stop());
+  back.write(kubeProxyMetricsText({ lastSyncMs: Date.now() - 500, endpointsPending: 0, servicesPending: 0 }));
+  const again = await kubeProxy();
+  t.is(again.status, 'pass');
+  t.regex(again.message, /^kube-proxy is in sync: nothing pending, last sync \d+s ago$/);
 });
 
 test('a malformed kube-proxy-metrics.txt in a bundle is an error naming its line', (t) => {

@@ -8,7 +8,9 @@
 // reporting over TLS with a Pod-bound token for the collector's audience.
 // Healthy → another tool deletes shop/single's entry rule → the collector's metrics and the
 // node's ClusterPolicyReport name that exact check and Service → kube-proxy restarted (a full
-// sync) repairs the rule → both are back to passing. Every wait is on a real signal:
+// sync) repairs the rule → both are back to passing → kube-proxy stops (its rules stay) →
+// after the stall window the node's kube-proxy check fails there → started again, it passes.
+// Every wait is on a real signal:
 // kube-proxy's sync metric and the collector's /metrics.
 import test from 'ava';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -38,8 +40,8 @@ const REPORT = `/apis/wgpolicyk8s.io/v1alpha2/clusterpolicyreports/netconform-no
 
 interface Result { policy: string; rule: string; result: string; message?: string }
 
-test.serial('live agent as deployed: real kube-proxy, TLS + TokenReview, PolicyReports — a deleted rule is named by check and Service, and a kube-proxy restart clears it', async (t) => {
-  t.timeout(240_000);
+test.serial('live agent as deployed: real kube-proxy, TLS + TokenReview, PolicyReports — a deleted rule is named by check and Service, a kube-proxy restart clears it, and a stopped kube-proxy fails after the stall window', async (t) => {
+  t.timeout(300_000);
   const started = Date.now();
   const cp = await ControlPlane.start();
   t.teardown(() => cp.stop());
@@ -75,7 +77,7 @@ test.serial('live agent as deployed: real kube-proxy, TLS + TokenReview, PolicyR
   writeFileSync(tokenFile, `${await podToken(cp, agentPod, AGENT_SA, { audiences: [COLLECTOR_AUDIENCE] })}\n`);
   const agent = startProgram('agent', ['run', '--collector', collector.address, '--collector-ca', pki.ca, '--token-file', tokenFile,
     '--netns', lab.netns, '--node', NODE, '--interval', '2s', '--kubeconfig', agentKubeconfig, '--service-cidr', '10.96.0.0/12',
-    '--kube-proxy-metrics', kp.metricsUrl, '--log-level', 'debug']);
+    '--kube-proxy-metrics', kp.metricsUrl, '--kube-proxy-stall', '10s', '--log-level', 'debug']);
   t.teardown(() => agent.stop('SIGKILL'));
 
   // /metrics over the collector's TLS, as Prometheus scrapes it (a token allowed get /metrics).
@@ -139,6 +141,24 @@ test.serial('live agent as deployed: real kube-proxy, TLS + TokenReview, PolicyR
   t.is(await srFailing(), 0);
   await eventually(async () => (await reportNotPassing())?.length === 0 || undefined, 30_000, 'the ClusterPolicyReport passing again');
   t.deepEqual(await reportPassing(), SR_CHECKS);
+  // 4. kube-proxy stops and stays stopped; its rules stay behind, still right for now. After
+  //    the 10 s stall window the running agent (which saw it answer) fails its kube-proxy check.
+  await kp.kill();
+  const stopped = { ...allPass, 'service-routing.kube-proxy': 4 };
+  await eventually(async () => JSON.stringify(await srStatus()) === JSON.stringify(stopped) || undefined, 90_000, 'service-routing.kube-proxy failing on the collector');
+  // The report is written on its own interval: it shows the skip of the window first.
+  const silent = await eventually(async () => { const r = await reportNotPassing(); return r?.some((x) => x.includes(' fail ')) ? r : undefined; }, 30_000, 'the ClusterPolicyReport failing');
+  t.deepEqual(silent, [`service-routing.kube-proxy fail ${NODE} kube-proxy`]);
+  const silentResult = ((await cp.request('GET', REPORT)).body as { results: Result[] }).results.find((x) => x.policy === 'service-routing.kube-proxy')!;
+  t.regex(silentResult.message!, /^kube-proxy has not answered for \d+s \(more than 10s\): http:\/\/127\.0\.0\.1:10249\/metrics: ECONNREFUSED; its rules are still on the node, frozen at its last sync, and no Service change since reaches this node's dataplane — check that kube-proxy is running$/);
+
+  // 5. kube-proxy started again: it answers and syncs, and the check passes.
+  mark = Date.now();
+  kp.launch();
+  await kp.waitForSync(mark, 90_000);
+  await eventually(async () => JSON.stringify(await srStatus()) === JSON.stringify(allPass) || undefined, 60_000, 'every service-routing check passing after kube-proxy is back');
+  await eventually(async () => (await reportNotPassing())?.length === 0 || undefined, 30_000, 'the ClusterPolicyReport passing after kube-proxy is back');
+
   // Nothing the agent asked of the API server was refused.
   t.deepEqual(agent.logs.filter((l) => l.msg === 'list/watch failed; retrying').map((l) => l['error']), []);
   t.log(`runtime ${((Date.now() - started) / 1000).toFixed(1)} s`);

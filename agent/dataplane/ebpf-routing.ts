@@ -128,17 +128,20 @@ function nodePortResults(snapshot: NodeSnapshot, cluster: ClusterContext, lb: Ci
   if (!view.nodeIP) {
     return [{ status: 'skip', severity: 'info', subject: snapshot.node, message: 'skipped: the node\'s own address is unknown (no Node object for this node in the cluster context and no ip-addr facts)' }];
   }
-  const family = familyOf(view.nodeIP);
-  const zero = family === 4 ? '0.0.0.0' : '::';
   const results: CheckResult[] = [];
   for (const exp of ports) {
     if (exp.topologySkip) {
-      results.push({ status: 'skip', severity: 'info', subject: exp.subject, message: `skipped: ${exp.topologySkip}` });
+      if (!results.some((r) => r.subject === exp.subject && r.status === 'skip')) results.push({ status: 'skip', severity: 'info', subject: exp.subject, message: `skipped: ${exp.topologySkip}` });
       continue;
     }
+    // Each family's frontends: the node's address of that family and that family's zero address.
+    const family = exp.family;
+    const nodeIP = view.nodeIPs[family];
+    if (!nodeIP || !servicesMapRead(lb, family)) continue;
+    const zero = family === 4 ? '0.0.0.0' : '::';
     const etp = `externalTrafficPolicy=${exp.service.externalTrafficPolicy}`;
     const np = `${exp.port.nodePort}/${exp.port.protocol}`;
-    results.push(verdict(exp, exp.external, observe(lb, view.nodeIP, exp.port.nodePort, exp.port.protocol, false), `NodePort ${view.nodeIP}:${np} from outside the cluster (${etp})`, 'externalTrafficPolicy'));
+    results.push(verdict(exp, exp.external, observe(lb, nodeIP, exp.port.nodePort, exp.port.protocol, false), `NodePort ${family === 6 ? `[${nodeIP}]` : nodeIP}:${np} from outside the cluster (${etp})`, 'externalTrafficPolicy'));
     // The zero-address frontend serves node ports on every local address (socket-level LB, other devices).
     results.push(verdict(exp, exp.external, observe(lb, zero, exp.port.nodePort, exp.port.protocol, false), `NodePort ${family === 6 ? '[::]' : zero}:${np}, Cilium's frontend for every node address (${etp})`, 'externalTrafficPolicy'));
   }

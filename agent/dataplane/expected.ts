@@ -3,6 +3,9 @@
 // terminating ones (separately for the cluster and the local set); internalTrafficPolicy=Local
 // restricts ClusterIP traffic and externalTrafficPolicy=Local restricts NodePort/external
 // traffic to this node's endpoints. Headless and ExternalName Services get no rules.
+// A dual-stack kube-proxy runs one proxier per IP family, each seeing only the Service's
+// ClusterIPs and the EndpointSlice endpoints of its family: a dual-stack Service port is two
+// expected ports here (same subject), each with its own family's endpoints and fallbacks.
 import type { ClusterContext, EndpointInfo, ServiceInfo, ServicePortInfo } from '../../common/cluster.js';
 import { hostPort, parseIp } from './addr.js';
 
@@ -13,6 +16,9 @@ export interface ExpectedServicePort {
   readonly subject: string;
   /** kube-proxy's service port name `ns/name:portName` (chain hashes, comments). */
   readonly spn: string;
+  /** The IP family kube-proxy programs this entry for (its ClusterIPs' and endpoints' family). */
+  readonly family: 4 | 6;
+  /** This family's ClusterIPs. */
   readonly clusterIPs: readonly string[];
   /** Endpoints (`ip:port`) for ClusterIP traffic. */
   readonly internal: readonly string[];
@@ -44,33 +50,43 @@ export function expectedServicePorts(cluster: ClusterContext, nodeName: string):
   const out: ExpectedServicePort[] = [];
   for (const svc of cluster.services) {
     if (svc.type === 'ExternalName') continue;
-    const clusterIPs = svc.clusterIPs.filter((ip) => ip !== 'None' && ip !== '' && parseIp(ip) !== undefined);
-    if (clusterIPs.length === 0) continue; // headless
+    const allIPs = svc.clusterIPs.filter((ip) => ip !== 'None' && ip !== '' && parseIp(ip) !== undefined);
+    if (allIPs.length === 0) continue; // headless
+    const families = [...new Set(allIPs.map((ip) => parseIp(ip)!.family))];
     for (const port of svc.ports) {
-      const all = port.endpoints;
-      const cluster = usable(all);
-      const local = usable(all.filter((e) => e.nodeName === nodeName));
-      const anyEndpoints = cluster.length > 0;
-      const readyHinted = all.filter((e) => e.ready);
-      const topologySkip = readyHinted.length > 0 && readyHinted.every((e) => e.hasHints)
-        ? 'every ready endpoint carries topology hints; kube-proxy may then use only the endpoints hinted for this node\'s zone, which netconform does not model'
-        : undefined;
-      const internal = svc.internalTrafficPolicy === 'Local' ? local : cluster;
-      const external = svc.externalTrafficPolicy === 'Local' ? local : cluster;
-      out.push({
-        service: svc, port,
-        subject: serviceSubject(svc, port),
-        spn: `${svc.namespace}/${svc.name}${port.name ? `:${port.name}` : ''}`,
-        clusterIPs,
-        internal: internal.map(ep).sort(),
-        external: external.map(ep).sort(),
-        onAnyNode: cluster.map(ep).sort(),
-        internalEmpty: anyEndpoints ? 'drop' : 'reject',
-        externalEmpty: anyEndpoints ? 'drop' : 'reject',
-        affinity: svc.sessionAffinity === 'ClientIP',
-        ...(topologySkip ? { topologySkip } : {}),
-      });
+      for (const family of families) {
+        const clusterIPs = allIPs.filter((ip) => parseIp(ip)!.family === family);
+        // An endpoint whose address is not an IP of this family (FQDN slices, the other family) is another proxier's.
+        const all = port.endpoints.filter((e) => parseIp(e.address)?.family === family);
+        out.push(expectedFor(svc, port, family, clusterIPs, all, nodeName));
+      }
     }
   }
   return out;
+}
+
+function expectedFor(svc: ServiceInfo, port: ServicePortInfo, family: 4 | 6, clusterIPs: readonly string[], all: readonly EndpointInfo[], nodeName: string): ExpectedServicePort {
+  const cluster = usable(all);
+  const local = usable(all.filter((e) => e.nodeName === nodeName));
+  const anyEndpoints = cluster.length > 0;
+  const readyHinted = all.filter((e) => e.ready);
+  const topologySkip = readyHinted.length > 0 && readyHinted.every((e) => e.hasHints)
+    ? 'every ready endpoint carries topology hints; kube-proxy may then use only the endpoints hinted for this node\'s zone, which netconform does not model'
+    : undefined;
+  const internal = svc.internalTrafficPolicy === 'Local' ? local : cluster;
+  const external = svc.externalTrafficPolicy === 'Local' ? local : cluster;
+  return {
+    service: svc, port,
+    subject: serviceSubject(svc, port),
+    spn: `${svc.namespace}/${svc.name}${port.name ? `:${port.name}` : ''}`,
+    family,
+    clusterIPs,
+    internal: internal.map(ep).sort(),
+    external: external.map(ep).sort(),
+    onAnyNode: cluster.map(ep).sort(),
+    internalEmpty: anyEndpoints ? 'drop' : 'reject',
+    externalEmpty: anyEndpoints ? 'drop' : 'reject',
+    affinity: svc.sessionAffinity === 'ClientIP',
+    ...(topologySkip ? { topologySkip } : {}),
+  };
 }

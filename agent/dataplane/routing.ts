@@ -5,7 +5,7 @@ import type { ClusterContext } from '../../common/cluster.js';
 import type { Evidence } from '../../common/findings.js';
 import type { CheckResult } from '../checks/types.js';
 import type { NodeSnapshot } from '../snapshot.js';
-import { canonicalIp, formatIp, hostPort, parseIp, parsePrefix } from './addr.js';
+import { canonicalIp, formatIp, hostPort, parseIp, parsePrefix, splitHostPort } from './addr.js';
 import type { ExpectedServicePort } from './expected.js';
 import type { Dataplane } from './load.js';
 import { tablesFor } from './load.js';
@@ -17,21 +17,33 @@ export interface NodeView {
   readonly node: string;
   /** Addresses the node owns (links facet, else the Node object's addresses). */
   readonly localAddresses: readonly string[];
-  /** The address NodePorts are traced to. */
+  /** The address NodePorts are traced to: the IPv4 one when the node has one (nodeIPs[4] ?? nodeIPs[6]). */
   readonly nodeIP?: string;
+  /** The node's address per IP family: a dual-stack kube-proxy serves each family's NodePorts on its own. */
+  readonly nodeIPs: { readonly 4?: string; readonly 6?: string };
   /** Interface pod traffic arrives on (the bridge), and external traffic. */
   readonly podIif: string;
   readonly uplinkIif: string;
+  /** The interface each family's node address is on (external traffic of that family arrives there). */
+  readonly uplinkIifs: { readonly 4?: string; readonly 6?: string };
+  /** The node's IPv4 pod CIDR (else the cluster CIDR). */
   readonly podCIDR?: string;
+  /** The node's IPv6 pod CIDR (a dual-stack or IPv6 node's second spec.podCIDRs entry). */
+  readonly podCIDR6?: string;
   readonly kubeIpvs0?: readonly string[];
+}
+
+/** A global unicast address a node would use as its own on an uplink (not loopback or link-local). */
+function usableNodeAddress(family: 4 | 6, address: string): boolean {
+  if (family === 4) return !address.startsWith('127.') && !address.startsWith('169.254.');
+  const a = address.toLowerCase();
+  return a !== '::1' && !/^fe[89ab]/.test(a);
 }
 
 export function nodeView(snapshot: NodeSnapshot, cluster: ClusterContext | undefined): NodeView {
   const node = cluster?.nodes.find((n) => n.name === snapshot.node);
   const local: string[] = [];
   let podIif: string | undefined;
-  let uplinkIif: string | undefined;
-  let nodeIP: string | undefined;
   let kubeIpvs0: string[] | undefined;
   for (const l of snapshot.links ?? []) {
     for (const a of l.addresses) local.push(a.address);
@@ -39,37 +51,49 @@ export function nodeView(snapshot: NodeSnapshot, cluster: ClusterContext | undef
     if (l.kind === 'bridge' && !podIif && l.addresses.length > 0) podIif = l.name;
   }
   for (const ip of [...(node?.internalIPs ?? []), ...(node?.externalIPs ?? [])]) if (!local.includes(ip)) local.push(ip);
-  nodeIP = node?.internalIPs.find((ip) => parseIp(ip)?.family === 4) ?? node?.internalIPs[0];
-  if (!nodeIP) {
-    for (const l of snapshot.links ?? []) {
-      if (l.name === 'lo' || l.name === 'kube-ipvs0' || l.kind === 'bridge') continue;
-      const a = l.addresses.find((x) => x.family === 4 && !x.address.startsWith('127.') && !x.address.startsWith('169.254.'));
-      if (a) { nodeIP = a.address; break; }
+  const nodeIPs: { 4?: string; 6?: string } = {};
+  const uplinkIifs: { 4?: string; 6?: string } = {};
+  for (const family of [4, 6] as const) {
+    let ip = node?.internalIPs.find((x) => parseIp(x)?.family === family);
+    // With a Node object that names none of this family, the node has none (kube-proxy reads the same object).
+    if (!ip && !node?.internalIPs.length) {
+      for (const l of snapshot.links ?? []) {
+        if (l.name === 'lo' || l.name === 'kube-ipvs0' || l.kind === 'bridge') continue;
+        const a = l.addresses.find((x) => x.family === family && usableNodeAddress(family, x.address));
+        if (a) { ip = a.address; break; }
+      }
     }
+    if (!ip) continue;
+    nodeIPs[family] = ip;
+    const owner = snapshot.links?.find((l) => l.addresses.some((a) => canonicalIp(a.address) === canonicalIp(ip!)));
+    if (owner) uplinkIifs[family] = owner.name;
   }
-  if (nodeIP) {
-    const owner = snapshot.links?.find((l) => l.addresses.some((a) => a.address === nodeIP));
-    uplinkIif = owner?.name;
-  }
+  const nodeIP = nodeIPs[4] ?? nodeIPs[6];
+  const uplinkIif = (nodeIPs[4] ? uplinkIifs[4] : uplinkIifs[6]) ?? 'eth0';
   const podCIDR = node?.podCIDRs.find((c) => parsePrefix(c)?.family === 4) ?? (cluster?.clusterCIDR || undefined);
+  const podCIDR6 = node?.podCIDRs.find((c) => parsePrefix(c)?.family === 6);
   return {
-    node: snapshot.node, localAddresses: local, ...(nodeIP ? { nodeIP } : {}),
-    podIif: podIif ?? 'cni0', uplinkIif: uplinkIif ?? 'eth0',
-    ...(podCIDR ? { podCIDR } : {}), ...(kubeIpvs0 ? { kubeIpvs0 } : {}),
+    node: snapshot.node, localAddresses: local, ...(nodeIP ? { nodeIP } : {}), nodeIPs,
+    podIif: podIif ?? 'cni0', uplinkIif, uplinkIifs,
+    ...(podCIDR ? { podCIDR } : {}), ...(podCIDR6 ? { podCIDR6 } : {}), ...(kubeIpvs0 ? { kubeIpvs0 } : {}),
   };
 }
 
-/** A pod address on this node that is none of the given endpoints (so no hairpin path). */
+/**
+ * A pod address on this node that is none of the given endpoints (so no hairpin path), in the
+ * node's pod CIDR of that family (the 250th address down; a fixed stand-in when it is unknown).
+ */
 export function podSource(view: NodeView, avoid: readonly string[], family: 4 | 6): string {
-  const base = view.podCIDR ? parsePrefix(view.podCIDR) : undefined;
-  if (family === 6 || !base || base.family !== 4) return family === 6 ? 'fd00:10:244::fa' : '10.244.0.250';
-  const used = new Set(avoid.map((a) => a.replace(/:\d+$/, '')));
-  const size = 2 ** (32 - base.len);
-  for (let h = Math.min(250, size - 2); h > 1; h--) {
-    const ip = formatIp({ family: 4, v4: (base.net + h) >>> 0 });
+  const base = family === 4 ? (view.podCIDR ? parsePrefix(view.podCIDR) : undefined) : (view.podCIDR6 ? parsePrefix(view.podCIDR6) : undefined);
+  if (!base || base.family !== family) return family === 6 ? 'fd00:10:244::fa' : '10.244.0.250';
+  const used = new Set(avoid.map((a) => canonicalIp(splitHostPort(a).host)));
+  const bits = (family === 4 ? 32 : 128) - base.len;
+  const top = bits >= 8 ? 250 : Math.min(250, 2 ** bits - 2);
+  for (let h = top; h > 1; h--) {
+    const ip = base.family === 4 ? formatIp({ family: 4, v4: (base.net + h) >>> 0 }) : formatIp({ family: 6, v6: base.net6 + BigInt(h) });
     if (!used.has(ip)) return ip;
   }
-  return formatIp({ family: 4, v4: (base.net + 1) >>> 0 });
+  return base.family === 4 ? formatIp({ family: 4, v4: (base.net + 1) >>> 0 }) : formatIp({ family: 6, v6: base.net6 + 1n });
 }
 
 export const EXTERNAL_CLIENT = { 4: '198.51.100.77', 6: '2001:db8:77::77' } as const;

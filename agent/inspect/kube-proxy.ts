@@ -74,6 +74,12 @@ export interface KubeProxyFacts {
   readonly metrics: KubeProxyMetrics | { readonly unavailable: string };
   /** The scrape as served, so `capture` writes it verbatim (absent when unavailable). */
   readonly text?: string;
+  /**
+   * When this scrape did not answer: the time (RFC 3339) of the last one that did, in this
+   * agent's run. Only a running agent remembers it (rememberKubeProxyAnswer); a one-off scan
+   * or a bundle cannot tell a kube-proxy that stopped from one that was never reachable.
+   */
+  readonly lastAnsweredAt?: string;
 }
 
 export interface KubeProxyOptions {
@@ -176,6 +182,18 @@ export function fetchMetricsText(url: string, timeoutMs = SCRAPE_TIMEOUT_MS, max
     req.on('error', (e: NodeJS.ErrnoException) => done({ unavailable: `${url}: ${e.code ?? e.message}` }));
     req.end();
   });
+}
+
+/**
+ * The running agent's memory of kube-proxy answering, carried from scan to scan: a scrape that
+ * answers is remembered; one that does not is given the last answer's time, so the check can
+ * tell a kube-proxy that stopped (it answered, then went silent for longer than the stall
+ * window) from one that was never reachable at --kube-proxy-metrics. Pure.
+ */
+export function rememberKubeProxyAnswer(facts: KubeProxyFacts | undefined, lastAnsweredAt: string | undefined): { facts: KubeProxyFacts | undefined; lastAnsweredAt: string | undefined } {
+  if (!facts) return { facts, lastAnsweredAt };
+  if (isAvailable(facts.metrics)) return { facts, lastAnsweredAt: facts.metrics.scrapedAt };
+  return { facts: lastAnsweredAt !== undefined ? { ...facts, lastAnsweredAt } : facts, lastAnsweredAt };
 }
 
 /** Scrapes kube-proxy from the caller's network namespace. */

@@ -49,6 +49,11 @@ export interface ControlPlaneOptions {
   readonly auditLog?: boolean;
   /** More kube-apiserver flags ("--name=value"), appended after the defaults. */
   readonly apiServerFlags?: readonly string[];
+  /**
+   * --service-cluster-ip-range (default 10.96.0.0/16); two CIDRs, one per family, make the
+   * API server dual-stack (the first is the primary family, default/kubernetes's).
+   */
+  readonly serviceCIDRs?: readonly string[];
 }
 
 export interface ClientCredentials {
@@ -162,7 +167,7 @@ export class ControlPlane {
         `--tls-cert-file=${serving.cert}`, `--tls-private-key-file=${serving.key}`, `--client-ca-file=${ca}`,
         '--authorization-mode=Node,RBAC', '--enable-admission-plugins=NodeRestriction', '--allow-privileged=true',
         `--admission-control-config-file=${join(dir, 'admission.yaml')}`,
-        '--service-cluster-ip-range=10.96.0.0/16', '--service-node-port-range=30000-32767',
+        `--service-cluster-ip-range=${(opts.serviceCIDRs ?? ['10.96.0.0/16']).join(',')}`, '--service-node-port-range=30000-32767',
         '--service-account-issuer=https://kubernetes.default.svc.cluster.local', `--service-account-key-file=${saPub}`,
         `--service-account-signing-key-file=${saKey}`, '--api-audiences=https://kubernetes.default.svc.cluster.local',
         '--endpoint-reconciler-type=none', `--cert-dir=${join(dir, 'certs')}`,

@@ -10,6 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { formatIp, parsePrefix } from '../../agent/dataplane/addr.js';
 
 export const LAB_PREFIX = 'nclab';
 
@@ -37,6 +38,10 @@ export interface LabOptions {
   readonly routes?: readonly string[];
   /** An extra stand-in uplink (veth pair, both ends in the node) with this address/prefix. */
   readonly uplinkAddress?: string;
+  /** An IPv6 address/prefix on that uplink too (dual-stack node; needs `uplinkAddress`). */
+  readonly uplinkAddress6?: string;
+  /** IPv6 pod CIDR of this node (dual-stack): its first address goes on the bridge as the pods' IPv6 gateway. */
+  readonly podCIDR6?: string;
   /** iptables-save text loaded with iptables-restore (nft backend) in the node namespace. */
   readonly iptables?: string;
   /** Same, through iptables-legacy-restore. */
@@ -130,6 +135,13 @@ export function cidrHost(cidr: string, host: number): string {
   return intToIpv4(ipv4ToInt(base!) + host);
 }
 
+/** The first address of an IPv6 prefix, with the prefix length (`fd00:10:244:1::/64` → `fd00:10:244:1::1/64`). */
+export function gateway6(cidr: string): string {
+  const p = parsePrefix(cidr);
+  if (p?.family !== 6) throw new Error(`${cidr} is not an IPv6 prefix`);
+  return `${formatIp({ family: 6, v6: p.net6 + 1n })}/${p.len}`;
+}
+
 export async function createLabNode(opts: LabOptions = {}): Promise<LabNode> {
   installExitHooks();
   const id = token();
@@ -157,12 +169,15 @@ export async function createLabNode(opts: LabOptions = {}): Promise<LabNode> {
     if (bridge) {
       await run('ip', ['-n', netns, 'link', 'add', bridge, 'type', 'bridge']);
       if (opts.bridgeAddress !== false) await run('ip', ['-n', netns, 'addr', 'add', `${gateway}/${prefix}`, 'dev', bridge]);
+      // nodad: an address is usable at once (duplicate address detection would hold it for a second).
+      if (opts.podCIDR6 && opts.bridgeAddress !== false) await run('ip', ['-n', netns, '-6', 'addr', 'add', gateway6(opts.podCIDR6), 'dev', bridge, 'nodad']);
       if (opts.bridgeUp !== false) await run('ip', ['-n', netns, 'link', 'set', bridge, 'up']);
     }
     if (opts.uplinkAddress) {
       // No dummy links on this kernel: a veth pair with both ends in the node stands in for eth0.
       await run('ip', ['-n', netns, 'link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'eth0peer']);
       await run('ip', ['-n', netns, 'addr', 'add', opts.uplinkAddress, 'dev', 'eth0']);
+      if (opts.uplinkAddress6) await run('ip', ['-n', netns, '-6', 'addr', 'add', opts.uplinkAddress6, 'dev', 'eth0', 'nodad']);
       await run('ip', ['-n', netns, 'link', 'set', 'eth0peer', 'up']);
       await run('ip', ['-n', netns, 'link', 'set', 'eth0', 'up']);
     }

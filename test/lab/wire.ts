@@ -11,6 +11,7 @@
 // address it was reached on (`by`) and the source it saw (`src`); a client process in the
 // client pod (or outside) opens many connections (TCP) or sends from many sockets (UDP) and
 // counts who answered. Namespaces go with the lab (unique names, deleted on teardown).
+// With `ipv6`, the same namespaces carry IPv6 addresses and routes as well (a dual-stack node).
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { run, type LabNode } from './lab.js';
 
@@ -18,15 +19,15 @@ import { run, type LabNode } from './lab.js';
 // exposed to Node: the echo binds one UDP socket per endpoint address, so the answer names it.
 const ECHO_UDP_PER_ADDR = `
 const net = require('node:net'), dgram = require('node:dgram');
-const { tcp, udp, addrs } = JSON.parse(process.argv[1]);
+const { tcp, udp, addrs, v6 } = JSON.parse(process.argv[1]);
 const line = (by, src) => JSON.stringify({ by: by.replace(/^::ffff:/, ''), src: src.replace(/^::ffff:/, '') }) + '\\n';
 let pending = tcp.length + udp.length * addrs.length;
 const up = () => { if (--pending === 0) process.stdout.write('ready\\n'); };
 for (const p of tcp) {
-  net.createServer((s) => { s.on('error', () => {}); s.end(line(s.localAddress, s.remoteAddress)); }).listen(p, '0.0.0.0', up);
+  net.createServer((s) => { s.on('error', () => {}); s.end(line(s.localAddress, s.remoteAddress)); }).listen(p, v6 ? '::' : '0.0.0.0', up);
 }
 for (const p of udp) for (const a of addrs) {
-  const u = dgram.createSocket({ type: 'udp4' });
+  const u = dgram.createSocket({ type: a.includes(':') ? 'udp6' : 'udp4' });
   u.bind(p, a, up);
   u.on('message', (m, r) => u.send(line(a, r.address), r.port, r.address));
 }
@@ -41,7 +42,7 @@ function once(t) {
     let done = false, buf = '';
     const finish = (r) => { if (!done) { done = true; resolve(r); } };
     if (t.proto === 'udp') {
-      const u = dgram.createSocket('udp4');
+      const u = dgram.createSocket(t.host.includes(':') ? 'udp6' : 'udp4');
       const timer = setTimeout(() => { u.close(); finish({ error: 'timeout' }); }, timeout);
       u.on('message', (m) => { clearTimeout(timer); u.close(); try { finish(JSON.parse(String(m))); } catch { finish({ error: 'bad reply' }); } });
       u.on('error', (e) => { clearTimeout(timer); try { u.close(); } catch {} finish({ error: e.code || e.message }); });
@@ -121,6 +122,22 @@ export interface WireOptions {
   readonly nodeIP: string;
   /** Short tag for interface names (unique per concurrent use). */
   readonly tag: string;
+  /**
+   * A dual-stack lab (a node created with podCIDR6 and uplinkAddress6): the same pods get
+   * IPv6 addresses too, node-b an IPv6 underlay, the outside client an IPv6 address, and
+   * the echoes answer on IPv6 (TCP on both families, UDP per address).
+   */
+  readonly ipv6?: {
+    readonly localEndpoints: readonly string[];
+    readonly remoteEndpoints: readonly string[];
+    readonly remoteCIDR: string;
+    /** The node's IPv6 pod CIDR prefix length and gateway (the bridge's IPv6 address). */
+    readonly podPrefixLength: number;
+    readonly gateway: string;
+    readonly clientPodIP: string;
+    readonly outsideIP: string;
+    readonly nodeIP: string;
+  };
 }
 
 const procs = new Set<ChildProcess>();
@@ -183,9 +200,26 @@ export async function createWireLab(lab: LabNode, o: WireOptions): Promise<WireL
     // rule sees it), and no ICMP rate limit, so every REJECT of a burst answers (per netns).
     await ipn(lab.netns, 'route', 'add', 'default', 'via', o.outsideIP, 'dev', 'eth0');
     await lab.exec('sysctl', ['-q', '-w', 'net.ipv4.icmp_ratelimit=0']);
+    const v6 = o.ipv6;
+    if (v6) {
+      // nodad everywhere: an address is usable at once, not after a second of duplicate detection.
+      const add6 = (ns: string, cidr: string, dev: string): Promise<string> => ipn(ns, '-6', 'addr', 'add', cidr, 'dev', dev, 'nodad');
+      await add6(names.client, `${v6.clientPodIP}/${v6.podPrefixLength}`, 'eth0');
+      for (const ip of v6.localEndpoints) await add6(names.eps, `${ip}/${v6.podPrefixLength}`, 'eth0');
+      for (const ns of [names.client, names.eps]) await ipn(ns, '-6', 'route', 'add', 'default', 'via', v6.gateway);
+      await add6(lab.netns, 'fd00:250:7::1/64', ua);
+      await add6(names.b, 'fd00:250:7::2/64', ub);
+      await ipn(lab.netns, '-6', 'route', 'add', v6.remoteCIDR, 'via', 'fd00:250:7::2');
+      await ipn(names.b, '-6', 'route', 'add', 'default', 'via', 'fd00:250:7::1');
+      for (const ip of v6.remoteEndpoints) await add6(names.b, `${ip}/128`, 'lo');
+      await add6(names.out, `${v6.outsideIP}/64`, 'eth0peer');
+      await ipn(names.out, '-6', 'route', 'add', 'default', 'via', v6.nodeIP, 'dev', 'eth0peer');
+      await ipn(lab.netns, '-6', 'route', 'add', 'default', 'via', v6.outsideIP, 'dev', 'eth0');
+      await lab.exec('sysctl', ['-q', '-w', 'net.ipv6.icmp.ratelimit=0']);
+    }
 
-    children.push(await startIn(names.eps, ECHO_UDP_PER_ADDR, { tcp: o.tcpPorts, udp: o.udpPorts, addrs: o.localEndpoints }));
-    children.push(await startIn(names.b, ECHO_UDP_PER_ADDR, { tcp: o.tcpPorts, udp: o.udpPorts, addrs: o.remoteEndpoints }));
+    children.push(await startIn(names.eps, ECHO_UDP_PER_ADDR, { tcp: o.tcpPorts, udp: o.udpPorts, addrs: [...o.localEndpoints, ...(v6?.localEndpoints ?? [])], v6: !!v6 }));
+    children.push(await startIn(names.b, ECHO_UDP_PER_ADDR, { tcp: o.tcpPorts, udp: o.udpPorts, addrs: [...o.remoteEndpoints, ...(v6?.remoteEndpoints ?? [])], v6: !!v6 }));
   } catch (err) {
     for (const c of children) c.kill('SIGKILL');
     del();

@@ -30,11 +30,14 @@ export function probesFromFindings(fs: readonly Finding[]): { probes: Probe[]; s
     const m = /^(ClusterIP|NodePort) (\S+):(\d+)\/(TCP|UDP|SCTP)/.exec(String(ev['path']));
     if (!m) throw new Error(`unexpected path ${String(ev['path'])}`);
     const [, kind, host, port, proto] = m;
-    const id = `${f.check.split('.')[1]} ${f.subject}`;
-    if (proto === 'SCTP') { skipped.push(`${id} (no SCTP sockets on this kernel)`); continue; }
     const from = kind === 'NodePort' ? 'outside' : 'pod';
-    const base = { id, proto: proto!.toLowerCase() as 'tcp' | 'udp', host: host!, port: Number(port) };
-    const byIp = Object.fromEntries(Object.entries(ev['probabilities'] as Record<string, number>).map(([k, p]) => [k.slice(0, k.lastIndexOf(':')), p]));
+    // IPv6 paths and endpoints are written [addr]:port; the sockets speak plain addresses.
+    const bare = (h: string): string => h.replace(/^\[(.*)\]$/, '$1');
+    // Both families of a dual-stack Service port share the subject: the path keeps their probes apart.
+    const id = `${f.check.split('.')[1]} ${f.subject}${host!.startsWith('[') ? ' IPv6' : ''}`;
+    if (proto === 'SCTP') { skipped.push(`${id} (no SCTP sockets on this kernel)`); continue; }
+    const base = { id, proto: proto!.toLowerCase() as 'tcp' | 'udp', host: bare(host!), port: Number(port) };
+    const byIp = Object.fromEntries(Object.entries(ev['probabilities'] as Record<string, number>).map(([k, p]) => [bare(k.slice(0, k.lastIndexOf(':'))), p]));
     if (ev['rejected'] === 1) probes.push({ subject: id, from, target: { ...base, n: 3, concurrency: 3 }, expect: { kind: 'refused' } });
     else if (ev['dropped'] === 1) probes.push({ subject: id, from, target: { ...base, n: 2, concurrency: 2 }, expect: { kind: 'dropped' } });
     else if ((ev['affinity'] as { expected?: string } | undefined)?.expected === 'ClientIP') probes.push({ subject: id, from, target: { ...base, n: 30, concurrency: 1 }, expect: { kind: 'sticky', endpoints: Object.keys(byIp) } });

@@ -3,7 +3,8 @@
 // across nodes. Only traffic leaving the cluster's pod network may be masqueraded.
 // This traces a first packet from a pod on this node to a pod on this node and to a pod on
 // every other node through the node's netfilter rules (prerouting → forward → postrouting,
-// every table and backend, ipsets included) and fails on any SNAT/MASQUERADE outcome.
+// every table and backend, ipsets included) and fails on any SNAT/MASQUERADE outcome — on a
+// dual-stack node for each family, IPv6 pods through the IPv6 rules.
 import type { CheckDefinition, CheckResult } from '../types.js';
 import type { ClusterContext } from '../../../common/cluster.js';
 import type { NodeSnapshot } from '../../snapshot.js';
@@ -15,24 +16,30 @@ import { formatIp, formatPrefix, parseIp, parsePrefix, prefixContains } from '..
 
 const MAX_EVIDENCE_RULES = 12;
 
-/** The `host`-th address of an IPv4 prefix, or undefined for other prefixes. */
+/** The `host`-th address of a prefix, or undefined when the prefix is too small. */
 function hostIn(cidr: string, host: number): string | undefined {
   const p = parsePrefix(cidr);
-  if (!p || p.family !== 4 || 2 ** (32 - p.len) <= host + 1) return undefined;
-  return formatIp({ family: 4, v4: (p.net + host) >>> 0 });
+  if (!p) return undefined;
+  if (p.family === 4) return 2 ** (32 - p.len) <= host + 1 ? undefined : formatIp({ family: 4, v4: (p.net + host) >>> 0 });
+  return 128 - p.len < 16 && 2 ** (128 - p.len) <= host + 1 ? undefined : formatIp({ family: 6, v6: p.net6 + BigInt(host) });
 }
 
-/** The node's own pod CIDR: the Node object's, else the pod bridge's address. */
-function ownPodCIDR(snapshot: NodeSnapshot, cluster: ClusterContext | undefined): string | undefined {
+/**
+ * The node's own pod CIDR of a family: the Node object's, else the pod bridge's address. An
+ * IPv6 one is taken from the bridge only when the Node object names no pod CIDR at all (a
+ * bridge always has a link-local IPv6 address, and may carry others the cluster does not use).
+ */
+function ownPodCIDR(snapshot: NodeSnapshot, cluster: ClusterContext | undefined, family: 4 | 6): string | undefined {
   const node = cluster?.nodes.find((n) => n.name === snapshot.node);
-  const fromNode = node?.podCIDRs.find((c) => parsePrefix(c)?.family === 4);
+  const fromNode = node?.podCIDRs.find((c) => parsePrefix(c)?.family === family);
   if (fromNode) return fromNode;
+  if (family === 6 && (node?.podCIDRs.length ?? 0) > 0) return undefined;
   for (const l of snapshot.links ?? []) {
     if (l.kind !== 'bridge') continue;
-    const a = l.addresses.find((x) => x.family === 4);
+    const a = l.addresses.find((x) => x.family === family && (family === 4 || (x.scope === 'global' && !/^fe[89ab]/i.test(x.address))));
     if (a) {
       const p = parsePrefix(`${a.address}/${a.prefixLength}`);
-      if (p?.family === 4) return formatPrefix(p);
+      if (p?.family === family) return formatPrefix(p);
     }
   }
   return undefined;
@@ -43,8 +50,8 @@ function routeDevice(snapshot: NodeSnapshot, dst: string, fallback: string): str
   const ip = parseIp(dst);
   let best: { len: number; dev: string } | undefined;
   for (const r of snapshot.routes ?? []) {
-    if (!ip || r.family !== 4 || r.table !== 254 || !r.dev || r.type !== 'unicast') continue;
-    const p = parsePrefix(r.dst);
+    if (!ip || r.family !== ip.family || r.table !== 254 || !r.dev || r.type !== 'unicast') continue;
+    const p = parsePrefix(r.dst === 'default' ? (ip.family === 4 ? '0.0.0.0/0' : '::/0') : r.dst);
     if (!p || !prefixContains(p, ip)) continue;
     if (!best || p.len > best.len) best = { len: p.len, dev: r.dev };
   }
@@ -93,29 +100,35 @@ export const podToPodNoNatCheck: CheckDefinition = {
     const bpfNat = bpfMasqueradeSkip(snapshot); // Cilium / Calico eBPF masquerade outside netfilter
     if (bpfNat) return [bpfNat];
     const dp = dataplaneOf(snapshot)!;
-    const own = ownPodCIDR(snapshot, cluster);
-    if (!own) {
+    const own = { 4: ownPodCIDR(snapshot, cluster, 4), 6: ownPodCIDR(snapshot, cluster, 6) };
+    if (!own[4] && !own[6]) {
       return [{
         status: 'skip', severity: 'info', subject: snapshot.node,
         message: 'skipped: this node\'s IPv4 pod CIDR is unknown (no Node spec.podCIDRs in the cluster context and no pod bridge address)',
       }];
     }
     const view = nodeView(snapshot, cluster);
-    const env: TraceEnv = traceEnv(dp, view, 4);
-    const src = hostIn(own, 250) ?? hostIn(own, 2)!;
     const results: CheckResult[] = [];
-    const probe = (dst: string, oif: string, subject: string, what: string): void => {
-      const outcomes = trace({ src, dst, proto: 'tcp', sport: 40000, dport: 8080, iif: view.podIif, oif }, env, { origin: 'network' });
-      results.push(judgePath(outcomes, subject, what, src, dst));
-    };
-    const sameNodeDst = hostIn(own, 251) ?? hostIn(own, 3);
-    if (sameNodeDst) probe(sameNodeDst, view.podIif, snapshot.node, 'pod-to-pod traffic on this node');
-    for (const other of cluster?.nodes ?? []) {
-      if (other.name === snapshot.node) continue;
-      const cidr = other.podCIDRs.find((c) => parsePrefix(c)?.family === 4);
-      const dst = cidr ? hostIn(cidr, 10) ?? hostIn(cidr, 2) : undefined;
-      if (!dst) continue;
-      probe(dst, routeDevice(snapshot, dst, view.uplinkIif), other.name, `pod-to-pod traffic to node ${other.name}`);
+    // A dual-stack node: each family's pods, each family's rules (iptables and ip6tables, ip and ip6 tables).
+    for (const family of [4, 6] as const) {
+      const cidr = own[family];
+      if (!cidr) continue;
+      if (family === 6 && !dp.ip6tables && !dp.nftables?.tables.some((t) => t.family === 6 || t.name.startsWith('inet '))) continue; // no IPv6 rules read
+      const env: TraceEnv = traceEnv(dp, view, family);
+      const src = hostIn(cidr, 250) ?? hostIn(cidr, 2)!;
+      const probe = (dst: string, oif: string, subject: string, what: string): void => {
+        const outcomes = trace({ src, dst, proto: 'tcp', sport: 40000, dport: 8080, iif: view.podIif, oif }, env, { origin: 'network' });
+        results.push(judgePath(outcomes, subject, what, src, dst));
+      };
+      const sameNodeDst = hostIn(cidr, 251) ?? hostIn(cidr, 3);
+      if (sameNodeDst) probe(sameNodeDst, view.podIif, snapshot.node, 'pod-to-pod traffic on this node');
+      for (const other of cluster?.nodes ?? []) {
+        if (other.name === snapshot.node) continue;
+        const otherCidr = other.podCIDRs.find((c) => parsePrefix(c)?.family === family);
+        const dst = otherCidr ? hostIn(otherCidr, 10) ?? hostIn(otherCidr, 2) : undefined;
+        if (!dst) continue;
+        probe(dst, routeDevice(snapshot, dst, view.uplinkIifs[family] ?? view.uplinkIif), other.name, `pod-to-pod traffic to node ${other.name}`);
+      }
     }
     return results;
   },

@@ -32,9 +32,12 @@ export const clusterIPCheck: CheckDefinition = {
       return e;
     };
     const results: CheckResult[] = [];
+    const skipped = new Set<string>();
+    // A dual-stack Service port comes once per family, each with that family's ClusterIP and endpoints.
     for (const exp of expectedServicePorts(cluster!, snapshot.node)) {
       if (exp.topologySkip) {
-        results.push({ status: 'skip', severity: 'info', subject: exp.subject, message: `skipped: ${exp.topologySkip}` });
+        if (!skipped.has(exp.subject)) results.push({ status: 'skip', severity: 'info', subject: exp.subject, message: `skipped: ${exp.topologySkip}` });
+        skipped.add(exp.subject);
         continue;
       }
       for (const ip of exp.clusterIPs) {

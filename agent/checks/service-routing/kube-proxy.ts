@@ -6,8 +6,10 @@
 // `*_changes_pending` gauges, a sync queued (`*_last_queued_timestamp_seconds`) after the
 // last successful one — kube-proxy zeroes the pending gauges when a sync starts, so a sync
 // that keeps failing shows only there — and the last successful sync's timestamp (measured
-// from kube-proxy's start when it has never synced).
-import type { CheckDefinition } from '../types.js';
+// from kube-proxy's start when it has never synced). A kube-proxy that answered earlier in
+// the agent's run and has been silent for longer than the stall window, while its rules are
+// still on the node, has stopped or hangs: no Service change since reaches the dataplane.
+import type { CheckDefinition, CheckResult } from '../types.js';
 import { dataplaneOf } from '../../dataplane/load.js';
 import { modeFacts } from '../../dataplane/mode.js';
 import { formatAge, kubeProxyProgress } from '../../dataplane/convergence.js';
@@ -30,6 +32,7 @@ export const kubeProxyCheck: CheckDefinition = {
     if (!facts) return [{ status: 'skip', severity: 'info', subject, message: `skipped: no ${FACET_SOURCES.kubeProxy}`, evidence: { missing: ['kubeProxy'] } }];
     const m = facts.metrics;
     if (!isAvailable(m)) {
+      if (facts.lastAnsweredAt !== undefined) return [silentKubeProxy(subject, facts.source, m.unavailable, facts.lastAnsweredAt, Date.parse(snapshot.capturedAt), facts.stallMs)];
       return [{ status: 'skip', severity: 'info', subject, message: `skipped: kube-proxy's metrics are unavailable (${m.unavailable})`, evidence: { source: facts.source } }];
     }
     if (m.lastSyncSeconds === undefined && m.endpointChangesPending === undefined && m.serviceChangesPending === undefined) {
@@ -58,3 +61,25 @@ export const kubeProxyCheck: CheckDefinition = {
     return [{ status: 'pass', severity: 'info', subject, message: `kube-proxy is converging: ${p.words} (within ${formatAge(facts.stallMs)})`, evidence }];
   },
 };
+
+/**
+ * kube-proxy's metrics do not answer now but did earlier in this agent's run. Within the stall
+ * window a restart is normal (skip, saying when it last answered); past it, kube-proxy has
+ * stopped or hangs while its rules stay behind, frozen at its last sync.
+ */
+function silentKubeProxy(subject: string, source: string, unavailable: string, lastAnsweredAt: string, nowMs: number, stallMs: number): CheckResult {
+  const silentMs = nowMs - Date.parse(lastAnsweredAt);
+  const evidence = { source, unavailable, lastAnsweredAt, silentSeconds: Math.round(silentMs / 100) / 10, stallSeconds: stallMs / 1000 };
+  if (silentMs > stallMs) {
+    return {
+      status: 'fail', severity: 'high', subject,
+      message: `kube-proxy has not answered for ${formatAge(silentMs)} (more than ${formatAge(stallMs)}): ${unavailable}; its rules are still on the node, frozen at its last sync, and no Service change since reaches this node's dataplane — check that kube-proxy is running`,
+      evidence,
+    };
+  }
+  return {
+    status: 'skip', severity: 'info', subject,
+    message: `skipped: kube-proxy's metrics are unavailable (${unavailable}); it last answered ${formatAge(silentMs)} ago, and silence longer than ${formatAge(stallMs)} fails`,
+    evidence,
+  };
+}

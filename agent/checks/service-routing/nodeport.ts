@@ -1,13 +1,15 @@
 // Principle (seed, Services): a NodePort Service is reachable on every node's address at its
 // node port and sent to the Service's endpoints — only this node's endpoints when
 // externalTrafficPolicy=Local (and dropped when it has none). This traces a packet from a
-// client outside the cluster to the node's address on the node port.
+// client outside the cluster to the node's address on the node port — for a dual-stack
+// Service, once per family, to the node's address of that family.
 import type { CheckDefinition, CheckResult } from '../types.js';
 import { dataplaneOf } from '../../dataplane/load.js';
 import { otherDataplaneResults } from '../../dataplane/ebpf-routing.js';
 import { expectedServicePorts } from '../../dataplane/expected.js';
 import { modeFacts } from '../../dataplane/mode.js';
-import { EXTERNAL_CLIENT, familyOf, judge, nodeView, observeIpvs, traceEnv, traceService } from '../../dataplane/routing.js';
+import { EXTERNAL_CLIENT, judge, nodeView, observeIpvs, traceEnv, traceService } from '../../dataplane/routing.js';
+import type { TraceEnv } from '../../dataplane/tracer.js';
 import { serviceConvergence } from '../../dataplane/convergence.js';
 
 export const nodePortCheck: CheckDefinition = {
@@ -26,21 +28,35 @@ export const nodePortCheck: CheckDefinition = {
     if (!view.nodeIP) {
       return [{ status: 'skip', severity: 'info', subject: snapshot.node, message: 'skipped: the node\'s own address is unknown (no Node object for this node in the cluster context and no ip-addr facts)' }];
     }
-    const nodeIP = view.nodeIP;
-    const family = familyOf(nodeIP);
     const catching = modeFacts(dp).catching;
     const useIpvs = catching.includes('ipvs') && !catching.some((m) => m !== 'ipvs');
-    const env = traceEnv(dp, view, family);
+    const envs = new Map<4 | 6, TraceEnv>();
+    const envFor = (f: 4 | 6): TraceEnv => {
+      let e = envs.get(f);
+      if (!e) envs.set(f, (e = traceEnv(dp, view, f)));
+      return e;
+    };
     const results: CheckResult[] = [];
+    const skipped = new Set<string>();
     for (const exp of ports) {
       if (exp.topologySkip) {
-        results.push({ status: 'skip', severity: 'info', subject: exp.subject, message: `skipped: ${exp.topologySkip}` });
+        if (!skipped.has(exp.subject)) results.push({ status: 'skip', severity: 'info', subject: exp.subject, message: `skipped: ${exp.topologySkip}` });
+        skipped.add(exp.subject);
         continue;
       }
-      const path = `NodePort ${nodeIP}:${exp.port.nodePort}/${exp.port.protocol} from outside the cluster (externalTrafficPolicy=${exp.service.externalTrafficPolicy})`;
+      // A dual-stack kube-proxy serves each family's NodePorts on the node's address of that family.
+      const family = exp.family;
+      const nodeIP = view.nodeIPs[family];
+      if (!nodeIP) {
+        const why = cluster!.nodes.some((n) => n.name === snapshot.node) ? `its Node object lists no IPv${family} InternalIP` : `no IPv${family} address on its interfaces`;
+        results.push({ status: 'skip', severity: 'info', subject: exp.subject, message: `skipped: the IPv${family} NodePort ${exp.port.nodePort}/${exp.port.protocol} has no node address to be traced to (${why})` });
+        continue;
+      }
+      if (family === 6 && !useIpvs && !dp.ip6tables && !dp.nftables?.tables.some((t) => t.family === 6)) continue; // no IPv6 rules read
+      const path = `NodePort ${family === 6 ? `[${nodeIP}]` : nodeIP}:${exp.port.nodePort}/${exp.port.protocol} from outside the cluster (externalTrafficPolicy=${exp.service.externalTrafficPolicy})`;
       const observed = useIpvs
         ? observeIpvs(dp.ipvs ?? [], nodeIP, exp.port.protocol, exp.port.nodePort)
-        : traceService(env, EXTERNAL_CLIENT[family], nodeIP, exp.port.protocol, exp.port.nodePort, view.uplinkIif);
+        : traceService(envFor(family), EXTERNAL_CLIENT[family], nodeIP, exp.port.protocol, exp.port.nodePort, view.uplinkIifs[family] ?? view.uplinkIif);
       results.push(judge({ expected: exp, endpoints: exp.external, emptyVerdict: exp.externalEmpty, observed, path, ipvs: useIpvs, ...(exp.service.externalTrafficPolicy === 'Local' ? { localPolicy: 'externalTrafficPolicy' as const } : {}), convergence: serviceConvergence(snapshot, exp.service) }));
     }
     return results;

@@ -43,6 +43,13 @@ export interface DescService {
   readonly loadBalancer?: { readonly ingress: readonly string[]; readonly sourceRanges?: readonly string[] };
   /** ExternalName Services: the DNS name (no ClusterIP, no endpoints). */
   readonly externalName?: string;
+  /**
+   * Dual-stack or IPv6 Services (API objects only; the renderers here draw IPv4 rules): every
+   * ClusterIP, the first being `clusterIP`, and the policy. Endpoints then go into one
+   * EndpointSlice per address family, as the EndpointSlice controller writes them.
+   */
+  readonly clusterIPs?: readonly string[];
+  readonly ipFamilyPolicy?: 'SingleStack' | 'PreferDualStack' | 'RequireDualStack';
 }
 
 export interface ClusterDesc {
@@ -51,7 +58,10 @@ export interface ClusterDesc {
   readonly podCIDR: string;
   readonly clusterCIDR: string;
   readonly services: readonly DescService[];
-  readonly otherNodes?: readonly { readonly name: string; readonly ip: string; readonly podCIDR: string }[];
+  readonly otherNodes?: readonly { readonly name: string; readonly ip: string; readonly podCIDR: string; readonly ip6?: string; readonly podCIDR6?: string }[];
+  /** A dual-stack node's IPv6 InternalIP and pod CIDR (Node objects only). */
+  readonly nodeIP6?: string;
+  readonly podCIDR6?: string;
 }
 
 export interface RenderOptions {
@@ -380,12 +390,12 @@ export function renderIpvsadm(desc: ClusterDesc, opts: RenderOptions = {}): stri
 /** `kubectl get nodes,services,endpointslices -A -o json` for the described cluster. */
 export function renderClusterJson(desc: ClusterDesc): string {
   const items: unknown[] = [];
-  const nodes = [{ name: desc.node, ip: desc.nodeIP, podCIDR: desc.podCIDR }, ...(desc.otherNodes ?? [])];
+  const nodes = [{ name: desc.node, ip: desc.nodeIP, podCIDR: desc.podCIDR, ip6: desc.nodeIP6, podCIDR6: desc.podCIDR6 }, ...(desc.otherNodes ?? [])];
   for (const n of nodes) {
     items.push({
       apiVersion: 'v1', kind: 'Node', metadata: { name: n.name },
-      spec: { podCIDR: n.podCIDR, podCIDRs: [n.podCIDR] },
-      status: { addresses: [{ type: 'InternalIP', address: n.ip }], allocatable: { pods: '110' } },
+      spec: { podCIDR: n.podCIDR, podCIDRs: [n.podCIDR, ...(n.podCIDR6 ? [n.podCIDR6] : [])] },
+      status: { addresses: [n.ip, ...(n.ip6 ? [n.ip6] : [])].map((address) => ({ type: 'InternalIP', address })), allocatable: { pods: '110' } },
     });
   }
   for (const s of desc.services) {
@@ -400,7 +410,8 @@ export function renderClusterJson(desc: ClusterDesc): string {
     items.push({
       apiVersion: 'v1', kind: 'Service', metadata: { namespace: s.namespace, name: s.name },
       spec: {
-        type, clusterIP: s.clusterIP, clusterIPs: [s.clusterIP], selector: { app: s.name },
+        type, clusterIP: s.clusterIP, clusterIPs: s.clusterIPs ?? [s.clusterIP], selector: { app: s.name },
+        ...(s.ipFamilyPolicy ? { ipFamilyPolicy: s.ipFamilyPolicy, ipFamilies: (s.clusterIPs ?? [s.clusterIP]).map((ip) => (ip.includes(':') ? 'IPv6' : 'IPv4')) } : {}),
         ports: s.ports.map((p) => ({ name: p.name, port: p.port, targetPort: p.targetPortName ?? p.targetPort, protocol: protoOf(p), ...(p.nodePort ? { nodePort: p.nodePort } : {}) })),
         ...(type !== 'ClusterIP' ? { externalTrafficPolicy: s.etp ?? 'Cluster' } : {}),
         internalTrafficPolicy: s.itp ?? 'Cluster',
@@ -411,16 +422,27 @@ export function renderClusterJson(desc: ClusterDesc): string {
       },
       ...(s.loadBalancer ? { status: { loadBalancer: { ingress: s.loadBalancer.ingress.map((ip) => ({ ip, ipMode: 'VIP' })) } } } : {}),
     });
-    items.push({
-      apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice',
-      metadata: { namespace: s.namespace, name: `${s.name}-abc12`, labels: { 'kubernetes.io/service-name': s.name } },
-      addressType: 'IPv4',
-      ports: s.ports.map((p) => ({ name: p.name, port: p.targetPort, protocol: protoOf(p) })),
-      endpoints: s.endpoints.map((e) => ({
-        addresses: [e.ip], nodeName: e.node,
-        conditions: { ready: e.ready !== false, serving: e.serving ?? e.ready !== false, terminating: e.terminating ?? false },
-      })),
-    });
+    // One slice per address family, as the EndpointSlice controller writes them (the IPv4 one
+    // named as before); a Service without endpoints keeps one empty slice of its own family.
+    const v6 = s.endpoints.filter((e) => e.ip.includes(':'));
+    const v4 = s.endpoints.filter((e) => !e.ip.includes(':'));
+    const v6Only = (s.clusterIPs ?? [s.clusterIP]).every((ip) => ip.includes(':'));
+    const slices = [
+      ...(v4.length > 0 || (v6.length === 0 && !v6Only) ? [['IPv4', v4, 'abc12'] as const] : []),
+      ...(v6.length > 0 || (v4.length === 0 && v6Only) ? [['IPv6', v6, 'v6abc'] as const] : []),
+    ];
+    for (const [addressType, eps, suffix] of slices) {
+      items.push({
+        apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice',
+        metadata: { namespace: s.namespace, name: `${s.name}-${suffix}`, labels: { 'kubernetes.io/service-name': s.name } },
+        addressType,
+        ports: s.ports.map((p) => ({ name: p.name, port: p.targetPort, protocol: protoOf(p) })),
+        endpoints: eps.map((e) => ({
+          addresses: [e.ip], nodeName: e.node,
+          conditions: { ready: e.ready !== false, serving: e.serving ?? e.ready !== false, terminating: e.terminating ?? false },
+        })),
+      });
+    }
   }
   return JSON.stringify({ apiVersion: 'v1', kind: 'List', items });
 }
@@ -485,6 +507,44 @@ export function everyShapeCluster(node: string, nodeIP = '192.168.50.2'): Cluste
         endpoints: [{ ip: '10.244.1.120', node }, { ip: '10.244.2.121', node: other }] },
       { namespace: 'shop', name: 'elsewhere', type: 'ExternalName', externalName: 'example.com', clusterIP: '',
         ports: [{ name: 'http', port: 80, targetPort: 80 }], endpoints: [] },
+    ],
+  };
+}
+
+/**
+ * The dual-stack lab cluster (API objects; the real kube-proxy draws the rules): a node with an
+ * IPv4 and an IPv6 address and pod CIDR, Services RequireDualStack (ClusterIP, NodePort,
+ * NodePort with externalTrafficPolicy=Local, UDP and TCP, ClientIP affinity), one
+ * PreferDualStack with IPv6 first whose endpoints are IPv4 only, and one IPv6 SingleStack
+ * NodePort. Each family has its own endpoints, in number too: judging one family against the
+ * other's endpoints cannot pass.
+ */
+export function dualStackCluster(node: string, nodeIP = '192.168.50.2', nodeIP6 = 'fd00:50::2'): ClusterDesc {
+  const other = 'node-b';
+  const dual = (v4: string, v6: string) => ({ clusterIP: v4, clusterIPs: [v4, v6], ipFamilyPolicy: 'RequireDualStack' as const });
+  return {
+    node, nodeIP, nodeIP6, podCIDR: '10.244.1.0/24', podCIDR6: 'fd00:10:244:1::/64', clusterCIDR: '10.244.0.0/16',
+    otherNodes: [{ name: other, ip: '192.168.50.3', podCIDR: '10.244.2.0/24', ip6: 'fd00:50::3', podCIDR6: 'fd00:10:244:2::/64' }],
+    services: [
+      { namespace: 'shop', name: 'dual', ...dual('10.96.0.30', 'fd00:10:96::30'), ports: [{ name: 'http', port: 80, targetPort: 8080 }],
+        endpoints: [{ ip: '10.244.1.31', node }, { ip: '10.244.2.32', node: other },
+          { ip: 'fd00:10:244:1::31', node }, { ip: 'fd00:10:244:2::32', node: other }, { ip: 'fd00:10:244:2::33', node: other }] },
+      { namespace: 'shop', name: 'dual-np', type: 'NodePort', ...dual('10.96.0.31', 'fd00:10:96::31'),
+        ports: [{ name: 'http', port: 80, targetPort: 8080, nodePort: 30200 }],
+        endpoints: [{ ip: '10.244.1.41', node }, { ip: '10.244.2.42', node: other }, { ip: 'fd00:10:244:1::41', node }, { ip: 'fd00:10:244:2::42', node: other }] },
+      { namespace: 'shop', name: 'dual-local', type: 'NodePort', etp: 'Local', ...dual('10.96.0.32', 'fd00:10:96::32'),
+        ports: [{ name: 'http', port: 80, targetPort: 8080, nodePort: 30201 }],
+        endpoints: [{ ip: '10.244.2.52', node: other }, { ip: 'fd00:10:244:1::51', node }, { ip: 'fd00:10:244:2::52', node: other }] },
+      { namespace: 'shop', name: 'prefer', clusterIP: 'fd00:10:96::33', clusterIPs: ['fd00:10:96::33', '10.96.0.33'], ipFamilyPolicy: 'PreferDualStack',
+        ports: [{ name: 'http', port: 80, targetPort: 8080 }], endpoints: [{ ip: '10.244.2.62', node: other }] },
+      { namespace: 'shop', name: 'v6only', type: 'NodePort', clusterIP: 'fd00:10:96::34', clusterIPs: ['fd00:10:96::34'], ipFamilyPolicy: 'SingleStack',
+        ports: [{ name: 'api', port: 8080, targetPort: 9090, nodePort: 30202 }],
+        endpoints: [{ ip: 'fd00:10:244:2::60', node: other }, { ip: 'fd00:10:244:2::61', node: other, ready: false }] },
+      { namespace: 'shop', name: 'sticky-dual', ...dual('10.96.0.35', 'fd00:10:96::35'), affinity: 10800, ports: [{ name: 'http', port: 80, targetPort: 80 }],
+        endpoints: [{ ip: '10.244.1.70', node }, { ip: '10.244.2.71', node: other }, { ip: 'fd00:10:244:1::70', node }, { ip: 'fd00:10:244:2::71', node: other }] },
+      { namespace: 'kube-system', name: 'dns', ...dual('10.96.0.53', 'fd00:10:96::53'),
+        ports: [{ name: 'dns', port: 53, targetPort: 53, protocol: 'UDP' }, { name: 'dns-tcp', port: 53, targetPort: 53 }],
+        endpoints: [{ ip: '10.244.1.40', node }, { ip: '10.244.2.41', node: other }, { ip: 'fd00:10:244:1::40', node }, { ip: 'fd00:10:244:2::41', node: other }] },
     ],
   };
 }
