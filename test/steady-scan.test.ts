@@ -19,7 +19,8 @@ import { systemTool, RuleTextDigest, ruleTextDigest } from '../agent/inspect/dat
 import type { LiveOptions } from '../agent/inspect/live.js';
 import type { LinkFacts } from '../agent/inspect/network.js';
 import { scanSnapshot } from '../agent/scan.js';
-import type { NodeSnapshot } from '../agent/snapshot.js';
+import { PROXY_FACT_FACETS, type NodeSnapshot } from '../agent/snapshot.js';
+import { CHECKS } from '../agent/checks/registry.js';
 import { decideDump, decideProxyFacts, SteadyScanner, type SteadyState } from '../agent/steady-scan.js';
 import { isConvergingResult } from '../agent/dataplane/convergence.js';
 import { EXTERNAL_CLIENT } from '../agent/dataplane/routing.js';
@@ -197,6 +198,10 @@ test('decideProxyFacts: read on the first scan, when the collector asks, when th
   t.deepEqual(decideProxyFacts(last, 2000, 0, false), { read: true, reason: 'period due' });
   t.deepEqual(decideProxyFacts({ ...last, snapshot: { ...last.snapshot, proxyFactsNotRead: true } }, 2000, HOUR, false), { read: true, reason: 'previous read missing' });
   t.deepEqual(decideProxyFacts(last, 1000 + HOUR - 1, HOUR, false), { read: false, reason: 'not due' });
+});
+
+test('no check needs the kube-proxy migration facets: carrying them over between reads changes no verdict', (t) => {
+  for (const c of CHECKS) for (const f of PROXY_FACT_FACETS) t.false((c.needs as readonly string[]).includes(f), `${c.id} needs ${f}`);
 });
 
 test('the kube-proxy migration facts are read on start, on their period and when the collector asks; idle scans in between read none and report the last read in the fingerprint', async (t) => {
