@@ -31,13 +31,18 @@ test.serial('a lab that fails half way through removes what it already made', as
 });
 
 test.serial('stale-lab cleanup removes only labs whose creating process is gone', async (t) => {
-  const { cleanupStaleLabs } = await import('./lab/lab.js');
+  const { cleanupStaleLabs, labCreatorPid } = await import('./lab/lab.js');
+  // The pid is read back whole, also when its base-36 form holds an 'x' (8673 is "6ox"; read
+  // up to an 'x' it was pid 240, whose labs the cleanup then thought stale).
+  t.is(labCreatorPid('nclab-6ox-5a3-wo'), 8673);
+  t.is(labCreatorPid('other-6ox-1'), undefined);
   const mine = await createLabNode({ pods: 0 });
   t.teardown(() => mine.destroy());
   // A lab "left" by a process that cannot exist (pid 2^22+1 is above the kernel's pid_max).
-  const orphan = `nclab-${(4194305).toString(36)}x1aa`;
+  const orphan = `nclab-${(4194305).toString(36)}-1aa`;
   await run('ip', ['netns', 'add', orphan]);
   t.teardown(() => run('ip', ['netns', 'del', orphan]).catch(() => undefined));
+  t.is(labCreatorPid(`${mine.netns}-wo`), process.pid);
   const removed = await cleanupStaleLabs();
   t.true(removed.includes(orphan));
   t.false(removed.includes(mine.netns));

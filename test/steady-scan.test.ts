@@ -259,7 +259,7 @@ test('real kernel: `run` between two reads of the kube-proxy migration facts sta
     await lab.exec('iptables-restore', ['-w'], renderIptables(smallCluster(lab.nodeName)));
     const trace = join(dir, 'strace.log');
     // The lab path: one `snapshot` child per scan, inside the namespace; -f follows it and the tools it runs.
-    const agent = spawn('strace', ['-f', '-qq', '--seccomp-bpf', '-e', 'trace=execve,openat', '-e', 'signal=none', '-o', trace,
+    const agent = spawn('strace', ['-f', '-qq', '-s', '4096', '--seccomp-bpf', '-e', 'trace=execve,openat', '-e', 'signal=none', '-o', trace,
       process.execPath, '--import', 'tsx', join(ROOT, 'agent/main.ts'), 'run', '--collector', '127.0.0.1:1', '--insecure', '--no-kube',
       '--netns', lab.netns, '--node', lab.nodeName, '--interval', '1s', '--proxy-facts-interval', '1h'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'], detached: true });
     let log = '';

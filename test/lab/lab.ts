@@ -113,14 +113,26 @@ export function run(cmd: string, args: readonly string[], input?: string): Promi
   });
 }
 
-/** Unique short token; interface names must stay within 15 characters. */
+/**
+ * Unique short token; interface names must stay within 15 characters. The creator's pid
+ * (base 36) comes first and ends at a '-', which no base-36 digit is: with 'x' there, as
+ * before, pid 8673 ("6ox") read back as pid 240 ("6o"), and cleanupStaleLabs, run by one
+ * test file, deleted a running test's namespaces whenever pid 240 was gone.
+ */
 function token(): string {
   counter++;
-  return `${process.pid.toString(36)}x${counter.toString(36)}${randomBytes(1).toString('hex')}`;
+  return `${process.pid.toString(36)}-${counter.toString(36)}${randomBytes(1).toString('hex')}`;
 }
 
 /** Namespaces made by this process start with this (tests compare only their own). */
-export const OWN_PREFIX = `${LAB_PREFIX}-${process.pid.toString(36)}x`;
+export const OWN_PREFIX = `${LAB_PREFIX}-${process.pid.toString(36)}-`;
+
+/** The pid of the process that made a lab namespace (undefined for a name not made here). */
+export function labCreatorPid(name: string): number | undefined {
+  if (!name.startsWith(`${LAB_PREFIX}-`)) return undefined;
+  const pid = parseInt(name.slice(LAB_PREFIX.length + 1).split('-')[0] ?? '', 36);
+  return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+}
 
 export function ipv4ToInt(ip: string): number {
   return ip.split('.').reduce((acc, o) => acc * 256 + Number(o), 0);
@@ -255,8 +267,8 @@ export async function cleanupStaleLabs(): Promise<string[]> {
     const name = line.split(' ')[0] ?? '';
     if (!name.startsWith(`${LAB_PREFIX}-`) || live.has(name)) continue;
     // Names carry their creator's pid: never touch the labs of a process still running.
-    const pid = parseInt(name.slice(LAB_PREFIX.length + 1).split('x')[0] ?? '', 36);
-    if (Number.isInteger(pid) && pid > 0 && processAlive(pid)) continue;
+    const pid = labCreatorPid(name);
+    if (pid !== undefined && processAlive(pid)) continue;
     removed.push(name);
     deleteNetnsSync(name);
   }
