@@ -19,6 +19,7 @@
 // they are read on the first scan, on a scan the collector asks for, and at least every
 // `proxyFactsMs`; in between every report carries the facts read last.
 import type { ClusterContext } from '../common/cluster.js';
+import { parseDuration } from '../common/duration.js';
 import type { Finding } from '../common/findings.js';
 import type { CheckDefinition } from './checks/types.js';
 import { CHECKS } from './checks/registry.js';
@@ -26,12 +27,11 @@ import { isConvergingResult } from './dataplane/convergence.js';
 import { isAvailable, rememberKubeProxyAnswer } from './inspect/kube-proxy.js';
 import { sameDataplaneText } from './inspect/dataplane.js';
 import { scanSnapshot, type ScanResult } from './scan.js';
-import type { NodeSnapshot } from './snapshot.js';
+import { PROXY_FACT_FACETS, type NodeSnapshot } from './snapshot.js';
 
 export const DEFAULT_REVERIFY = '10m';
 /** Default for --proxy-facts-interval: how often the run loop reads the kube-proxy migration facts. */
 export const DEFAULT_PROXY_FACTS_INTERVAL = '10m';
-const DEFAULT_PROXY_FACTS_MS = 600_000;
 
 /** Why the rules were or were not dumped again. */
 export type DumpReason = 'first scan' | 'full scan asked for' | 're-verification due' | 'no nf_tables generation' | 'previous dump incomplete' | 'nf_tables generation changed' | 'nf_tables generation unchanged';
@@ -163,11 +163,11 @@ export class SteadyScanner {
     const startedMs = (this.opts.now ?? Date.now)();
     const checks = this.opts.checks ?? CHECKS;
     const decision = decideDump(this.last, startedMs, this.opts.reverifyMs, forced);
-    const proxy = decideProxyFacts(this.last, startedMs, this.opts.proxyFactsMs ?? DEFAULT_PROXY_FACTS_MS, forced);
+    const proxy = decideProxyFacts(this.last, startedMs, this.opts.proxyFactsMs ?? parseDuration(DEFAULT_PROXY_FACTS_INTERVAL, '--proxy-facts-interval'), forced);
     let snapshot = await this.opts.inspect(decision.dump ? undefined : decision.unlessGeneration, proxy.read);
     const remembered = rememberKubeProxyAnswer(snapshot.kubeProxy, this.kubeProxyAnsweredAt);
     this.kubeProxyAnsweredAt = remembered.lastAnsweredAt;
-    if (remembered.facts) snapshot = { ...snapshot, kubeProxy: remembered.facts };
+    if (remembered.facts !== snapshot.kubeProxy) snapshot = { ...snapshot, kubeProxy: remembered.facts };
     const proxyFactsRead = !snapshot.proxyFactsNotRead;
     if (snapshot.proxyFactsNotRead && this.last && !this.last.snapshot.proxyFactsNotRead) snapshot = withProxyFactsOf(snapshot, this.last.snapshot);
     const dumped = !snapshot.dataplaneUnchanged;
@@ -205,10 +205,5 @@ export class SteadyScanner {
 /** `snapshot` without its own migration facets, given `from`'s (the last read). */
 function withProxyFactsOf(snapshot: NodeSnapshot, from: NodeSnapshot): NodeSnapshot {
   const { proxyFactsNotRead: _, ...rest } = snapshot;
-  const { conntrack, hostConnections, nftVersion, kubeProxyConfig } = from; // PROXY_FACT_FACETS
-  return {
-    ...rest,
-    ...(conntrack ? { conntrack } : {}), ...(hostConnections ? { hostConnections } : {}),
-    ...(nftVersion !== undefined ? { nftVersion } : {}), ...(kubeProxyConfig ? { kubeProxyConfig } : {}),
-  };
+  return { ...rest, ...Object.fromEntries(PROXY_FACT_FACETS.filter((f) => from[f] !== undefined).map((f) => [f, from[f]])) };
 }

@@ -108,6 +108,13 @@ export function prefixOf(ip: IpAddr, len: number): Prefix {
   return { family: 6, net6: ip.v6 & mask6, mask6, len };
 }
 
+/** The `n`-th address of a prefix (0: the network address), or undefined past its end. */
+export function prefixHost(p: Prefix, n: number): string | undefined {
+  const bits = (p.family === 4 ? 32 : 128) - p.len;
+  if (bits < 53 && 2 ** bits <= n) return undefined;
+  return p.family === 4 ? formatIp({ family: 4, v4: (p.net + n) >>> 0 }) : formatIp({ family: 6, v6: p.net6 + BigInt(n) });
+}
+
 export function prefixContains(p: Prefix, ip: IpAddr): boolean {
   if (p.family === 4) return ip.family === 4 && ((ip.v4 & p.mask) >>> 0) === p.net;
   return ip.family === 6 && (ip.v6 & p.mask6) === p.net6;

@@ -5,7 +5,7 @@ import type { ClusterContext } from '../../common/cluster.js';
 import type { Evidence } from '../../common/findings.js';
 import type { CheckResult } from '../checks/types.js';
 import type { NodeSnapshot } from '../snapshot.js';
-import { canonicalIp, formatIp, hostPort, parseIp, parsePrefix, splitHostPort } from './addr.js';
+import { canonicalIp, hostPort, parseIp, parsePrefix, prefixHost, splitHostPort } from './addr.js';
 import type { ExpectedServicePort } from './expected.js';
 import type { Dataplane } from './load.js';
 import { tablesFor } from './load.js';
@@ -90,10 +90,19 @@ export function podSource(view: NodeView, avoid: readonly string[], family: 4 | 
   const bits = (family === 4 ? 32 : 128) - base.len;
   const top = bits >= 8 ? 250 : Math.min(250, 2 ** bits - 2);
   for (let h = top; h > 1; h--) {
-    const ip = base.family === 4 ? formatIp({ family: 4, v4: (base.net + h) >>> 0 }) : formatIp({ family: 6, v6: base.net6 + BigInt(h) });
+    const ip = prefixHost(base, h)!;
     if (!used.has(ip)) return ip;
   }
-  return base.family === 4 ? formatIp({ family: 4, v4: (base.net + 1) >>> 0 }) : formatIp({ family: 6, v6: base.net6 + 1n });
+  return prefixHost(base, 1)!;
+}
+
+/**
+ * Whether kube-proxy's rules for a family were read at all: IPv6 Services are judged only when
+ * ip6tables or an ip6 nftables table was dumped (IPVS holds both families). inet tables are not
+ * kube-proxy's and do not count.
+ */
+export function serviceRulesRead(dp: Dataplane, family: 4 | 6, useIpvs: boolean): boolean {
+  return family === 4 || useIpvs || !!dp.ip6tables || !!dp.nftables?.tables.some((t) => t.family === 6);
 }
 
 export const EXTERNAL_CLIENT = { 4: '198.51.100.77', 6: '2001:db8:77::77' } as const;

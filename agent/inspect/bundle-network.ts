@@ -5,6 +5,7 @@
 //   ip-route.json               → routes
 //   cni/ + cni-bin.txt          → cni     (cni-bin.txt alone is not enough: no config to judge)
 import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { bundleWriter } from './bundle-writer.js';
 import { join } from 'node:path';
 import type { NodeSnapshot } from '../snapshot.js';
 import { formatCniBinText, parseCniBinText, readCniConfDir, type CniFacts } from './cni.js';
@@ -46,11 +47,7 @@ export function readNetworkBundle(dir: string, readFile: (dir: string, name: str
 /** Writes the snapshot's network facets in the bundle formats; returns the names written. */
 export function writeNetworkBundle(dir: string, snapshot: NodeSnapshot): string[] {
   const F = NETWORK_BUNDLE_FILES;
-  const written: string[] = [];
-  const put = (name: string, text: string): void => {
-    writeFileSync(join(dir, name), text);
-    written.push(name);
-  };
+  const { put, written } = bundleWriter(dir);
   if (snapshot.links) {
     put(F.links, renderIpLinkJson(snapshot.links));
     put(F.addrs, renderIpAddrJson(snapshot.links));

@@ -1,7 +1,8 @@
 // A bundle is a directory of standard tool output (see DESIGN.md), so any node can be
 // checked without the agent installed. Every file is optional: a missing one leaves its
 // facet absent and the checks that need it skip. A malformed one is an InputError.
-import { existsSync, readFileSync, statSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, mkdirSync } from 'node:fs';
+import { bundleWriter } from './bundle-writer.js';
 import { join } from 'node:path';
 import { InputError } from '../../common/errors.js';
 import type { NodeSnapshot } from '../snapshot.js';
@@ -63,11 +64,7 @@ export function readBundle(
 /** Writes a snapshot's facets as bundle files (the inverse of readBundle). */
 export function writeBundle(dir: string, snapshot: NodeSnapshot): string[] {
   mkdirSync(dir, { recursive: true });
-  const written: string[] = [];
-  const put = (name: string, text: string): void => {
-    writeFileSync(join(dir, name), text);
-    written.push(name);
-  };
+  const { put, written } = bundleWriter(dir);
   put(BUNDLE_FILES.node, snapshot.node + '\n');
   put(BUNDLE_FILES.capturedAt, snapshot.capturedAt + '\n');
   if (snapshot.sysctls) put(BUNDLE_FILES.sysctl, formatSysctlText(snapshot.sysctls));

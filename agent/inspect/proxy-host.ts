@@ -9,7 +9,8 @@
 // Every file is optional; a missing tool or an unreachable kube-proxy leaves its facet
 // absent (the migration report then says the fact is unknown), a malformed file is an
 // InputError naming the file and line. The agent only reads: no rule, no sysctl is changed.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { bundleWriter } from './bundle-writer.js';
 import { join } from 'node:path';
 import { InputError } from '../../common/errors.js';
 import type { NodeSnapshot } from '../snapshot.js';
@@ -86,11 +87,7 @@ function formatProcNetTcp(conns: readonly ConnectedSocket[], family: 4 | 6): str
 
 export function writeProxyHostBundle(dir: string, s: NodeSnapshot): string[] {
   const F = PROXY_HOST_FILES;
-  const written: string[] = [];
-  const put = (name: string, text: string): void => {
-    writeFileSync(join(dir, name), text);
-    written.push(name);
-  };
+  const { put, written } = bundleWriter(dir);
   if (s.conntrack) {
     put(F.v4, formatConntrackList(s.conntrack, 4));
     put(F.v6, formatConntrackList(s.conntrack, 6));

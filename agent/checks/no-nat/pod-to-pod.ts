@@ -12,16 +12,15 @@ import { dataplaneOf } from '../../dataplane/load.js';
 import { bpfMasqueradeSkip } from '../../dataplane/ebpf-routing.js';
 import { nodeView, stepText, traceEnv } from '../../dataplane/routing.js';
 import { trace, type TraceEnv, type TraceOutcome } from '../../dataplane/tracer.js';
-import { formatIp, formatPrefix, parseIp, parsePrefix, prefixContains } from '../../dataplane/addr.js';
+import { formatPrefix, parseIp, parsePrefix, prefixContains, prefixHost } from '../../dataplane/addr.js';
 
 const MAX_EVIDENCE_RULES = 12;
 
 /** The `host`-th address of a prefix, or undefined when the prefix is too small. */
 function hostIn(cidr: string, host: number): string | undefined {
   const p = parsePrefix(cidr);
-  if (!p) return undefined;
-  if (p.family === 4) return 2 ** (32 - p.len) <= host + 1 ? undefined : formatIp({ family: 4, v4: (p.net + host) >>> 0 });
-  return 128 - p.len < 16 && 2 ** (128 - p.len) <= host + 1 ? undefined : formatIp({ family: 6, v6: p.net6 + BigInt(host) });
+  // host + 1: never the prefix's last address (IPv4 broadcast).
+  return p && prefixHost(p, host + 1) !== undefined ? prefixHost(p, host) : undefined;
 }
 
 /**

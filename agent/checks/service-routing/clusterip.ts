@@ -8,7 +8,7 @@ import { dataplaneOf } from '../../dataplane/load.js';
 import { otherDataplaneResults } from '../../dataplane/ebpf-routing.js';
 import { expectedServicePorts } from '../../dataplane/expected.js';
 import { modeFacts } from '../../dataplane/mode.js';
-import { familyOf, judge, nodeView, observeIpvs, podSource, traceEnv, traceService } from '../../dataplane/routing.js';
+import { familyOf, judge, nodeView, observeIpvs, podSource, serviceRulesRead, traceEnv, traceService } from '../../dataplane/routing.js';
 import type { TraceEnv } from '../../dataplane/tracer.js';
 import { canonicalIp } from '../../dataplane/addr.js';
 import { serviceConvergence } from '../../dataplane/convergence.js';
@@ -42,7 +42,7 @@ export const clusterIPCheck: CheckDefinition = {
       }
       for (const ip of exp.clusterIPs) {
         const family = familyOf(ip);
-        if (family === 6 && !useIpvs && !dp.ip6tables && !dp.nftables?.tables.some((t) => t.family === 6)) continue; // no IPv6 rules read
+        if (!serviceRulesRead(dp, family, useIpvs)) continue;
         const path = `ClusterIP ${family === 6 ? `[${ip}]` : ip}:${exp.port.port}/${exp.port.protocol}`;
         const observed = useIpvs
           ? observeIpvs(dp.ipvs ?? [], ip, exp.port.protocol, exp.port.port)

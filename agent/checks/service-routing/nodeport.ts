@@ -8,7 +8,7 @@ import { dataplaneOf } from '../../dataplane/load.js';
 import { otherDataplaneResults } from '../../dataplane/ebpf-routing.js';
 import { expectedServicePorts } from '../../dataplane/expected.js';
 import { modeFacts } from '../../dataplane/mode.js';
-import { EXTERNAL_CLIENT, judge, nodeView, observeIpvs, traceEnv, traceService } from '../../dataplane/routing.js';
+import { EXTERNAL_CLIENT, judge, nodeView, observeIpvs, serviceRulesRead, traceEnv, traceService } from '../../dataplane/routing.js';
 import type { TraceEnv } from '../../dataplane/tracer.js';
 import { serviceConvergence } from '../../dataplane/convergence.js';
 
@@ -52,7 +52,7 @@ export const nodePortCheck: CheckDefinition = {
         results.push({ status: 'skip', severity: 'info', subject: exp.subject, message: `skipped: the IPv${family} NodePort ${exp.port.nodePort}/${exp.port.protocol} has no node address to be traced to (${why})` });
         continue;
       }
-      if (family === 6 && !useIpvs && !dp.ip6tables && !dp.nftables?.tables.some((t) => t.family === 6)) continue; // no IPv6 rules read
+      if (!serviceRulesRead(dp, family, useIpvs)) continue;
       const path = `NodePort ${family === 6 ? `[${nodeIP}]` : nodeIP}:${exp.port.nodePort}/${exp.port.protocol} from outside the cluster (externalTrafficPolicy=${exp.service.externalTrafficPolicy})`;
       const observed = useIpvs
         ? observeIpvs(dp.ipvs ?? [], nodeIP, exp.port.protocol, exp.port.nodePort)
