@@ -10,25 +10,21 @@
 // recorded as bundles in test/fixtures/kube-proxy-real/dual-stack/ (NETCONFORM_RECORD=1) and
 // re-judged without Go by dataplane-real-fixtures.test.ts.
 import test from 'ava';
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { release } from 'node:os';
 import { join } from 'node:path';
 import type { ClusterContext } from '../common/cluster.js';
 import type { Finding } from '../common/findings.js';
 import { inspectNetns } from '../agent/inspect/netns.js';
-import { writeBundle } from '../agent/inspect/bundle.js';
 import { systemTool } from '../agent/inspect/dataplane.js';
 import { scanSnapshot } from '../agent/scan.js';
-import type { NodeSnapshot } from '../agent/snapshot.js';
 import { dualStackCluster } from '../agent/dataplane/testing/generate.js';
 import { ControlPlane } from './lab/control-plane.js';
 import { k8sVersions } from './lab/k8s-bins.js';
 import { createWireLab, type WireLab } from './lab/wire.js';
 import { onTheWire, probesFromFindings } from './support/wire-judge.js';
-import { createLabNode, type LabNode } from './lab/lab.js';
-import { LabKubeProxy, type KubeProxyMode } from './lab/kube-proxy.js';
-import { clusterContext, clusterJson, createClusterObjects } from './lab/api-objects.js';
+import type { LabNode } from './lab/lab.js';
+import type { KubeProxyMode } from './lab/kube-proxy.js';
+import { recordKubeProxyRun, scanAfterKubeProxySync, type KubeProxyRun } from './lab/kube-proxy-run.js';
+import { clusterContext, createClusterObjects } from './lab/api-objects.js';
 
 const NODE = 'lab-node-a';
 const NODE_IP = '192.168.50.2';
@@ -68,26 +64,15 @@ test.before(async () => {
 });
 test.after.always(async () => { await cp?.stop(); });
 
-interface Run { lab: LabNode; kp: LabKubeProxy; snapshot: NodeSnapshot; findings: Finding[]; syncSeconds: number }
+type Run = KubeProxyRun;
 
-async function withKubeProxy(t: import('ava').ExecutionContext, version: string, mode: KubeProxyMode): Promise<Run> {
-  const lab = await createLabNode({
+const withKubeProxy = (t: import('ava').ExecutionContext, version: string, mode: KubeProxyMode): Promise<Run> => scanAfterKubeProxySync(t, cp, cluster, {
+  lab: {
     pods: 0, bridge: 'cbr0', podCIDR: DESC.podCIDR, podCIDR6: DESC.podCIDR6, uplinkAddress: `${NODE_IP}/24`, uplinkAddress6: `${NODE_IP6}/64`,
     sysctls: { 'net.ipv4.ip_forward': '1', 'net.ipv6.conf.all.forwarding': '1', 'net.bridge.bridge-nf-call-iptables': '1', 'net.bridge.bridge-nf-call-ip6tables': '1' },
-  });
-  t.teardown(() => lab.destroy());
-  const t0 = Date.now();
-  const kp = await LabKubeProxy.start(cp, { netns: lab.netns, nodeName: NODE, mode, version, clusterCIDR: CLUSTER_CIDR });
-  t.teardown(() => kp.stop());
-  await kp.waitForSync(t0, 90_000);
-  const syncSeconds = (Date.now() - t0) / 1000;
-  const snapshot = await inspectNetns(lab.netns, {
-    node: NODE, cniConfDir: '/nonexistent', cniBinDir: '/nonexistent',
-    kubeProxy: { url: kp.metricsUrl, settleMs: 30_000, stallMs: 300_000 },
-  });
-  const findings = scanSnapshot(snapshot, cluster, { only: SR }).findings as Finding[];
-  return { lab, kp, snapshot, findings, syncSeconds };
-}
+  },
+  nodeName: NODE, version, mode, clusterCIDR: CLUSTER_CIDR, only: SR,
+});
 
 const notPass = (fs: readonly Finding[]): string[] => fs.filter((f) => f.status !== 'pass').map((f) => `${f.status} ${f.check} ${f.subject}: ${f.message}`).sort();
 const brief = (fs: readonly Finding[]): string[] => fs.filter((f) => f.status !== 'pass').map((f) => `${f.status} ${f.check} ${f.subject}`).sort();
@@ -101,23 +86,12 @@ const get = (fs: readonly Finding[], check: string, subject: string, path: strin
 };
 
 function record(version: string, mode: KubeProxyMode, run: Run): void {
-  const dir = join(FIXTURES, `${version}-${mode}`);
-  rmSync(dir, { recursive: true, force: true });
-  mkdirSync(dir, { recursive: true });
-  const files = writeBundle(dir, run.snapshot);
-  writeFileSync(join(dir, 'cluster.json'), clusterJson(cp));
-  writeFileSync(join(dir, 'README.md'), [
-    `kube-proxy ${version}, mode ${mode}, dual-stack: recorded by test/kube-proxy-dual-stack.test.ts with NETCONFORM_RECORD=1`,
-    `on ${run.snapshot.capturedAt} (kernel ${release()}, ${execFileSync('iptables', ['-V'], { encoding: 'utf8' }).trim()}, ${execFileSync(systemTool('nft'), ['-v'], { encoding: 'utf8' }).trim()}).`,
+  recordKubeProxyRun(join(FIXTURES, `${version}-${mode}`), cp, run, `kube-proxy ${version}, mode ${mode}, dual-stack: recorded by test/kube-proxy-dual-stack.test.ts with NETCONFORM_RECORD=1`, [
     `The real kube-proxy (built by scripts/k8s-bins.sh) ran in a lab network namespace as node ${NODE}`,
     `(${NODE_IP} and ${NODE_IP6}; pod CIDRs ${DESC.podCIDR} and ${DESC.podCIDR6}; clusterCIDR ${CLUSTER_CIDR}), one proxier per`,
     'family, against a real dual-stack kube-apiserver (--service-cluster-ip-range=10.96.0.0/16,fd00:10:96::/112) holding',
     'dualStackCluster (agent/dataplane/testing/generate.ts); after its sync metric reported the sync,',
-    '`netconform-agent snapshot` read the namespace and the bundle was written from it:',
-    files.map((f) => `- ${f}`).join('\n'),
-    '- cluster.json: `kubectl get nodes,services,endpointslices -A -o json` from that API server',
-    '',
-  ].join('\n'));
+  ]);
 }
 
 async function wireLab(t: import('ava').ExecutionContext, lab: LabNode, tag: string): Promise<WireLab> {

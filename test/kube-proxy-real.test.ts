@@ -7,14 +7,10 @@
 // recorded as bundles in test/fixtures/kube-proxy-real/ (NETCONFORM_RECORD=1) so the parser
 // tests keep them where Go is absent (dataplane-real-fixtures.test.ts).
 import test from 'ava';
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { release } from 'node:os';
 import { join } from 'node:path';
 import type { ClusterContext } from '../common/cluster.js';
 import type { Finding } from '../common/findings.js';
 import { inspectNetns } from '../agent/inspect/netns.js';
-import { writeBundle } from '../agent/inspect/bundle.js';
 import { scanSnapshot } from '../agent/scan.js';
 import type { NodeSnapshot } from '../agent/snapshot.js';
 import { everyShapeCluster } from '../agent/dataplane/testing/generate.js';
@@ -22,7 +18,8 @@ import { ControlPlane } from './lab/control-plane.js';
 import { k8sVersions } from './lab/k8s-bins.js';
 import { createLabNode, type LabNode } from './lab/lab.js';
 import { LabKubeProxy, type KubeProxyMode } from './lab/kube-proxy.js';
-import { clusterContext, clusterJson, createClusterObjects, replaceEndpointSlice } from './lab/api-objects.js';
+import { recordKubeProxyRun, scanAfterKubeProxySync, type KubeProxyRun } from './lab/kube-proxy-run.js';
+import { clusterContext, createClusterObjects, replaceEndpointSlice } from './lab/api-objects.js';
 import { systemTool } from '../agent/inspect/dataplane.js';
 import { createWireLab, type WireLab } from './lab/wire.js';
 import { onTheWire, probesFromFindings } from './support/wire-judge.js';
@@ -54,23 +51,11 @@ test.before(async () => {
 });
 test.after.always(async () => { await cp?.stop(); });
 
-interface Run { lab: LabNode; kp: LabKubeProxy; snapshot: NodeSnapshot; findings: Finding[]; syncSeconds: number }
+type Run = KubeProxyRun;
 
-async function withKubeProxy(t: import('ava').ExecutionContext, version: string, mode: KubeProxyMode): Promise<Run> {
-  const lab = await createLabNode({ pods: 0, bridge: 'cbr0', podCIDR: '10.244.1.0/24', uplinkAddress: `${NODE_IP}/24` });
-  t.teardown(() => lab.destroy());
-  const t0 = Date.now();
-  const kp = await LabKubeProxy.start(cp, { netns: lab.netns, nodeName: NODE, mode, version, clusterCIDR: CLUSTER_CIDR });
-  t.teardown(() => kp.stop());
-  await kp.waitForSync(t0, 90_000);
-  const syncSeconds = (Date.now() - t0) / 1000;
-  const snapshot = await inspectNetns(lab.netns, {
-    node: NODE, cniConfDir: '/nonexistent', cniBinDir: '/nonexistent',
-    kubeProxy: { url: kp.metricsUrl, settleMs: 30_000, stallMs: 300_000 },
-  });
-  const findings = scanSnapshot(snapshot, cluster, { only: SR }).findings as Finding[];
-  return { lab, kp, snapshot, findings, syncSeconds };
-}
+const withKubeProxy = (t: import('ava').ExecutionContext, version: string, mode: KubeProxyMode): Promise<Run> => scanAfterKubeProxySync(t, cp, cluster, {
+  lab: { pods: 0, bridge: 'cbr0', podCIDR: '10.244.1.0/24', uplinkAddress: `${NODE_IP}/24` }, nodeName: NODE, version, mode, clusterCIDR: CLUSTER_CIDR, only: SR,
+});
 
 const notPass = (fs: readonly Finding[]): string[] => fs.filter((f) => f.status !== 'pass').map((f) => `${f.status} ${f.check} ${f.subject}: ${f.message}`).sort();
 const subjects = (fs: readonly Finding[], check: string): string[] => fs.filter((f) => f.check === check).map((f) => f.subject).sort();
@@ -81,22 +66,11 @@ const get = (fs: readonly Finding[], check: string, subject: string): Finding =>
 };
 
 function record(version: string, mode: KubeProxyMode, run: Run): void {
-  const dir = join(FIXTURES, `${version}-${mode}`);
-  rmSync(dir, { recursive: true, force: true });
-  mkdirSync(dir, { recursive: true });
-  const files = writeBundle(dir, run.snapshot);
-  writeFileSync(join(dir, 'cluster.json'), clusterJson(cp));
-  writeFileSync(join(dir, 'README.md'), [
-    `kube-proxy ${version}, mode ${mode}: recorded by test/kube-proxy-real.test.ts with NETCONFORM_RECORD=1`,
-    `on ${run.snapshot.capturedAt} (kernel ${release()}, ${execFileSync('iptables', ['-V'], { encoding: 'utf8' }).trim()}, ${execFileSync(systemTool('nft'), ['-v'], { encoding: 'utf8' }).trim()}).`,
+  recordKubeProxyRun(join(FIXTURES, `${version}-${mode}`), cp, run, `kube-proxy ${version}, mode ${mode}: recorded by test/kube-proxy-real.test.ts with NETCONFORM_RECORD=1`, [
     `The real kube-proxy (built by scripts/k8s-bins.sh) ran in a lab network namespace as node ${NODE}`,
     `(${NODE_IP}, pod CIDR 10.244.1.0/24, clusterCIDR ${CLUSTER_CIDR}) against a real kube-apiserver holding`,
     'everyShapeCluster (agent/dataplane/testing/generate.ts); after its sync metric reported the sync,',
-    '`netconform-agent snapshot` read the namespace and the bundle was written from it:',
-    files.map((f) => `- ${f}`).join('\n'),
-    '- cluster.json: `kubectl get nodes,services,endpointslices -A -o json` from that API server',
-    '',
-  ].join('\n'));
+  ]);
 }
 
 // ---- on the wire ----------------------------------------------------------------------------

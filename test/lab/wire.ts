@@ -127,16 +127,10 @@ export interface WireOptions {
    * IPv6 addresses too, node-b an IPv6 underlay, the outside client an IPv6 address, and
    * the echoes answer on IPv6 (TCP on both families, UDP per address).
    */
-  readonly ipv6?: {
-    readonly localEndpoints: readonly string[];
-    readonly remoteEndpoints: readonly string[];
-    readonly remoteCIDR: string;
+  readonly ipv6?: Pick<WireOptions, 'localEndpoints' | 'remoteEndpoints' | 'remoteCIDR' | 'clientPodIP' | 'outsideIP' | 'nodeIP'> & {
     /** The node's IPv6 pod CIDR prefix length and gateway (the bridge's IPv6 address). */
     readonly podPrefixLength: number;
     readonly gateway: string;
-    readonly clientPodIP: string;
-    readonly outsideIP: string;
-    readonly nodeIP: string;
   };
 }
 
