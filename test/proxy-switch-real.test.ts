@@ -47,7 +47,7 @@ function probe(netns: string, host: string, port: number): Promise<string> {
     let out = '', err = '';
     child.stdout!.on('data', (c: Buffer) => { out += c.toString(); });
     child.stderr!.on('data', (c: Buffer) => { err += c.toString(); });
-    child.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`probe from ${netns} to ${host}:${port} exited ${code}: ${err}`))));
+    child.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`probe from ${netns} to ${host}:${port} exited ${code}: ${err}`))));
   });
 }
 

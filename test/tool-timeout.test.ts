@@ -57,7 +57,7 @@ function agentWithBlockedTools(script: string, args: readonly string[]): { done:
   child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   const done = new Promise<{ code: number | null; stdout: string; stderr: string; ms: number }>((resolve) => {
-    child.on('exit', (code) => resolve({ code, stdout, stderr, ms: Date.now() - started }));
+    child.on('close', (code) => resolve({ code, stdout, stderr, ms: Date.now() - started }));
   });
   return { done, kill: () => child.kill('SIGKILL') };
 }

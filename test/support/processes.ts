@@ -73,10 +73,18 @@ export function startProgram(program: 'agent' | 'collector' | 'cli', args: reado
       }
     }
   });
+  // 'exit' can come before the last bytes of stdout/stderr were read (a CI run saw a usage
+  // error's exit code 2 with an empty stderr), so the result waits for the pipes to close as
+  // well — at most 2 s, in case a grandchild the program left behind still holds them.
+  const closed = new Promise<void>((resolve) => child.on('close', () => resolve()));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
     child.on('exit', (code, signal) => {
       running.delete(child);
-      resolve({ code, signal });
+      const drained = setTimeout(resolve, 2_000, { code, signal });
+      void closed.then(() => {
+        clearTimeout(drained);
+        resolve({ code, signal });
+      });
     });
   });
   return {
