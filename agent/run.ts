@@ -92,7 +92,7 @@ export async function runAgent(opts: AgentRunOptions): Promise<number> {
     if (timer) clearTimeout(timer);
     try {
       const started = Date.now();
-      const { result, dumped, sameText, dumpReason, reused, proxyFactsRead } = await scanner.scan(opts.cluster.current(), forced);
+      const { result, dumped, sameText, dumpReason, reused, proxyFactsRead, carried } = await scanner.scan(opts.cluster.current(), forced);
       const sequence = reporter.submit({
         scannedAt: result.scannedAt, proxyMode: result.proxyMode, cni: result.cni,
         checks: result.checks, ...boundFindings(result.findings),
@@ -100,7 +100,7 @@ export async function runAgent(opts: AgentRunOptions): Promise<number> {
       });
       health?.scanCompleted();
       const failed = result.findings.filter((f) => f.status === 'fail').length;
-      log.info('scan complete', { why, sequence, durationMs: Date.now() - started, failed, findings: result.findings.length, rulesDumped: dumped, sameRules: sameText, dumpReason, reusedChecks: reused.length, proxyFactsRead });
+      log.info('scan complete', { why, sequence, durationMs: Date.now() - started, failed, findings: result.findings.length, rulesDumped: dumped, sameRules: sameText, dumpReason, reusedChecks: reused.length, proxyFactsRead, ...(carried ? { tracesCarried: carried.kept, tracesRetraced: carried.dropped } : {}) });
     } catch (err) {
       health?.scanFailed(err instanceof Error ? err.message : String(err));
       log.error('scan failed; will retry at the next interval', { why, err: err instanceof Error ? err.message : String(err) });

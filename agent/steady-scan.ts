@@ -11,6 +11,9 @@
 //     context, the same links, routes, CNI config and eBPF maps, kube-proxy with no changes
 //     pending, and none of its verdicts a "converging" one (that turns into a fail with time
 //     alone). Every other check, and the report, runs every interval as before.
+//   - When the rules did change, the Service traces that read none of what changed are
+//     carried to the new dump (dataplane/trace-memo.ts): one endpoint change re-traces one
+//     Service, not all of them. The verdicts are judged again from those traces.
 // What the generation cannot see — iptables-legacy, ipset, IPVS, a kernel without nf_tables —
 // is caught by a fresh dump at least every `reverifyMs`. The first scan and a scan the
 // collector asks for run every check whatever changed.
@@ -24,6 +27,9 @@ import type { Finding } from '../common/findings.js';
 import type { CheckDefinition } from './checks/types.js';
 import { CHECKS } from './checks/registry.js';
 import { isConvergingResult } from './dataplane/convergence.js';
+import { dataplaneOf } from './dataplane/load.js';
+import { carryTraceMemo, type CarryResult } from './dataplane/trace-memo.js';
+import { InputError } from '../common/errors.js';
 import { isAvailable, rememberKubeProxyAnswer } from './inspect/kube-proxy.js';
 import { sameDataplaneText } from './inspect/dataplane.js';
 import { scanSnapshot, type ScanResult } from './scan.js';
@@ -134,6 +140,8 @@ export interface SteadyScan {
   /** The kube-proxy migration facts were read by this scan (else: carried over). */
   readonly proxyFactsRead: boolean;
   readonly proxyFactsReason: ProxyFactsReason;
+  /** New rules: how many Service traces of the previous rules still held (the rest are traced again). */
+  readonly carried?: CarryResult;
 }
 
 export interface SteadyScannerOptions {
@@ -183,6 +191,9 @@ export class SteadyScanner {
     }
     const reason: DumpReason = decision.dump ? decision.reason : dumped ? 'nf_tables generation changed' : decision.reason;
     const rejudge = decision.dump && decision.rejudge;
+    // New rules: the Service traces that read nothing that changed are carried to them (not
+    // into a scan the collector asked for: that one traces everything from scratch).
+    const carried = !rejudge && previous && snapshot.dataplane && snapshot.dataplane !== previous ? carryTraces(this.last!.snapshot, snapshot) : undefined;
     const inputs = dataplaneInputs(snapshot);
     const reuse = rejudge ? new Map<string, readonly Finding[]>() : reusableChecks(checks, this.last, snapshot, cluster, inputs);
     const result = scanSnapshot(snapshot, cluster, { checks, reuse });
@@ -198,7 +209,22 @@ export class SteadyScanner {
       dumpedAtMs: dumped || !this.last ? startedMs : this.last.dumpedAtMs,
       proxyFactsReadAtMs: proxyFactsRead || !this.last ? startedMs : this.last.proxyFactsReadAtMs,
     };
-    return { result, dumped, sameText, dumpReason: reason, reused: [...reuse.keys()], proxyFactsRead, proxyFactsReason: proxy.reason };
+    return { result, dumped, sameText, dumpReason: reason, reused: [...reuse.keys()], proxyFactsRead, proxyFactsReason: proxy.reason, ...(carried ? { carried } : {}) };
+  }
+}
+
+/**
+ * The previous rules' Service traces carried to the new rules (trace-memo.ts). Rules that do
+ * not load (a tool timed out, a parse error) carry nothing: the checks report those.
+ */
+function carryTraces(from: NodeSnapshot, to: NodeSnapshot): CarryResult | undefined {
+  try {
+    const a = dataplaneOf(from);
+    const b = dataplaneOf(to);
+    return a && b ? carryTraceMemo(a, b) : undefined;
+  } catch (err) {
+    if (err instanceof InputError) return undefined;
+    throw err;
   }
 }
 

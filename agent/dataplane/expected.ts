@@ -45,8 +45,22 @@ export function serviceSubject(svc: ServiceInfo, port: ServicePortInfo): string 
   return `${svc.namespace}/${svc.name}:${port.port}/${port.protocol}`;
 }
 
+/**
+ * By the context's Services (the API watch hands out one list until a Service or an
+ * EndpointSlice changes): the service-routing checks each ask, every scan.
+ */
+const EXPECTED = new WeakMap<readonly ServiceInfo[], { readonly node: string; readonly ports: readonly ExpectedServicePort[] }>();
+
 /** Service ports kube-proxy programs, with their expected endpoints on `nodeName`. */
-export function expectedServicePorts(cluster: ClusterContext, nodeName: string): ExpectedServicePort[] {
+export function expectedServicePorts(cluster: ClusterContext, nodeName: string): readonly ExpectedServicePort[] {
+  const known = EXPECTED.get(cluster.services);
+  if (known?.node === nodeName) return known.ports;
+  const ports = computeExpected(cluster, nodeName);
+  EXPECTED.set(cluster.services, { node: nodeName, ports });
+  return ports;
+}
+
+function computeExpected(cluster: ClusterContext, nodeName: string): ExpectedServicePort[] {
   const out: ExpectedServicePort[] = [];
   for (const svc of cluster.services) {
     if (svc.type === 'ExternalName') continue;

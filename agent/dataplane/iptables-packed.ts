@@ -94,6 +94,13 @@ export class PackedChain implements Chain {
     return true;
   }
 
+  /** Both hold the same rule lines (line numbers aside), compared as text without reading rules. */
+  sameText(other: PackedChain): boolean {
+    if (this.list || other.list) return false;
+    return this.count === other.count && this.end - this.start === other.end - other.start
+      && this.chunk.slice(this.start, this.end) === other.chunk.slice(other.start, other.end);
+  }
+
   /** From now on an ordinary rule list (the packed rules read once more). */
   unpack(): void {
     if (!this.list) this.rules = this.readRules();

@@ -10,7 +10,8 @@ import type { ExpectedServicePort } from './expected.js';
 import type { Dataplane } from './load.js';
 import { tablesFor } from './load.js';
 import type { IpvsVirtualServer } from './model.js';
-import { trace, type PathStep, type TraceEnv, type TraceOutcome } from './tracer.js';
+import { trace, type PathStep, type TraceDeps, type TraceEnv, type TraceOutcome } from './tracer.js';
+import { memoFor, type TraceMemo } from './trace-memo.js';
 import { CONVERGING_WORD, type Convergence } from './convergence.js';
 
 export interface NodeView {
@@ -176,12 +177,39 @@ export function observeTrace(outcomes: readonly TraceOutcome[]): Observation {
   };
 }
 
-export function traceEnv(dp: Dataplane, view: NodeView, family: 4 | 6): TraceEnv {
-  return { tables: tablesFor(dp, family), ipsets: dp.ipsets, localAddresses: view.localAddresses };
+/** The tables of one family, with the memo of this dump's Service traces (trace-memo.ts). */
+export interface ServiceTraceEnv extends TraceEnv {
+  readonly memo?: TraceMemo;
 }
 
-export function traceService(env: TraceEnv, src: string, dst: string, proto: string, dport: number, iif: string): Observation {
-  return observeTrace(trace({ src, dst, proto: proto.toLowerCase(), dport, iif }, env, { origin: 'network', stopBefore: 'postrouting', stopAfterDnat: true }));
+export function traceEnv(dp: Dataplane, view: NodeView, family: 4 | 6): ServiceTraceEnv {
+  return { tables: tablesFor(dp, family), ipsets: dp.ipsets, localAddresses: view.localAddresses, memo: memoFor(dp, view.localAddresses) };
+}
+
+/**
+ * What the dataplane does with a packet to a Service address: from the memo when no rule the
+ * last trace of this packet read has changed since, else traced (and remembered).
+ */
+export function traceService(env: ServiceTraceEnv, src: string, dst: string, proto: string, dport: number, iif: string): Observation {
+  const packet = { src, dst, proto: proto.toLowerCase(), dport, iif };
+  const run = (deps?: TraceDeps): Observation => observeTrace(trace(packet, env, { origin: 'network', stopBefore: 'postrouting', stopAfterDnat: true, ...(deps ? { deps } : {}) }));
+  const memo = env.memo;
+  if (!memo) return run();
+  const key = `${src}|${dst}|${packet.proto}|${dport}|${iif}`;
+  const hit = memo.get(key);
+  if (hit) {
+    return {
+      targets: new Map(hit.targets), rejected: hit.rejected, dropped: hit.dropped, unrouted: hit.unrouted, unknown: [], affinity: hit.affinity,
+      rules: () => run().rules(), filteredAfterDnat: [],
+    };
+  }
+  const deps: TraceDeps = { chains: new Map(), sets: new Map() };
+  const obs = run(deps);
+  // What the memo cannot reproduce (the rules of an unknown or a filter after DNAT) is traced every time.
+  if (obs.unknown.length === 0 && obs.filteredAfterDnat.length === 0) {
+    memo.put(key, { targets: [...obs.targets], rejected: obs.rejected, dropped: obs.dropped, unrouted: obs.unrouted, affinity: obs.affinity }, deps);
+  }
+  return obs;
 }
 
 /** The IPVS virtual server for an address:port, read as an Observation. */

@@ -41,6 +41,15 @@ export interface TraceOptions {
   readonly stopAfterDnat?: boolean;
   /** Bound on rule evaluations per branch (loops, pathological rule sets). */
   readonly maxSteps?: number;
+  /** Filled with what the trace read: the chains it walked and the sets it looked packets up in (trace-memo.ts). */
+  readonly deps?: TraceDeps;
+}
+
+/** What one trace read besides its packet and the environment's base chains and addresses. */
+export interface TraceDeps {
+  readonly chains: Map<Chain, Table>;
+  /** nft sets and maps by their table; ipsets under the table `undefined`. */
+  readonly sets: Map<NamedSet, Table | undefined>;
 }
 
 export interface PathStep {
@@ -148,7 +157,7 @@ export function trace(packet: TracePacket, env: TraceEnv, opts: TraceOptions = {
   const dst = parseIp(packet.dst);
   if (!src || !dst) throw new Error(`trace: "${!src ? packet.src : packet.dst}" is not an IP address`);
   const family = src.family;
-  const tracer = new Tracer(env, family, opts.maxSteps ?? 100_000);
+  const tracer = new Tracer(env, family, opts.maxSteps ?? 100_000, opts.deps);
   const start: State = {
     src, dst, dport: packet.dport, sport: packet.sport ?? 40000, proto: protoName(packet.proto),
     iif: packet.iif, oif: packet.oif, mark: (packet.mark ?? 0) >>> 0, ctstate: (packet.ctstate ?? 'NEW').toUpperCase(),
@@ -210,7 +219,7 @@ class Tracer {
   private baseChain: Chain | undefined;
   private table: Table | undefined;
 
-  constructor(private readonly env: TraceEnv, private readonly family: 4 | 6, private readonly maxSteps: number) {
+  constructor(private readonly env: TraceEnv, private readonly family: 4 | 6, private readonly maxSteps: number, private readonly deps: TraceDeps | undefined) {
     let cached = ENV_CACHE.get(env);
     if (!cached) {
       const local = new Set<string>();
@@ -322,6 +331,7 @@ class Tracer {
   }
 
   private runChain(s: State, table: Table, chain: Chain, start: number, stack: readonly Frame[]): Res[] {
+    this.deps?.chains.set(chain, table);
     const out: Res[] = [];
     const rules = this.rulesOf(chain);
     const cand = this.candidates(chain, rules, s);
@@ -445,6 +455,7 @@ class Tracer {
   private lookupNft(table: Table, name: string, keys: readonly KeyField[], s: State): SetElement | undefined | 'missing' {
     const set = table.sets.get(name);
     if (!set) return 'missing';
+    this.deps?.sets.set(set, table);
     // Dynamic sets (ClientIP affinity) are filled by traffic: a fresh client is in none.
     if (set.dynamic) return undefined;
     return this.lookupElements(set.elements, set, keys, s);
@@ -528,6 +539,7 @@ class Tracer {
       case 'ipset': {
         const set = this.env.ipsets?.get(m.name);
         if (!set) return { unknown: `ipset "${m.name}" (not in ipset save output)` };
+        this.deps?.sets.set(set, undefined);
         return ipsetContains(set, m.dirs, s) !== m.neg;
       }
       case 'setLookup': {

@@ -9,7 +9,7 @@ import { otherDataplaneResults } from '../../dataplane/ebpf-routing.js';
 import { expectedServicePorts } from '../../dataplane/expected.js';
 import { modeFacts } from '../../dataplane/mode.js';
 import { familyOf, judge, nodeView, observeIpvs, podSource, serviceRulesRead, traceEnv, traceService } from '../../dataplane/routing.js';
-import type { TraceEnv } from '../../dataplane/tracer.js';
+import type { ServiceTraceEnv } from '../../dataplane/routing.js';
 import { canonicalIp } from '../../dataplane/addr.js';
 import { serviceConvergence } from '../../dataplane/convergence.js';
 
@@ -25,8 +25,8 @@ export const clusterIPCheck: CheckDefinition = {
     const dp = dataplaneOf(snapshot)!;
     const view = nodeView(snapshot, cluster);
     const useIpvs = modeFacts(dp).catching.includes('ipvs') && !modeFacts(dp).catching.some((m) => m !== 'ipvs');
-    const envs = new Map<4 | 6, TraceEnv>();
-    const envFor = (f: 4 | 6): TraceEnv => {
+    const envs = new Map<4 | 6, ServiceTraceEnv>();
+    const envFor = (f: 4 | 6): ServiceTraceEnv => {
       let e = envs.get(f);
       if (!e) envs.set(f, (e = traceEnv(dp, view, f)));
       return e;

@@ -9,7 +9,7 @@ import { otherDataplaneResults } from '../../dataplane/ebpf-routing.js';
 import { expectedServicePorts } from '../../dataplane/expected.js';
 import { modeFacts } from '../../dataplane/mode.js';
 import { EXTERNAL_CLIENT, judge, nodeView, observeIpvs, serviceRulesRead, traceEnv, traceService } from '../../dataplane/routing.js';
-import type { TraceEnv } from '../../dataplane/tracer.js';
+import type { ServiceTraceEnv } from '../../dataplane/routing.js';
 import { serviceConvergence } from '../../dataplane/convergence.js';
 
 export const nodePortCheck: CheckDefinition = {
@@ -30,8 +30,8 @@ export const nodePortCheck: CheckDefinition = {
     }
     const catching = modeFacts(dp).catching;
     const useIpvs = catching.includes('ipvs') && !catching.some((m) => m !== 'ipvs');
-    const envs = new Map<4 | 6, TraceEnv>();
-    const envFor = (f: 4 | 6): TraceEnv => {
+    const envs = new Map<4 | 6, ServiceTraceEnv>();
+    const envFor = (f: 4 | 6): ServiceTraceEnv => {
       let e = envs.get(f);
       if (!e) envs.set(f, (e = traceEnv(dp, view, f)));
       return e;

@@ -1,0 +1,235 @@
+// Per-Service incremental re-judging (issue #23 §1): when the rules changed, only the Service
+// ports whose traces read something that changed are traced again. One endpoint change
+// rewrites one Service's chain (kube-proxy's KUBE-SVC-*/KUBE-SEP-* or service-*/endpoint-*),
+// so it costs one trace, not 10,000; a change in a chain every trace walks (KUBE-SERVICES,
+// PREROUTING) or in the node's addresses or base chains still re-traces everything.
+//
+// A trace is a pure function of its packet and of the rules it read. The memo keeps, per
+// packet, the compact result of one Service trace and the chains and sets the trace read
+// (tracer.ts `deps`). When the run loop has a new dump it carries the memo over
+// (carryTraceMemo): every chain and set a kept trace read is compared with its namesake in
+// the new dump — as text for kube-proxy's packed chains, rule by rule otherwise — and the
+// traces that read one that differs or is gone are dropped. What the memo cannot see it does
+// not keep: a trace that ended unknown or filtered after DNAT is traced every time, and a
+// change of tables, base chains (a new chain every packet walks) or local addresses — the
+// memo's frame — starts an empty memo. Verdicts therefore equal a scan from scratch
+// (test/trace-memo.test.ts checks that over random sequences of rule and context changes).
+// The memo holds detached copies of the strings it keeps: slices of a dump's text would keep
+// the whole old dump alive.
+import { PackedChain } from './iptables-packed.js';
+import type { Dataplane } from './load.js';
+import { tablesFor } from './load.js';
+import type { Chain, NamedSet, Rule, Table } from './model.js';
+import type { TraceDeps } from './tracer.js';
+
+/** What a Service trace found, without the rules it walked (read again from a fresh trace when evidence needs them). */
+export interface MemoObservation {
+  readonly targets: readonly (readonly [string, number])[];
+  readonly rejected: number;
+  readonly dropped: number;
+  readonly unrouted: number;
+  readonly affinity: boolean;
+}
+
+interface Entry {
+  readonly obs: MemoObservation;
+  /** Ids (TraceMemo.deps) of the chains and sets the trace read. */
+  readonly deps: Int32Array;
+}
+
+/** A chain or set a kept trace read, by table (undefined: an ipset). */
+interface Dep {
+  readonly kind: 'chain' | 'set';
+  readonly table: string | undefined;
+  readonly name: string;
+}
+
+export interface MemoStats {
+  /** Traces answered from the memo, and traces run (and kept when they could be). */
+  hits: number;
+  misses: number;
+}
+
+/**
+ * The chains and sets kept traces read, numbered. Shared by a memo and the memos carried from
+ * it (a carry renumbers nothing); rebuilt when most of it is no longer read by any kept trace.
+ */
+class DepTable {
+  readonly ids = new Map<string, number>();
+  readonly list: Dep[] = [];
+
+  id(kind: Dep['kind'], table: string | undefined, name: string): number {
+    const key = `${kind} ${table ?? ''} ${name}`;
+    let id = this.ids.get(key);
+    if (id === undefined) {
+      id = this.list.length;
+      this.list.push({ kind, table: table === undefined ? undefined : detach(table), name: detach(name) });
+      this.ids.set(detach(key), id);
+    }
+    return id;
+  }
+}
+
+/**
+ * A copy of `s` that shares no memory with the string it came from. Chain names and
+ * addresses are slices of a dump's text (or concatenations of such slices); kept as they are,
+ * one of them would keep that whole old dump alive. Slicing a fresh concatenation makes V8
+ * copy the characters into a string of their own.
+ */
+function detach(s: string): string {
+  return (` ${s}`).slice(1);
+}
+
+export class TraceMemo {
+  private readonly entries = new Map<string, Entry>();
+  readonly stats: MemoStats = { hits: 0, misses: 0 };
+
+  constructor(readonly frame: string, private deps = new DepTable()) {}
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  get(key: string): MemoObservation | undefined {
+    const e = this.entries.get(key);
+    if (e) this.stats.hits++;
+    else this.stats.misses++;
+    return e?.obs;
+  }
+
+  put(key: string, obs: MemoObservation, deps: TraceDeps): void {
+    const ids = new Int32Array(deps.chains.size + deps.sets.size);
+    let k = 0;
+    for (const [chain, table] of deps.chains) ids[k++] = this.deps.id('chain', tableKey(table), chain.name);
+    for (const [set, table] of deps.sets) ids[k++] = this.deps.id('set', table ? tableKey(table) : undefined, set.name);
+    const targets = obs.targets.map(([t, p]) => [detach(t), p] as const);
+    this.entries.set(detach(key), { obs: { ...obs, targets }, deps: ids });
+  }
+
+  /** The entries whose dependencies `changed` spares, in a new memo for the next dump. */
+  carry(changed: (d: Dep) => boolean): { memo: TraceMemo; kept: number; dropped: number } {
+    const gone = this.deps.list.map(changed);
+    const kept: [string, Entry][] = [];
+    let used = 0;
+    for (const e of this.entries) {
+      if (e[1].deps.some((id) => gone[id])) continue;
+      kept.push(e);
+      used += e[1].deps.length;
+    }
+    // Dependencies no kept trace reads (endpoint chains of rewritten Services) accumulate:
+    // renumber when they are most of the table.
+    const compact = this.deps.list.length > 1024 && this.deps.list.length > 2 * used;
+    const next = new TraceMemo(this.frame, compact ? new DepTable() : this.deps);
+    for (const [key, e] of kept) {
+      const deps = compact ? e.deps.map((id) => { const d = this.deps.list[id]!; return next.deps.id(d.kind, d.table, d.name); }) : e.deps;
+      next.entries.set(key, { obs: e.obs, deps });
+    }
+    return { memo: next, kept: kept.length, dropped: this.entries.size - kept.length };
+  }
+
+  /** Every dependency of the traces kept (carryTraceMemo compares each once). */
+  get dependencies(): readonly Dep[] {
+    return this.deps.list;
+  }
+}
+
+const MEMOS = new WeakMap<Dataplane, TraceMemo>();
+
+/** The key a table has in every dump: backend, family and name. */
+function tableKey(t: Table): string {
+  return `${t.backend}/${t.family}/${t.name}`;
+}
+
+function allTables(dp: Dataplane): Table[] {
+  return [...tablesFor(dp, 4), ...tablesFor(dp, 6)];
+}
+
+const BASES = new WeakMap<Dataplane, string>();
+
+/** What every trace depends on: the tables, their base chains (hook, priority, policy) and the node's addresses. */
+function frameOf(dp: Dataplane, localAddresses: readonly string[]): string {
+  let bases = BASES.get(dp);
+  if (bases === undefined) {
+    const parts: string[] = [];
+    for (const t of allTables(dp)) {
+      parts.push(tableKey(t));
+      for (const c of t.chains.values()) if (c.base) parts.push(`${c.name} ${c.base.hook} ${c.base.priority} ${c.base.type} ${c.base.policy}`);
+    }
+    BASES.set(dp, (bases = parts.join('\n')));
+  }
+  return `${bases}\n${[...localAddresses].sort().join(' ')}`;
+}
+
+/** The memo of a dataplane's Service traces for these local addresses (a new one when they differ). */
+export function memoFor(dp: Dataplane, localAddresses: readonly string[]): TraceMemo {
+  const frame = frameOf(dp, localAddresses);
+  let memo = MEMOS.get(dp);
+  if (!memo || memo.frame !== frame) MEMOS.set(dp, (memo = new TraceMemo(frame)));
+  return memo;
+}
+
+export interface CarryResult {
+  /** Traces carried to the new dump, and dropped because something they read changed. */
+  readonly kept: number;
+  readonly dropped: number;
+  /** Dependencies compared, and how many differed or were gone. */
+  readonly compared: number;
+  readonly changed: number;
+}
+
+/**
+ * Hands `from`'s Service traces that still hold to `to` (a later dump of the same node), so
+ * its checks trace only what changed. Undefined when there was nothing to carry.
+ */
+export function carryTraceMemo(from: Dataplane, to: Dataplane): CarryResult | undefined {
+  const memo = MEMOS.get(from);
+  if (!memo || memo.size === 0 || from === to) return undefined;
+  const oldTables = new Map(allTables(from).map((t) => [tableKey(t), t]));
+  const newTables = new Map(allTables(to).map((t) => [tableKey(t), t]));
+  let changed = 0;
+  const differs = (d: Dep): boolean => {
+    const diff = d.table === undefined
+      ? !sameSet(from.ipsets.get(d.name), to.ipsets.get(d.name))
+      : d.kind === 'set'
+        ? !sameSet(oldTables.get(d.table)?.sets.get(d.name), newTables.get(d.table)?.sets.get(d.name))
+        : !sameChain(oldTables.get(d.table)?.chains.get(d.name), newTables.get(d.table)?.chains.get(d.name));
+    if (diff) changed++;
+    return diff;
+  };
+  const compared = memo.dependencies.length;
+  const { memo: next, kept, dropped } = memo.carry(differs);
+  // The frame (tables and base chains) is the new dump's; local addresses are checked when the checks ask (memoFor).
+  const frameTail = memo.frame.slice(memo.frame.lastIndexOf('\n'));
+  const carried = frameOf(to, []).slice(0, -1) + frameTail;
+  if (carried !== memo.frame) return { kept: 0, dropped: kept + dropped, compared, changed };
+  MEMOS.set(to, next);
+  return { kept, dropped, compared, changed };
+}
+
+/** JSON of model values (IPv6 prefixes hold bigints). */
+function modelJson(v: unknown): string {
+  return JSON.stringify(v, (_k, x: unknown) => (typeof x === 'bigint' ? x.toString() : x));
+}
+
+function sameRule(a: Rule, b: Rule): boolean {
+  return a.text === b.text && modelJson([a.matches, a.actions, a.verdict]) === modelJson([b.matches, b.actions, b.verdict]);
+}
+
+function sameChain(a: Chain | undefined, b: Chain | undefined): boolean {
+  if (!a || !b) return false;
+  if (a instanceof PackedChain && b instanceof PackedChain && a.packed && b.packed) return a.sameText(b);
+  if (modelJson((a as Chain).base ?? null) !== modelJson((b as Chain).base ?? null)) return false;
+  const ra = a.rules;
+  const rb = b.rules;
+  if (ra.length !== rb.length) return false;
+  for (let i = 0; i < ra.length; i++) if (!sameRule(ra[i]!, rb[i]!)) return false;
+  return true;
+}
+
+function sameSet(a: NamedSet | undefined, b: NamedSet | undefined): boolean {
+  if (!a || !b) return false;
+  if (a.dynamic !== b.dynamic || a.isMap !== b.isMap || a.type.join() !== b.type.join() || a.elements.length !== b.elements.length) return false;
+  if (a.dynamic) return true; // a fresh client is in none: the tracer never reads its elements
+  for (let i = 0; i < a.elements.length; i++) if (modelJson(a.elements[i]) !== modelJson(b.elements[i])) return false;
+  return true;
+}
