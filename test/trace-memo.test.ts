@@ -169,8 +169,7 @@ test('iptables: one endpoint change re-traces one Service path of 300; a rule ev
     { index: 2, name: 'eth0', kind: 'veth', up: true, operState: 'UP', mtu: 1500, promiscuous: false, addresses: [{ family: 4 as const, address: '192.168.77.2', prefixLength: 24, scope: 'global' }] },
     { index: 3, name: 'cbr0', kind: 'bridge', up: true, operState: 'UP', mtu: 1500, promiscuous: false, addresses: [{ family: 4 as const, address: '10.244.1.1', prefixLength: 24, scope: 'global' }] },
   ];
-  const moved = structuredClone(desc);
-  moved.services[17]!.endpoints.reverse();
+  const moved = { ...desc, services: desc.services.map((s, i) => (i === 17 ? { ...s, endpoints: [...s.endpoints].reverse() } : s)) };
   {
     const mode = 'iptables';
     const snap = (text: string): NodeSnapshot => ({ node: 'node-a', capturedAt: '2026-12-08T00:00:00.000Z', source: 'live', links, dataplane: { iptables: { nft: text } } });
