@@ -192,7 +192,7 @@ export function carryTraceMemo(from: Dataplane, to: Dataplane): CarryResult | un
       ? !sameSet(from.ipsets.get(d.name), to.ipsets.get(d.name))
       : d.kind === 'set'
         ? !sameSet(oldTables.get(d.table)?.sets.get(d.name), newTables.get(d.table)?.sets.get(d.name))
-        : !sameChain(oldTables.get(d.table)?.chains.get(d.name), newTables.get(d.table)?.chains.get(d.name));
+        : !sameChain(oldTables.get(d.table)?.chains.get(d.name), newTables.get(d.table)?.chains.get(d.name), !d.table.startsWith('nftables/'));
     if (diff) changed++;
     return diff;
   };
@@ -211,18 +211,23 @@ function modelJson(v: unknown): string {
   return JSON.stringify(v, (_k, x: unknown) => (typeof x === 'bigint' ? x.toString() : x));
 }
 
-function sameRule(a: Rule, b: Rule): boolean {
-  return a.text === b.text && modelJson([a.matches, a.actions, a.verdict]) === modelJson([b.matches, b.actions, b.verdict]);
+/**
+ * An iptables rule is its iptables-save line: the reader builds the same rule from the same
+ * line (its jump targets are chains the dump declares, or the restore would have failed). An
+ * nft rule's text is rendered for people, so its parsed form is compared as well.
+ */
+function sameRule(a: Rule, b: Rule, textDecides: boolean): boolean {
+  return a.text === b.text && (textDecides || modelJson([a.matches, a.actions, a.verdict]) === modelJson([b.matches, b.actions, b.verdict]));
 }
 
-function sameChain(a: Chain | undefined, b: Chain | undefined): boolean {
+function sameChain(a: Chain | undefined, b: Chain | undefined, textDecides: boolean): boolean {
   if (!a || !b) return false;
   if (a instanceof PackedChain && b instanceof PackedChain && a.packed && b.packed) return a.sameText(b);
   if (modelJson((a as Chain).base ?? null) !== modelJson((b as Chain).base ?? null)) return false;
   const ra = a.rules;
   const rb = b.rules;
   if (ra.length !== rb.length) return false;
-  for (let i = 0; i < ra.length; i++) if (!sameRule(ra[i]!, rb[i]!)) return false;
+  for (let i = 0; i < ra.length; i++) if (!sameRule(ra[i]!, rb[i]!, textDecides)) return false;
   return true;
 }
 
