@@ -28,7 +28,7 @@ import type { CheckDefinition } from './checks/types.js';
 import { CHECKS } from './checks/registry.js';
 import { isConvergingResult } from './dataplane/convergence.js';
 import { dataplaneOf } from './dataplane/load.js';
-import { carryTraceMemo, type CarryResult } from './dataplane/trace-memo.js';
+import { carryTraceMemo, keepTraces, type CarryResult } from './dataplane/trace-memo.js';
 import { InputError } from '../common/errors.js';
 import { isAvailable, rememberKubeProxyAnswer } from './inspect/kube-proxy.js';
 import { sameDataplaneText } from './inspect/dataplane.js';
@@ -194,6 +194,7 @@ export class SteadyScanner {
     // New rules: the Service traces that read nothing that changed are carried to them (not
     // into a scan the collector asked for: that one traces everything from scratch).
     const carried = !rejudge && previous && snapshot.dataplane && snapshot.dataplane !== previous ? carryTraces(this.last!.snapshot, snapshot) : undefined;
+    if (!carried) keepTracesOf(snapshot);
     const inputs = dataplaneInputs(snapshot);
     const reuse = rejudge ? new Map<string, readonly Finding[]>() : reusableChecks(checks, this.last, snapshot, cluster, inputs);
     const result = scanSnapshot(snapshot, cluster, { checks, reuse });
@@ -225,6 +226,16 @@ function carryTraces(from: NodeSnapshot, to: NodeSnapshot): CarryResult | undefi
   } catch (err) {
     if (err instanceof InputError) return undefined;
     throw err;
+  }
+}
+
+/** From now on the Service traces of this snapshot's rules are kept for the next dump. */
+function keepTracesOf(snapshot: NodeSnapshot): void {
+  try {
+    const dp = dataplaneOf(snapshot);
+    if (dp) keepTraces(dp);
+  } catch (err) {
+    if (!(err instanceof InputError)) throw err;
   }
 }
 

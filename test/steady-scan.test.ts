@@ -329,6 +329,7 @@ test('property: after any sequence of context changes, kube-proxy syncs, no-op c
   const node = 'node-a';
   const capturedAt = '2026-01-01T00:00:00.000Z';
   let reusedSteps = 0;
+  let carriedSteps = 0;
   await fc.assert(fc.asyncProperty(fc.array(opArb, { minLength: 1, maxLength: 14 }), async (ops) => {
     let api = smallCluster(node);
     let cluster = contextOf(api);
@@ -383,6 +384,7 @@ test('property: after any sequence of context changes, kube-proxy syncs, no-op c
         reusedSteps++;
       }
       if (op.kind === 'reverify' && (!steady.dumped || !steady.sameText)) return false;
+      if ((steady.carried?.kept ?? 0) > 0) carriedSteps++;
       for (const key of ['findings', 'checks', 'fingerprint', 'proxyMode', 'cni'] as const) {
         if (!isDeepStrictEqual(steady.result[key], scratch[key])) {
           const differs = key === 'findings' ? steady.result.findings.find((f, i) => !isDeepStrictEqual(f, scratch.findings[i])) : undefined;
@@ -393,6 +395,7 @@ test('property: after any sequence of context changes, kube-proxy syncs, no-op c
     return true;
   }), { numRuns: 40 });
   t.true(reusedSteps > 0, 'idle steps carried verdicts over');
+  t.true(carriedSteps > 0, 'new rules carried the traces of the Services they did not touch');
 });
 
 test('property: the rules digest ignores the dump\'s dates and chain counters, not where the text was split, and sees every rule', (t) => {

@@ -16,7 +16,7 @@ import { scanSnapshot } from '../agent/scan.js';
 import type { NodeSnapshot } from '../agent/snapshot.js';
 import { dataplaneOf, type Dataplane } from '../agent/dataplane/load.js';
 import { nodeView } from '../agent/dataplane/routing.js';
-import { carryTraceMemo, memoFor } from '../agent/dataplane/trace-memo.js';
+import { carryTraceMemo, keepTraces, memoFor } from '../agent/dataplane/trace-memo.js';
 import { EXTERNAL_CLIENT } from '../agent/dataplane/routing.js';
 import { largeCluster, renderClusterJson, renderIptables } from '../agent/dataplane/testing/generate.js';
 
@@ -33,7 +33,13 @@ const scan = (s: NodeSnapshot, cluster: ClusterContext): readonly Finding[] => s
 
 /** The memo of a snapshot's dataplane, as the service checks use it. */
 function memoOf(s: NodeSnapshot, cluster: ClusterContext) {
-  return memoFor(dataplaneOf(s)!, nodeView(s, cluster).localAddresses);
+  return memoFor(dataplaneOf(s)!, nodeView(s, cluster).localAddresses)!;
+}
+
+/** Keeps the Service traces of a snapshot's rules, as the run loop does with each of its scans. */
+function kept(s: NodeSnapshot): NodeSnapshot {
+  keepTraces(dataplaneOf(s)!);
+  return s;
 }
 
 type Op =
@@ -130,7 +136,7 @@ for (const name of RECORDINGS) {
       let rules = original;
       let extraLocal = false;
       let cluster = fullCluster;
-      let prev = snapshotOf(recorded, rules, extraLocal);
+      let prev = kept(snapshotOf(recorded, rules, extraLocal));
       scan(prev, cluster);
       for (const op of ops) {
         if (op.kind === 'revert') rules = original;
@@ -145,6 +151,7 @@ for (const name of RECORDINGS) {
         let from: Dataplane | undefined, to: Dataplane | undefined;
         try { from = dataplaneOf(prev); to = dataplaneOf(next); } catch { /* rules that do not parse: the checks say so, both ways */ }
         if (from && to && carryTraceMemo(from, to)) carriedSteps++;
+        if (to) keepTraces(to); // as the run loop: a dump nothing was carried to starts its own memo
         const steady = scan(next, cluster);
         if (to) hits += memoOf(next, cluster).stats.hits;
         const scratch = scan(snapshotOf(recorded, rules, extraLocal), cluster);
@@ -173,7 +180,10 @@ test('iptables: one endpoint change re-traces one Service path of 300; a rule ev
   {
     const mode = 'iptables';
     const snap = (text: string): NodeSnapshot => ({ node: 'node-a', capturedAt: '2026-12-08T00:00:00.000Z', source: 'live', links, dataplane: { iptables: { nft: text } } });
-    const first = snap(renderIptables(desc));
+    const oneOff = snap(renderIptables(desc));
+    scan(oneOff, cluster);
+    t.is(memoFor(dataplaneOf(oneOff)!, ['127.0.0.1']), undefined, 'a one-off scan keeps no traces');
+    const first = kept(snap(renderIptables(desc)));
     t.deepEqual(scan(first, cluster).filter((f) => f.status !== 'pass').map((f) => f.subject), [], mode);
     t.deepEqual({ ...memoOf(first, cluster).stats }, { hits: 0, misses: 300 }, `${mode}: the first scan traces every ClusterIP`);
     const second = snap(renderIptables(moved));
@@ -193,7 +203,7 @@ test('nftables (the real kube-proxy 1.37.2 recording): the rule of one Service c
   const recorded = readBundle(dir);
   const cluster = contextOf(dir);
   const doc = JSON.parse(recorded.dataplane!.nftJson!) as Rules['nft'];
-  scan(recorded, cluster);
+  scan(kept(recorded), cluster);
   const total = memoOf(recorded, cluster).stats.misses;
   t.is(memoOf(recorded, cluster).stats.hits, 0);
   const items = doc!.nftables.filter((x) => {

@@ -183,7 +183,8 @@ export interface ServiceTraceEnv extends TraceEnv {
 }
 
 export function traceEnv(dp: Dataplane, view: NodeView, family: 4 | 6): ServiceTraceEnv {
-  return { tables: tablesFor(dp, family), ipsets: dp.ipsets, localAddresses: view.localAddresses, memo: memoFor(dp, view.localAddresses) };
+  const memo = memoFor(dp, view.localAddresses);
+  return { tables: tablesFor(dp, family), ipsets: dp.ipsets, localAddresses: view.localAddresses, ...(memo ? { memo } : {}) };
 }
 
 /**

@@ -160,10 +160,22 @@ function frameOf(dp: Dataplane, localAddresses: readonly string[]): string {
   return `${bases}\n${[...localAddresses].sort().join(' ')}`;
 }
 
-/** The memo of a dataplane's Service traces for these local addresses (a new one when they differ). */
-export function memoFor(dp: Dataplane, localAddresses: readonly string[]): TraceMemo {
-  const frame = frameOf(dp, localAddresses);
+/** Dataplanes whose Service traces are kept: the run loop's (a one-off scan would only pay for it). */
+const KEEP = new WeakSet<Dataplane>();
+
+/** Keep this dataplane's Service traces, to carry them to the next dump (agent/steady-scan.ts). */
+export function keepTraces(dp: Dataplane): void {
+  KEEP.add(dp);
+}
+
+/**
+ * The memo of a dataplane's Service traces for these local addresses (a new one when they
+ * differ), or undefined when its traces are not kept.
+ */
+export function memoFor(dp: Dataplane, localAddresses: readonly string[]): TraceMemo | undefined {
   let memo = MEMOS.get(dp);
+  if (!memo && !KEEP.has(dp)) return undefined;
+  const frame = frameOf(dp, localAddresses);
   if (!memo || memo.frame !== frame) MEMOS.set(dp, (memo = new TraceMemo(frame)));
   return memo;
 }
@@ -201,6 +213,7 @@ export function carryTraceMemo(from: Dataplane, to: Dataplane): CarryResult | un
   // The frame (tables and base chains) is the new dump's; local addresses are checked when the checks ask (memoFor).
   const frameTail = memo.frame.slice(memo.frame.lastIndexOf('\n'));
   const carried = frameOf(to, []).slice(0, -1) + frameTail;
+  KEEP.add(to);
   if (carried !== memo.frame) return { kept: 0, dropped: kept + dropped, compared, changed };
   MEMOS.set(to, next);
   return { kept, dropped, compared, changed };
