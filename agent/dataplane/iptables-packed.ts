@@ -14,18 +14,21 @@ export function isPackable(name: string): boolean {
   return PACKABLE.test(name);
 }
 
-let shared = new Interner();
-let sharedReads = 0;
+/** The interner shared by reads of one table's packed chains, and how many reads it served. */
+const INTERNS = new WeakMap<Table, { intern: Interner; reads: number }>();
 
 /**
  * The interner for reading a packed chain. Interning only pays for objects kept, and these
  * lists are read, used and dropped; but one fresh per read (five maps) made reading all
  * 110k chains of a 10k-Service dump take 0.9-1.2 s against 0.6-0.7 s with one shared for
- * 256 reads, which stays small.
+ * 256 reads, which stays small. One per table: what it interned are slices of that dump's
+ * text, and a module-wide one kept an old dump alive once the run loop carried the traces
+ * over (trace-memo.ts) and read only a chain or two of each new dump.
  */
-function readIntern(): Interner {
-  if (++sharedReads % 256 === 0) shared = new Interner();
-  return shared;
+function readIntern(table: Table): Interner {
+  let shared = INTERNS.get(table);
+  if (!shared || ++shared.reads % 256 === 0) INTERNS.set(table, (shared = { intern: new Interner(), reads: shared?.reads ?? 0 }));
+  return shared.intern;
 }
 
 /** Reads one rule (the text after `-A CHAIN `), as the parser does. */
@@ -113,7 +116,7 @@ export class PackedChain implements Chain {
 
   private readRules(): Rule[] {
     const out = new Array<Rule>(this.count);
-    const intern = readIntern();
+    const intern = readIntern(this.table);
     const chunk = this.chunk;
     let pos = this.start;
     for (let k = 0; k < this.count; k++) {

@@ -31,9 +31,19 @@ export interface MemoObservation {
   readonly affinity: boolean;
 }
 
+/** A MemoObservation as kept: targets and their shares side by side (no pair arrays, no boxed numbers). */
+interface KeptObservation {
+  readonly targets: readonly string[];
+  readonly shares: Float64Array;
+  readonly rejected: number;
+  readonly dropped: number;
+  readonly unrouted: number;
+  readonly affinity: boolean;
+}
+
 interface Entry {
-  readonly obs: MemoObservation;
-  /** Ids (TraceMemo.deps) of the chains and sets the trace read. */
+  readonly obs: KeptObservation;
+  /** Ids (DepTable) of the chains and sets the trace read. */
   readonly deps: Int32Array;
 }
 
@@ -53,18 +63,23 @@ export interface MemoStats {
 /**
  * The chains and sets kept traces read, numbered. Shared by a memo and the memos carried from
  * it (a carry renumbers nothing); rebuilt when most of it is no longer read by any kept trace.
+ * At 10,000 Services it holds ~110,000 names: one detached string each, under one map per
+ * kind and table.
  */
 class DepTable {
-  readonly ids = new Map<string, number>();
+  private readonly groups = new Map<string, { readonly table: string | undefined; readonly byName: Map<string, number> }>();
   readonly list: Dep[] = [];
 
   id(kind: Dep['kind'], table: string | undefined, name: string): number {
-    const key = `${kind} ${table ?? ''} ${name}`;
-    let id = this.ids.get(key);
+    const key = `${kind} ${table ?? ''}`;
+    let group = this.groups.get(key);
+    if (!group) this.groups.set(detach(key), (group = { table: table === undefined ? undefined : detach(table), byName: new Map() }));
+    let id = group.byName.get(name);
     if (id === undefined) {
       id = this.list.length;
-      this.list.push({ kind, table: table === undefined ? undefined : detach(table), name: detach(name) });
-      this.ids.set(detach(key), id);
+      const own = detach(name);
+      this.list.push({ kind, table: group.table, name: own });
+      group.byName.set(own, id);
     }
     return id;
   }
@@ -73,11 +88,11 @@ class DepTable {
 /**
  * A copy of `s` that shares no memory with the string it came from. Chain names and
  * addresses are slices of a dump's text (or concatenations of such slices); kept as they are,
- * one of them would keep that whole old dump alive. Slicing a fresh concatenation makes V8
- * copy the characters into a string of their own.
+ * one of them would keep that whole old dump alive. JSON.parse builds a new flat string (a
+ * slice of a fresh concatenation would add a 32-byte wrapper to each).
  */
 function detach(s: string): string {
-  return (` ${s}`).slice(1);
+  return JSON.parse(JSON.stringify(s)) as string;
 }
 
 export class TraceMemo {
@@ -92,9 +107,13 @@ export class TraceMemo {
 
   get(key: string): MemoObservation | undefined {
     const e = this.entries.get(key);
-    if (e) this.stats.hits++;
-    else this.stats.misses++;
-    return e?.obs;
+    if (!e) {
+      this.stats.misses++;
+      return undefined;
+    }
+    this.stats.hits++;
+    const o = e.obs;
+    return { targets: o.targets.map((t, i) => [t, o.shares[i]!] as const), rejected: o.rejected, dropped: o.dropped, unrouted: o.unrouted, affinity: o.affinity };
   }
 
   put(key: string, obs: MemoObservation, deps: TraceDeps): void {
@@ -102,8 +121,11 @@ export class TraceMemo {
     let k = 0;
     for (const [chain, table] of deps.chains) ids[k++] = this.deps.id('chain', tableKey(table), chain.name);
     for (const [set, table] of deps.sets) ids[k++] = this.deps.id('set', table ? tableKey(table) : undefined, set.name);
-    const targets = obs.targets.map(([t, p]) => [detach(t), p] as const);
-    this.entries.set(detach(key), { obs: { ...obs, targets }, deps: ids });
+    const kept: KeptObservation = {
+      targets: obs.targets.map(([t]) => detach(t)), shares: Float64Array.from(obs.targets, ([, p]) => p),
+      rejected: obs.rejected, dropped: obs.dropped, unrouted: obs.unrouted, affinity: obs.affinity,
+    };
+    this.entries.set(detach(key), { obs: kept, deps: ids });
   }
 
   /** The entries whose dependencies `changed` spares, in a new memo for the next dump. */
