@@ -27,7 +27,7 @@ import type { Finding } from '../common/findings.js';
 import type { CheckDefinition } from './checks/types.js';
 import { CHECKS } from './checks/registry.js';
 import { isConvergingResult } from './dataplane/convergence.js';
-import { dataplaneOf } from './dataplane/load.js';
+import { dataplaneOf, type Dataplane } from './dataplane/load.js';
 import { carryTraceMemo, keepTraces, type CarryResult } from './dataplane/trace-memo.js';
 import { InputError } from '../common/errors.js';
 import { isAvailable, rememberKubeProxyAnswer } from './inspect/kube-proxy.js';
@@ -219,23 +219,24 @@ export class SteadyScanner {
  * not load (a tool timed out, a parse error) carry nothing: the checks report those.
  */
 function carryTraces(from: NodeSnapshot, to: NodeSnapshot): CarryResult | undefined {
-  try {
-    const a = dataplaneOf(from);
-    const b = dataplaneOf(to);
-    return a && b ? carryTraceMemo(a, b) : undefined;
-  } catch (err) {
-    if (err instanceof InputError) return undefined;
-    throw err;
-  }
+  const a = loadedDataplane(from);
+  const b = loadedDataplane(to);
+  return a && b ? carryTraceMemo(a, b) : undefined;
 }
 
 /** From now on the Service traces of this snapshot's rules are kept for the next dump. */
 function keepTracesOf(snapshot: NodeSnapshot): void {
+  const dp = loadedDataplane(snapshot);
+  if (dp) keepTraces(dp);
+}
+
+/** The snapshot's rule model, or undefined when its rules did not load (the checks report why). */
+function loadedDataplane(snapshot: NodeSnapshot): Dataplane | undefined {
   try {
-    const dp = dataplaneOf(snapshot);
-    if (dp) keepTraces(dp);
+    return dataplaneOf(snapshot);
   } catch (err) {
-    if (!(err instanceof InputError)) throw err;
+    if (err instanceof InputError) return undefined;
+    throw err;
   }
 }
 

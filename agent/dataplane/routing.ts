@@ -200,7 +200,7 @@ export function traceService(env: ServiceTraceEnv, src: string, dst: string, pro
   const hit = memo.get(key);
   if (hit) {
     return {
-      targets: new Map(hit.targets), rejected: hit.rejected, dropped: hit.dropped, unrouted: hit.unrouted, unknown: [], affinity: hit.affinity,
+      targets: hit.targets, rejected: hit.rejected, dropped: hit.dropped, unrouted: hit.unrouted, unknown: [], affinity: hit.affinity,
       rules: () => run().rules(), filteredAfterDnat: [],
     };
   }
@@ -208,7 +208,7 @@ export function traceService(env: ServiceTraceEnv, src: string, dst: string, pro
   const obs = run(deps);
   // What the memo cannot reproduce (the rules of an unknown or a filter after DNAT) is traced every time.
   if (obs.unknown.length === 0 && obs.filteredAfterDnat.length === 0) {
-    memo.put(key, { targets: [...obs.targets], rejected: obs.rejected, dropped: obs.dropped, unrouted: obs.unrouted, affinity: obs.affinity }, deps);
+    memo.put(key, obs, deps);
   }
   return obs;
 }

@@ -24,7 +24,7 @@ import type { TraceDeps } from './tracer.js';
 
 /** What a Service trace found, without the rules it walked (read again from a fresh trace when evidence needs them). */
 export interface MemoObservation {
-  readonly targets: readonly (readonly [string, number])[];
+  readonly targets: ReadonlyMap<string, number>;
   readonly rejected: number;
   readonly dropped: number;
   readonly unrouted: number;
@@ -99,7 +99,8 @@ export class TraceMemo {
   private readonly entries = new Map<string, Entry>();
   readonly stats: MemoStats = { hits: 0, misses: 0 };
 
-  constructor(readonly frame: string, private deps = new DepTable()) {}
+  /** `bases` and `local`: the memo's frame (basesOf, localOf); a trace kept here holds only under them. */
+  constructor(readonly bases: string, readonly local: string, private deps = new DepTable()) {}
 
   get size(): number {
     return this.entries.size;
@@ -113,7 +114,7 @@ export class TraceMemo {
     }
     this.stats.hits++;
     const o = e.obs;
-    return { targets: o.targets.map((t, i) => [t, o.shares[i]!] as const), rejected: o.rejected, dropped: o.dropped, unrouted: o.unrouted, affinity: o.affinity };
+    return { targets: new Map(o.targets.map((t, i) => [t, o.shares[i]!])), rejected: o.rejected, dropped: o.dropped, unrouted: o.unrouted, affinity: o.affinity };
   }
 
   put(key: string, obs: MemoObservation, deps: TraceDeps): void {
@@ -122,7 +123,7 @@ export class TraceMemo {
     for (const [chain, table] of deps.chains) ids[k++] = this.deps.id('chain', tableKey(table), chain.name);
     for (const [set, table] of deps.sets) ids[k++] = this.deps.id('set', table ? tableKey(table) : undefined, set.name);
     const kept: KeptObservation = {
-      targets: obs.targets.map(([t]) => detach(t)), shares: Float64Array.from(obs.targets, ([, p]) => p),
+      targets: [...obs.targets.keys()].map(detach), shares: Float64Array.from(obs.targets.values()),
       rejected: obs.rejected, dropped: obs.dropped, unrouted: obs.unrouted, affinity: obs.affinity,
     };
     this.entries.set(detach(key), { obs: kept, deps: ids });
@@ -141,7 +142,7 @@ export class TraceMemo {
     // Dependencies no kept trace reads (endpoint chains of rewritten Services) accumulate:
     // renumber when they are most of the table.
     const compact = this.deps.list.length > 1024 && this.deps.list.length > 2 * used;
-    const next = new TraceMemo(this.frame, compact ? new DepTable() : this.deps);
+    const next = new TraceMemo(this.bases, this.local, compact ? new DepTable() : this.deps);
     for (const [key, e] of kept) {
       const deps = compact ? e.deps.map((id) => { const d = this.deps.list[id]!; return next.deps.id(d.kind, d.table, d.name); }) : e.deps;
       next.entries.set(key, { obs: e.obs, deps });
@@ -168,8 +169,8 @@ function allTables(dp: Dataplane): Table[] {
 
 const BASES = new WeakMap<Dataplane, string>();
 
-/** What every trace depends on: the tables, their base chains (hook, priority, policy) and the node's addresses. */
-function frameOf(dp: Dataplane, localAddresses: readonly string[]): string {
+/** What every trace of a dump depends on: its tables and their base chains (hook, priority, policy). */
+function basesOf(dp: Dataplane): string {
   let bases = BASES.get(dp);
   if (bases === undefined) {
     const parts: string[] = [];
@@ -179,7 +180,12 @@ function frameOf(dp: Dataplane, localAddresses: readonly string[]): string {
     }
     BASES.set(dp, (bases = parts.join('\n')));
   }
-  return `${bases}\n${[...localAddresses].sort().join(' ')}`;
+  return bases;
+}
+
+/** The node's own addresses as every trace reads them (addrtype LOCAL, routing to input). */
+function localOf(localAddresses: readonly string[]): string {
+  return [...localAddresses].sort().join(' ');
 }
 
 /** Dataplanes whose Service traces are kept: the run loop's (a one-off scan would only pay for it). */
@@ -197,8 +203,9 @@ export function keepTraces(dp: Dataplane): void {
 export function memoFor(dp: Dataplane, localAddresses: readonly string[]): TraceMemo | undefined {
   let memo = MEMOS.get(dp);
   if (!memo && !KEEP.has(dp)) return undefined;
-  const frame = frameOf(dp, localAddresses);
-  if (!memo || memo.frame !== frame) MEMOS.set(dp, (memo = new TraceMemo(frame)));
+  const bases = basesOf(dp);
+  const local = localOf(localAddresses);
+  if (!memo || memo.bases !== bases || memo.local !== local) MEMOS.set(dp, (memo = new TraceMemo(bases, local)));
   return memo;
 }
 
@@ -218,6 +225,9 @@ export interface CarryResult {
 export function carryTraceMemo(from: Dataplane, to: Dataplane): CarryResult | undefined {
   const memo = MEMOS.get(from);
   if (!memo || memo.size === 0 || from === to) return undefined;
+  KEEP.add(to);
+  // New tables or base chains: every trace may walk them (local addresses are checked when the checks ask, memoFor).
+  if (basesOf(to) !== memo.bases) return { kept: 0, dropped: memo.size, compared: 0, changed: 0 };
   const oldTables = new Map(allTables(from).map((t) => [tableKey(t), t]));
   const newTables = new Map(allTables(to).map((t) => [tableKey(t), t]));
   let changed = 0;
@@ -232,11 +242,6 @@ export function carryTraceMemo(from: Dataplane, to: Dataplane): CarryResult | un
   };
   const compared = memo.dependencies.length;
   const { memo: next, kept, dropped } = memo.carry(differs);
-  // The frame (tables and base chains) is the new dump's; local addresses are checked when the checks ask (memoFor).
-  const frameTail = memo.frame.slice(memo.frame.lastIndexOf('\n'));
-  const carried = frameOf(to, []).slice(0, -1) + frameTail;
-  KEEP.add(to);
-  if (carried !== memo.frame) return { kept: 0, dropped: kept + dropped, compared, changed };
   MEMOS.set(to, next);
   return { kept, dropped, compared, changed };
 }
